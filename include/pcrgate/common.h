@@ -1,0 +1,93 @@
+/* pcrgate: error codes, error details, logging and small helpers shared by every part. */
+#ifndef PCRGATE_COMMON_H
+#define PCRGATE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PCRGATE_API __attribute__((visibility("default")))
+
+/* Every function returns 0 or one of these negative codes. */
+enum {
+	PCRGATE_OK = 0,
+	PCRGATE_ERR_INVALID_ARGUMENT = -1, /* a caller passed something unusable */
+	PCRGATE_ERR_NOMEM = -2,            /* allocation failed */
+	PCRGATE_ERR_IO = -3,               /* a file or device operation failed */
+	PCRGATE_ERR_FORMAT = -4,           /* input bytes are malformed */
+	PCRGATE_ERR_LIMIT = -5,            /* input exceeds a hard cap */
+	PCRGATE_ERR_UNSUPPORTED = -6,      /* well-formed but not supported */
+	PCRGATE_ERR_TPM = -7,              /* the TPM or its software stack failed */
+	PCRGATE_ERR_CRYPTO = -8,           /* a cryptographic library call failed */
+	PCRGATE_ERR_VERIFY = -9,           /* a verification check failed */
+	PCRGATE_ERR_NOT_FOUND = -10,       /* a named thing does not exist */
+	PCRGATE_ERR_CONFIG = -11,          /* configuration is invalid */
+};
+
+PCRGATE_API const char *pcrgate_strerror(int err);
+
+/*
+ * Details of a failure, for messages that name what was wrong. `offset` is the
+ * byte offset into the input where the problem was found, when has_offset is set.
+ */
+typedef struct pcrgate_errinfo {
+	int code;
+	int has_offset;
+	size_t offset;
+	char message[256];
+} pcrgate_errinfo;
+
+/* Records code, message and (when offset != PCRGATE_NO_OFFSET) offset; returns code. ei may be NULL. */
+#define PCRGATE_NO_OFFSET ((size_t)-1)
+PCRGATE_API int pcrgate_errinfo_set(pcrgate_errinfo *ei, int code, size_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+PCRGATE_API void pcrgate_errinfo_clear(pcrgate_errinfo *ei);
+
+/* Logging: to stderr by default, or to a callback. Levels follow syslog's order. */
+enum { PCRGATE_LOG_ERROR = 3, PCRGATE_LOG_WARNING = 4, PCRGATE_LOG_INFO = 6, PCRGATE_LOG_DEBUG = 7 };
+typedef void (*pcrgate_log_fn)(int level, const char *msg, void *arg);
+PCRGATE_API void pcrgate_log_set_level(int level);
+/* Reads PCRGATE_LOG (error, warning, info, debug) from the environment. */
+PCRGATE_API void pcrgate_log_init_from_env(void);
+PCRGATE_API void pcrgate_log_set_handler(pcrgate_log_fn fn, void *arg);
+PCRGATE_API void pcrgate_log(int level, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define pg_err(...) pcrgate_log(PCRGATE_LOG_ERROR, __func__, __VA_ARGS__)
+#define pg_warn(...) pcrgate_log(PCRGATE_LOG_WARNING, __func__, __VA_ARGS__)
+#define pg_info(...) pcrgate_log(PCRGATE_LOG_INFO, __func__, __VA_ARGS__)
+#define pg_debug(...) pcrgate_log(PCRGATE_LOG_DEBUG, __func__, __VA_ARGS__)
+
+/* Logs and clears OpenSSL's error queue, prefixed by what was being done. */
+PCRGATE_API void pcrgate_log_openssl(const char *func, const char *what);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+PCRGATE_API void pcrgate_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes hex (either case, no separators, even length) into out; writes *outlen on success. */
+PCRGATE_API int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen);
+
+/*
+ * Reads a whole regular file of at most max bytes; *buf is malloc'd (NUL-terminated
+ * one past *len) and written only on success. Too large: PCRGATE_ERR_LIMIT.
+ */
+PCRGATE_API int pcrgate_file_read(const char *path, size_t max, uint8_t **buf, size_t *len, pcrgate_errinfo *ei);
+
+/*
+ * Replaces path atomically: writes a temporary file in the same directory, fsyncs
+ * it, renames it over path and fsyncs the directory. A crash leaves either the old
+ * or the new content, never a mix. mode is used for a new file.
+ */
+PCRGATE_API int pcrgate_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode,
+					  pcrgate_errinfo *ei);
+
+/* Constant-time equality of two byte strings of the same length; 1 when equal. */
+PCRGATE_API int pcrgate_ct_equal(const void *a, const void *b, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,196 @@
+/* pcrgate: hex coding, bounded file reads, atomic file replacement, constant-time compare. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "pcrgate/common.h"
+
+void pcrgate_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen)
+{
+	size_t n, i;
+
+	if (hex == NULL || out == NULL || outlen == NULL)
+		return PCRGATE_ERR_INVALID_ARGUMENT;
+	n = strlen(hex);
+	if (n % 2 != 0)
+		return PCRGATE_ERR_FORMAT;
+	if (n / 2 > cap)
+		return PCRGATE_ERR_LIMIT;
+	for (i = 0; i < n / 2; i++) {
+		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return PCRGATE_ERR_FORMAT;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*outlen = n / 2;
+	return PCRGATE_OK;
+}
+
+int pcrgate_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int pcrgate_file_read(const char *path, size_t max, uint8_t **buf, size_t *len, pcrgate_errinfo *ei)
+{
+	uint8_t *data = NULL;
+	size_t used = 0, cap = 0;
+	struct stat st;
+	int fd, r = PCRGATE_ERR_INVALID_ARGUMENT;
+
+	if (path == NULL || buf == NULL || len == NULL)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "no file given");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uintmax_t)st.st_size > max) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					"%s: %jd bytes, more than the %zu allowed", path, (intmax_t)st.st_size, max);
+		goto fail;
+	}
+	/* The size may change under us: read until EOF, never past max. */
+	cap = (size_t)st.st_size + 1;
+	if ((data = malloc(cap + 1)) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s: out of memory", path);
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n = read(fd, data + used, cap - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > max) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+						"%s: more than the %zu bytes allowed", path, max);
+			goto fail;
+		}
+		if (used == cap) {
+			uint8_t *grown;
+			size_t ncap = cap > max / 2 ? max + 1 : cap * 2;
+			if ((grown = realloc(data, ncap + 1)) == NULL) {
+				r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s: out of memory", path);
+				goto fail;
+			}
+			data = grown;
+			cap = ncap;
+		}
+	}
+	close(fd);
+	data[used] = '\0';
+	*buf = data;
+	*len = used;
+	return PCRGATE_OK;
+fail:
+	free(data);
+	close(fd);
+	return r;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, r;
+
+	if (slash == NULL) {
+		strcpy(dir, ".");
+	} else if (slash == path) {
+		strcpy(dir, "/");
+	} else {
+		if ((size_t)(slash - path) >= sizeof(dir))
+			return -1;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int pcrgate_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, pcrgate_errinfo *ei)
+{
+	char tmp[PATH_MAX];
+	size_t done = 0;
+	int fd = -1, r;
+
+	if (path == NULL || (data == NULL && len > 0))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or data given");
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: path too long", path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot create temporary file: %s",
+					   path, strerror(errno));
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto io_fail;
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto io_fail;
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto io_fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto io_fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto io_fail;
+	if (fsync_dir_of(path) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync directory: %s", path,
+					   strerror(errno));
+	return PCRGATE_OK;
+io_fail:
+	r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return r;
+}

@@ -1,0 +1,174 @@
+/* Unit tests for the common library: bounded reader, hex, algorithms, PCR sets, atomic files. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pcrgate/alg.h"
+#include "pcrgate/common.h"
+#include "pcrgate/pcrs.h"
+#include "reader.h"
+
+static void test_reader_bounds(void **state)
+{
+	const uint8_t buf[] = {0x01, 0x02, 0x03, 0x04, 0x05};
+	struct reader r;
+	uint32_t v32;
+	uint16_t v16;
+	const uint8_t *p;
+
+	(void)state;
+	reader_init(&r, buf, sizeof(buf));
+	assert_int_equal(reader_u32le(&r, &v32), 0);
+	assert_int_equal(v32, 0x04030201);
+	assert_int_equal(r.off, 4);
+	/* A failed read leaves the reader where it was. */
+	assert_int_equal(reader_u16le(&r, &v16), -1);
+	assert_int_equal(r.off, 4);
+	assert_int_equal(r.left, 1);
+	assert_int_equal(reader_bytes(&r, 2, &p), -1);
+	assert_int_equal(reader_bytes(&r, 1, &p), 0);
+	assert_int_equal(*p, 5);
+	assert_int_equal(r.left, 0);
+	/* A huge length cannot wrap the check. */
+	reader_init(&r, buf, sizeof(buf));
+	assert_int_equal(reader_skip(&r, SIZE_MAX), -1);
+	reader_init(&r, buf, sizeof(buf));
+	assert_int_equal(reader_u16be(&r, &v16), 0);
+	assert_int_equal(v16, 0x0102);
+}
+
+static void test_hex(void **state)
+{
+	const uint8_t in[] = {0x00, 0xab, 0xff};
+	uint8_t out[4];
+	char hex[7];
+	size_t n;
+
+	(void)state;
+	pcrgate_hex_encode(in, sizeof(in), hex);
+	assert_string_equal(hex, "00abff");
+	assert_int_equal(pcrgate_hex_decode("00ABff", out, sizeof(out), &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, in, 3);
+	assert_int_equal(pcrgate_hex_decode("abc", out, sizeof(out), &n), PCRGATE_ERR_FORMAT);
+	assert_int_equal(pcrgate_hex_decode("zz", out, sizeof(out), &n), PCRGATE_ERR_FORMAT);
+	assert_int_equal(pcrgate_hex_decode("0011223344", out, sizeof(out), &n), PCRGATE_ERR_LIMIT);
+}
+
+static void test_alg_and_extend(void **state)
+{
+	uint8_t pcr[32] = {0}, digest[32];
+	char hex[65];
+
+	(void)state;
+	assert_int_equal(pcrgate_alg_from_name("sm3_256"), PCRGATE_ALG_SM3_256);
+	assert_string_equal(pcrgate_alg_name(PCRGATE_ALG_SHA384), "sha384");
+	assert_int_equal(pcrgate_alg_digest_size(PCRGATE_ALG_SHA512), 64);
+	assert_int_equal(pcrgate_alg_digest_size(0x9999), 0);
+	assert_null(pcrgate_alg_name(0x9999));
+	/* Extending zeros with sha256("") is a well-known value. */
+	assert_int_equal(pcrgate_digest(PCRGATE_ALG_SHA256, "", 0, digest), 0);
+	assert_int_equal(pcrgate_pcr_extend(PCRGATE_ALG_SHA256, pcr, digest), 0);
+	pcrgate_hex_encode(pcr, 32, hex);
+	assert_string_equal(hex, "1c9ecec90e28d2461650418635878a5c91e49f47586ecf75f2b0cbb94e897112");
+	/* sm3 is available from OpenSSL's default provider. */
+	assert_int_equal(pcrgate_digest(PCRGATE_ALG_SM3_256, "abc", 3, digest), 0);
+	pcrgate_hex_encode(digest, 32, hex);
+	assert_string_equal(hex, "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+}
+
+static void test_pcrs(void **state)
+{
+	pcrgate_pcrs *p = pcrgate_pcrs_new(), *d;
+	uint8_t v20[20], v32[32];
+	size_t len;
+
+	(void)state;
+	memset(v20, 0x11, sizeof(v20));
+	memset(v32, 0x22, sizeof(v32));
+	assert_non_null(p);
+	assert_int_equal(pcrgate_pcrs_set(p, PCRGATE_ALG_SHA256, 7, v32, 32), 0);
+	assert_int_equal(pcrgate_pcrs_set(p, PCRGATE_ALG_SHA1, 0, v20, 20), 0);
+	assert_int_equal(pcrgate_pcrs_set(p, PCRGATE_ALG_SHA1, 0, v32, 32), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_int_equal(pcrgate_pcrs_set(p, PCRGATE_ALG_SHA1, 32, v20, 20), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_int_equal(pcrgate_pcrs_set(p, 0x9999, 0, v20, 20), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_int_equal(pcrgate_pcrs_bank_count(p), 2);
+	assert_int_equal(pcrgate_pcrs_bank_alg(p, 0), PCRGATE_ALG_SHA1);
+	assert_int_equal(pcrgate_pcrs_bank_alg(p, 1), PCRGATE_ALG_SHA256);
+	assert_int_equal(pcrgate_pcrs_mask(p, PCRGATE_ALG_SHA256), 1u << 7);
+	assert_memory_equal(pcrgate_pcrs_get(p, PCRGATE_ALG_SHA256, 7, &len), v32, 32);
+	assert_int_equal(len, 32);
+	assert_null(pcrgate_pcrs_get(p, PCRGATE_ALG_SHA256, 6, NULL));
+	d = pcrgate_pcrs_dup(p);
+	assert_memory_equal(pcrgate_pcrs_get(d, PCRGATE_ALG_SHA1, 0, NULL), v20, 20);
+	pcrgate_pcrs_free(&p);
+	assert_null(p);
+	pcrgate_pcrs_free(&d);
+	pcrgate_pcrs_free(&d);
+}
+
+static void test_atomic_write(void **state)
+{
+	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64];
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(pcrgate_file_write_atomic(path, (const uint8_t *)"one", 3, 0600, &ei), 0);
+	assert_int_equal(pcrgate_file_write_atomic(path, (const uint8_t *)"second", 6, 0600, &ei), 0);
+	assert_int_equal(pcrgate_file_read(path, 100, &buf, &len, &ei), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(buf, "second", 6);
+	free(buf);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* A file over the cap is refused, naming the limit. */
+	assert_int_equal(pcrgate_file_read(path, 5, &buf, &len, &ei), PCRGATE_ERR_LIMIT);
+	assert_non_null(strstr(ei.message, "allowed"));
+	/* Writing into a missing directory fails cleanly. */
+	snprintf(path, sizeof(path), "%s/missing/state", dir);
+	assert_int_equal(pcrgate_file_write_atomic(path, (const uint8_t *)"x", 1, 0600, &ei), PCRGATE_ERR_IO);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
+}
+
+static void test_errors(void **state)
+{
+	pcrgate_errinfo ei;
+
+	(void)state;
+	assert_string_equal(pcrgate_strerror(PCRGATE_ERR_VERIFY), "verification failed");
+	assert_string_equal(pcrgate_strerror(12345), "unknown error");
+	assert_int_equal(pcrgate_errinfo_set(&ei, PCRGATE_ERR_FORMAT, 17, "bad %s", "thing"), PCRGATE_ERR_FORMAT);
+	assert_true(ei.has_offset);
+	assert_int_equal(ei.offset, 17);
+	assert_string_equal(ei.message, "bad thing");
+	assert_int_equal(pcrgate_errinfo_set(NULL, PCRGATE_ERR_IO, 0, "x"), PCRGATE_ERR_IO);
+	assert_true(pcrgate_ct_equal("abc", "abc", 3));
+	assert_false(pcrgate_ct_equal("abc", "abd", 3));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reader_bounds), cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
+		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,25 @@
+/* pcrgate CLI: helpers shared by the command files. */
+#ifndef PCRGATE_CLI_H
+#define PCRGATE_CLI_H
+
+#include <stdio.h>
+
+#include "pcrgate/common.h"
+
+/* Exit codes: 0 success, 1 verification/parse failure, 2 usage error. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+/* Caps on what a command reads from a file given on the command line. */
+#define CLI_MAX_INPUT (64u * 1024 * 1024)
+
+/* Prints "pcrgate: CONTEXT: [at offset N: ]MESSAGE" from ei on stderr. */
+void cli_report(const char *context, const pcrgate_errinfo *ei);
+/* Prints "pcrgate: ..." on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv[i] is -h or --help. */
+int cli_is_help(const char *arg);
+
+int cmd_eventlog(int argc, char **argv);
+int cmd_quote(int argc, char **argv);
+
+#endif
