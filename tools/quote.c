@@ -1,10 +1,531 @@
-/* pcrgate quote: placeholder until the quote command lands. */
+/* pcrgate quote: verifies TPM 2.0 quotes (tpm2_quote's files or pcrgate's) and reports each check. */
 #include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "cli.h"
+#include "pcrgate/eventlog.h"
+#include "pcrgate/quote.h"
+
+#define MAX_NONCE 64 /* a TPM2B_DATA */
+
+static void usage_group(FILE *f)
+{
+	fprintf(f, "usage: pcrgate quote COMMAND [ARGS]\n\n"
+		   "commands:\n"
+		   "  verify     verify a quote: signature, nonce, PCR values, clock, event log\n\n"
+		   "'pcrgate quote COMMAND --help' and 'man pcrgate-quote' describe each command.\n");
+}
+
+static void usage_verify(FILE *f)
+{
+	static const char *const lines[] = {
+		"usage: pcrgate quote verify --ak AK --attest MSG --sig SIG",
+		"         [--pcrs FILE [--pcrs-format FMT]] [--nonce HEX | --nonce-file FILE]",
+		"         [--ak-name HEX] [--ak-parent PARENT]",
+		"         [--previous-clock CLOCK:RESETS:RESTARTS [--accept-clock-restore]]",
+		"         [--eventlog LOG] [--json]",
+		"",
+		"  --ak AK            the AK's public key: PEM or DER SubjectPublicKeyInfo,",
+		"                     TPM2B_PUBLIC or TPMT_PUBLIC",
+		"  --attest MSG       the quote: marshalled TPMS_ATTEST (tpm2_quote -m)",
+		"  --sig SIG          its signature: marshalled TPMT_SIGNATURE (tpm2_quote -s)",
+		"  --pcrs FILE        the quoted PCR values: tpm2_quote -o, BANK:INDEX=HEX lines, JSON",
+		"  --pcrs-format FMT  auto (default), serialized, marshaled, values, text, json",
+		"  --nonce HEX        the nonce the quote must carry as extraData",
+		"  --nonce-file FILE  the same, as the file's raw bytes",
+		"  --ak-name HEX      the AK's qualified name, which the quote names as its signer",
+		"  --ak-parent PARENT the qualified name of the AK's parent in hex, or for a primary AK",
+		"                     endorsement, owner, platform or null (needs a TPM public area)",
+		"  --previous-clock CLOCK:RESETS:RESTARTS",
+		"                     clock, resetCount, restartCount of the previous accepted quote",
+		"  --accept-clock-restore",
+		"                     accept a clock below it after a reset the TPM marks unsafe",
+		"                     (safe = NO: a power cut)",
+		"  --eventlog LOG     a TCG event log replayed against the quoted PCRs (needs --pcrs)",
+		"  --json             print the result as a JSON object",
+		"",
+		"Exits 0 when every check passes, 1 when one fails (named on stderr), 2 on usage errors.",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		fprintf(f, "%s\n", lines[i]);
+}
+
+struct verify_args {
+	const char *ak, *attest, *sig, *pcrs, *nonce_hex, *nonce_file, *ak_name, *ak_parent, *previous,
+		*eventlog;
+	int pcrs_format, json, accept_clock_restore;
+};
+
+/* Reads a file named by an option; failures are reported as "OPTION FILE: message". */
+static int read_input(const char *opt, const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	pcrgate_errinfo ei;
+	char ctx[64];
+
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_file_read(path, max, buf, len, &ei) == 0)
+		return 0;
+	snprintf(ctx, sizeof(ctx), "quote verify: %s", opt);
+	cli_report(ctx, &ei);
+	return -1;
+}
+
+static int parse_hex_arg(const char *opt, const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+	if (pcrgate_hex_decode(hex, out, cap, len) != 0 || *len == 0) {
+		cli_error("quote verify: %s needs hex of 1 to %zu bytes", opt, cap);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_parent(const char *arg, uint8_t *out, size_t *len)
+{
+	static const struct {
+		const char *name;
+		uint32_t handle;
+	} hier[] = {{"endorsement", 0x4000000B},
+		    {"owner", 0x40000001},
+		    {"platform", 0x4000000C},
+		    {"null", 0x40000007}};
+	size_t i;
+
+	for (i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
+		if (strcmp(arg, hier[i].name) == 0) {
+			out[0] = (uint8_t)(hier[i].handle >> 24);
+			out[1] = (uint8_t)(hier[i].handle >> 16);
+			out[2] = (uint8_t)(hier[i].handle >> 8);
+			out[3] = (uint8_t)hier[i].handle;
+			*len = 4;
+			return 0;
+		}
+	}
+	return parse_hex_arg("--ak-parent", arg, out, PCRGATE_QUOTE_MAX_NAME, len);
+}
+
+static int parse_previous(const char *arg, pcrgate_clock_state *prev)
+{
+	unsigned long long clock;
+	unsigned long resets, restarts;
+	char tail;
+
+	if (sscanf(arg, "%llu:%lu:%lu%c", &clock, &resets, &restarts, &tail) != 3 || resets > UINT32_MAX ||
+	    restarts > UINT32_MAX || arg[0] == '-') {
+		cli_error("quote verify: --previous-clock needs CLOCK:RESETCOUNT:RESTARTCOUNT in decimal");
+		return -1;
+	}
+	prev->clock = clock;
+	prev->reset_count = (uint32_t)resets;
+	prev->restart_count = (uint32_t)restarts;
+	return 0;
+}
+
+/* Which input each optional check needs, for the summary of what was skipped. */
+static const char *const check_inputs[PCRGATE_QUOTE_CHECK_COUNT] = {
+	[PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER] = "--ak-name or --ak-parent",
+	[PCRGATE_QUOTE_CHECK_NONCE] = "--nonce",
+	[PCRGATE_QUOTE_CHECK_PCR_SELECTION] = "--pcrs",
+	[PCRGATE_QUOTE_CHECK_PCR_DIGEST] = "--pcrs",
+	[PCRGATE_QUOTE_CHECK_CLOCK] = "--previous-clock",
+	[PCRGATE_QUOTE_CHECK_EVENTLOG] = "--eventlog",
+};
+
+static const char *scheme_name(uint16_t s)
+{
+	switch (s) {
+	case PCRGATE_SIG_RSASSA:
+		return "rsassa";
+	case PCRGATE_SIG_RSAPSS:
+		return "rsapss";
+	case PCRGATE_SIG_ECDSA:
+		return "ecdsa";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *akpub_format_name(int f)
+{
+	static const char *const names[] = {"none", "pem", "der", "tpm2b_public", "tpmt_public"};
+	return f >= 0 && f <= PCRGATE_AKPUB_TPMT_PUBLIC ? names[f] : "unknown";
+}
+
+/* A bank's TCG name, or its algorithm id in hex when pcrgate does not know it. */
+static const char *bank_name(uint16_t alg, char buf[8])
+{
+	const char *n = pcrgate_alg_name(alg);
+
+	if (n != NULL)
+		return n;
+	snprintf(buf, 8, "0x%04x", alg);
+	return buf;
+}
+
+static json_t *json_hex(const uint8_t *p, size_t len)
+{
+	char hex[2 * 128 + 1];
+
+	if (len > 128)
+		len = 128;
+	pcrgate_hex_encode(p, len, hex);
+	return json_string(hex);
+}
+
+static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res, int accepted)
+{
+	json_t *o = json_object(), *checks = json_object(), *q, *sel, *a = json_object();
+	const uint8_t *name;
+	char fw[32], b[8];
+	size_t i, nlen = 0;
+	unsigned k;
+	int c;
+
+	json_object_set_new(o, "verdict", json_string(accepted ? "accepted" : "rejected"));
+	json_object_set_new(o, "failed_check",
+			    res->failed_name ? json_string(res->failed_name) : json_null());
+	json_object_set_new(o, "detail", json_string(res->detail));
+	for (c = PCRGATE_QUOTE_CHECK_SIZE; c < PCRGATE_QUOTE_CHECK_COUNT; c++) {
+		const char *st = "not-run";
+		if (res->passed & (1u << c))
+			st = "passed";
+		else if (res->skipped & (1u << c))
+			st = "skipped";
+		else if (res->failed == (pcrgate_quote_check)c)
+			st = "failed";
+		json_object_set_new(checks, pcrgate_quote_check_name((pcrgate_quote_check)c),
+				    json_string(st));
+	}
+	json_object_set_new(o, "checks", checks);
+	json_object_set_new(a, "format", json_string(akpub_format_name(pcrgate_akpub_format(ak))));
+	json_object_set_new(a, "type",
+			    json_string(pcrgate_akpub_key_type(ak) == PCRGATE_KEY_RSA ? "rsa" : "ecc"));
+	json_object_set_new(a, "bits", json_integer(pcrgate_akpub_bits(ak)));
+	name = pcrgate_akpub_name(ak, &nlen);
+	json_object_set_new(a, "name", name ? json_hex(name, nlen) : json_null());
+	json_object_set_new(o, "ak", a);
+	if (res->sig_alg != 0) {
+		json_t *s = json_object();
+		json_object_set_new(s, "scheme", json_string(scheme_name(res->sig_alg)));
+		json_object_set_new(s, "hash", json_string(bank_name(res->hash_alg, b)));
+		json_object_set_new(o, "signature", s);
+	}
+	if (res->parsed) {
+		q = json_object();
+		sel = json_object();
+		json_object_set_new(q, "clock", json_integer((json_int_t)res->clock.clock));
+		json_object_set_new(q, "reset_count", json_integer(res->clock.reset_count));
+		json_object_set_new(q, "restart_count", json_integer(res->clock.restart_count));
+		json_object_set_new(q, "safe", json_boolean(res->safe));
+		snprintf(fw, sizeof(fw), "0x%016" PRIx64, res->firmware_version);
+		json_object_set_new(q, "firmware_version", json_string(fw));
+		json_object_set_new(q, "qualified_signer",
+				    json_hex(res->qualified_signer, res->qualified_signer_len));
+		json_object_set_new(q, "extra_data", json_hex(res->extra_data, res->extra_data_len));
+		for (i = 0; i < res->selection_count; i++) {
+			json_t *idx = json_array();
+			for (k = 0; k < PCRGATE_MAX_PCRS; k++)
+				if (res->selection[i].mask & (1u << k))
+					json_array_append_new(idx, json_integer(k));
+			json_object_set_new(sel, bank_name(res->selection[i].alg, b), idx);
+		}
+		json_object_set_new(q, "pcr_selection", sel);
+		json_object_set_new(q, "pcr_digest", json_hex(res->pcr_digest, res->pcr_digest_len));
+		json_object_set_new(o, "quote", q);
+		json_object_set_new(o, "rebooted", json_boolean(res->rebooted));
+		json_object_set_new(o, "restarted", json_boolean(res->restarted));
+		json_object_set_new(o, "clock_restored", json_boolean(res->clock_restored));
+		json_object_set_new(o, "eventlog_pcrs_compared",
+				    json_integer((json_int_t)res->eventlog_compared));
+	}
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+static void print_summary(const pcrgate_akpub *ak, const pcrgate_quote_result *res)
+{
+	char b[8];
+	size_t i;
+	unsigned k;
+	int c, any = 0;
+
+	printf("quote verified: AK %s-%u (%s), signature %s-%s\n",
+	       pcrgate_akpub_key_type(ak) == PCRGATE_KEY_RSA ? "rsa" : "ecc", pcrgate_akpub_bits(ak),
+	       akpub_format_name(pcrgate_akpub_format(ak)), scheme_name(res->sig_alg),
+	       bank_name(res->hash_alg, b));
+	printf("  checked:");
+	for (c = PCRGATE_QUOTE_CHECK_SIZE; c < PCRGATE_QUOTE_CHECK_COUNT; c++)
+		if (res->passed & (1u << c))
+			printf(" %s", pcrgate_quote_check_name((pcrgate_quote_check)c));
+	printf("\n");
+	for (c = PCRGATE_QUOTE_CHECK_SIZE; c < PCRGATE_QUOTE_CHECK_COUNT; c++) {
+		if (!(res->skipped & (1u << c)))
+			continue;
+		printf("%s %s (no %s)",
+		       any ? "," : "  skipped:", pcrgate_quote_check_name((pcrgate_quote_check)c),
+		       check_inputs[c]);
+		any = 1;
+	}
+	if (any)
+		printf("\n");
+	printf("  clock %" PRIu64 " ms, resetCount %u, restartCount %u, safe %s, firmware 0x%016" PRIx64 "\n",
+	       res->clock.clock, res->clock.reset_count, res->clock.restart_count, res->safe ? "yes" : "no",
+	       res->firmware_version);
+	if (res->rebooted)
+		printf("  the TPM was reset (a reboot) since the previous quote\n");
+	if (res->restarted)
+		printf("  the TPM was restarted (resumed) since the previous quote\n");
+	if (res->clock_restored)
+		printf("  the TPM's clock went back after an unorderly reset (a power cut): accepted\n");
+	printf("  quoted PCRs:");
+	for (i = 0; i < res->selection_count; i++)
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++)
+			if (res->selection[i].mask & (1u << k))
+				printf(" %s:%u", bank_name(res->selection[i].alg, b), k);
+	printf("\n");
+	if (res->passed & (1u << PCRGATE_QUOTE_CHECK_EVENTLOG))
+		printf("  event log agrees on %zu quoted PCRs\n", res->eventlog_compared);
+}
+
+static int run_verify(const struct verify_args *a)
+{
+	uint8_t *akbuf = NULL, *attest = NULL, *sig = NULL, *pcrbuf = NULL, *nonce_buf = NULL, *logbuf = NULL;
+	size_t aklen = 0, attest_len = 0, siglen = 0, pcrlen = 0, nonce_len = 0, loglen = 0;
+	uint8_t nonce[MAX_NONCE], qn[PCRGATE_QUOTE_MAX_NAME], parent[PCRGATE_QUOTE_MAX_NAME];
+	size_t qn_len = 0, parent_len = 0;
+	pcrgate_akpub *ak = NULL;
+	pcrgate_pcrs *pcrs = NULL;
+	pcrgate_eventlog *log = NULL;
+	pcrgate_clock_state prev;
+	pcrgate_quote_input in;
+	pcrgate_quote_result res;
+	pcrgate_errinfo ei;
+	char ctx[512];
+	int r = CLI_EXIT_USAGE, vr;
+
+	memset(&in, 0, sizeof(in));
+	pcrgate_errinfo_clear(&ei);
+	if (a->nonce_hex != NULL &&
+	    parse_hex_arg("--nonce", a->nonce_hex, nonce, sizeof(nonce), &nonce_len) != 0)
+		goto out;
+	if (a->ak_name != NULL && parse_hex_arg("--ak-name", a->ak_name, qn, sizeof(qn), &qn_len) != 0)
+		goto out;
+	if (a->ak_parent != NULL && parse_parent(a->ak_parent, parent, &parent_len) != 0)
+		goto out;
+	if (a->previous != NULL && parse_previous(a->previous, &prev) != 0)
+		goto out;
+
+	r = CLI_EXIT_FAIL;
+	if (read_input("--ak", a->ak, 64 * 1024, &akbuf, &aklen) != 0 ||
+	    read_input("--attest", a->attest, CLI_MAX_INPUT, &attest, &attest_len) != 0 ||
+	    read_input("--sig", a->sig, CLI_MAX_INPUT, &sig, &siglen) != 0)
+		goto out;
+	if (a->nonce_file != NULL) {
+		if (read_input("--nonce-file", a->nonce_file, MAX_NONCE, &nonce_buf, &nonce_len) != 0)
+			goto out;
+		memcpy(nonce, nonce_buf, nonce_len);
+	}
+	if ((ak = pcrgate_akpub_new()) == NULL) {
+		cli_error("quote verify: out of memory");
+		goto out;
+	}
+	if (pcrgate_akpub_load(ak, akbuf, aklen, &ei) != 0) {
+		snprintf(ctx, sizeof(ctx), "quote verify: --ak %s", a->ak);
+		cli_report(ctx, &ei);
+		goto out;
+	}
+	if (a->pcrs != NULL) {
+		if (read_input("--pcrs", a->pcrs, PCRGATE_PCRFILE_MAX, &pcrbuf, &pcrlen) != 0)
+			goto out;
+		if (pcrgate_pcrfile_parse(pcrbuf, pcrlen, a->pcrs_format, attest, attest_len, &pcrs, NULL,
+					  &ei) != 0) {
+			snprintf(ctx, sizeof(ctx), "quote verify: --pcrs %s", a->pcrs);
+			cli_report(ctx, &ei);
+			goto out;
+		}
+	}
+	if (a->eventlog != NULL) {
+		if (read_input("--eventlog", a->eventlog, PCRGATE_EVENTLOG_MAX_SIZE, &logbuf, &loglen) != 0)
+			goto out;
+		if (pcrgate_eventlog_parse(logbuf, loglen, &log, &ei) != 0) {
+			snprintf(ctx, sizeof(ctx), "quote verify: --eventlog %s", a->eventlog);
+			cli_report(ctx, &ei);
+			goto out;
+		}
+	}
+
+	in.ak = ak;
+	in.attest = attest;
+	in.attest_len = attest_len;
+	in.signature = sig;
+	in.signature_len = siglen;
+	if (a->nonce_hex != NULL || a->nonce_file != NULL) {
+		in.nonce = nonce;
+		in.nonce_len = nonce_len;
+	}
+	in.pcrs = pcrs;
+	if (a->ak_name != NULL) {
+		in.ak_qualified_name = qn;
+		in.ak_qualified_name_len = qn_len;
+	}
+	if (a->ak_parent != NULL) {
+		in.ak_parent_qn = parent;
+		in.ak_parent_qn_len = parent_len;
+	}
+	in.previous = a->previous != NULL ? &prev : NULL;
+	in.accept_clock_restore = a->accept_clock_restore;
+	in.eventlog = log;
+
+	vr = pcrgate_quote_verify(&in, &res, &ei);
+	if (vr == PCRGATE_ERR_INVALID_ARGUMENT) {
+		cli_report("quote verify", &ei);
+		r = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (a->json)
+		print_json(ak, &res, vr == 0);
+	if (vr != 0) {
+		cli_report("quote verify", &ei);
+		goto out;
+	}
+	if (!a->json)
+		print_summary(ak, &res);
+	r = CLI_EXIT_OK;
+out:
+	pcrgate_eventlog_free(&log);
+	pcrgate_pcrs_free(&pcrs);
+	pcrgate_akpub_free(&ak);
+	free(akbuf);
+	free(attest);
+	free(sig);
+	free(pcrbuf);
+	free(nonce_buf);
+	free(logbuf);
+	return r;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"ak", required_argument, NULL, 'a'},
+		{"attest", required_argument, NULL, 'm'},
+		{"sig", required_argument, NULL, 's'},
+		{"pcrs", required_argument, NULL, 'p'},
+		{"pcrs-format", required_argument, NULL, 'F'},
+		{"nonce", required_argument, NULL, 'n'},
+		{"nonce-file", required_argument, NULL, 'N'},
+		{"ak-name", required_argument, NULL, 'q'},
+		{"ak-parent", required_argument, NULL, 'P'},
+		{"previous-clock", required_argument, NULL, 'c'},
+		{"accept-clock-restore", no_argument, NULL, 'R'},
+		{"eventlog", required_argument, NULL, 'e'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct verify_args a;
+	int c;
+
+	memset(&a, 0, sizeof(a));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			a.ak = optarg;
+			break;
+		case 'm':
+			a.attest = optarg;
+			break;
+		case 's':
+			a.sig = optarg;
+			break;
+		case 'p':
+			a.pcrs = optarg;
+			break;
+		case 'F':
+			if ((a.pcrs_format = pcrgate_pcrfile_format_from_name(optarg)) < 0) {
+				cli_error("quote verify: unknown --pcrs-format '%s'; see --help", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			a.nonce_hex = optarg;
+			break;
+		case 'N':
+			a.nonce_file = optarg;
+			break;
+		case 'q':
+			a.ak_name = optarg;
+			break;
+		case 'P':
+			a.ak_parent = optarg;
+			break;
+		case 'c':
+			a.previous = optarg;
+			break;
+		case 'R':
+			a.accept_clock_restore = 1;
+			break;
+		case 'e':
+			a.eventlog = optarg;
+			break;
+		case 'j':
+			a.json = 1;
+			break;
+		case 'h':
+			usage_verify(stdout);
+			return CLI_EXIT_OK;
+		default:
+			cli_error("quote verify: %s '%s'; 'pcrgate quote verify --help' lists the options",
+				  c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("quote verify: unexpected argument '%s'", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (a.ak == NULL || a.attest == NULL || a.sig == NULL) {
+		cli_error("quote verify: --ak, --attest and --sig are required");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.nonce_hex != NULL && a.nonce_file != NULL) {
+		cli_error("quote verify: give --nonce or --nonce-file, not both");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.accept_clock_restore && a.previous == NULL) {
+		cli_error("quote verify: --accept-clock-restore needs --previous-clock");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.eventlog != NULL && a.pcrs == NULL) {
+		cli_error("quote verify: --eventlog is compared with the quoted PCR values: it needs --pcrs");
+		return CLI_EXIT_USAGE;
+	}
+	return run_verify(&a);
+}
+
 int cmd_quote(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_error("quote: not built yet");
-	return CLI_EXIT_FAIL;
+	if (argc < 2) {
+		usage_group(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		usage_group(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
+	cli_error("quote: unknown command '%s'; 'pcrgate quote --help' lists them", argv[1]);
+	return CLI_EXIT_USAGE;
 }

@@ -1,0 +1,577 @@
+/*
+ * pcrgate: TPM 2.0 quote verification. The checks run strictly in DESIGN.md's order (size,
+ * signature, magic, type, qualified-signer, nonce, pcr-selection, pcr-digest, clock, eventlog):
+ * nothing in the attest structure is looked at before its signature holds, and each rejection
+ * names its check.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/ecdsa.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+
+#include "akpub.h"
+#include "pcrgate/eventlog.h"
+#include "reader.h"
+
+static const char *const check_names[PCRGATE_QUOTE_CHECK_COUNT] = {
+	[PCRGATE_QUOTE_CHECK_NONE] = "none",
+	[PCRGATE_QUOTE_CHECK_SIZE] = "size",
+	[PCRGATE_QUOTE_CHECK_SIGNATURE] = "signature",
+	[PCRGATE_QUOTE_CHECK_MAGIC] = "magic",
+	[PCRGATE_QUOTE_CHECK_TYPE] = "type",
+	[PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER] = "qualified-signer",
+	[PCRGATE_QUOTE_CHECK_NONCE] = "nonce",
+	[PCRGATE_QUOTE_CHECK_PCR_SELECTION] = "pcr-selection",
+	[PCRGATE_QUOTE_CHECK_PCR_DIGEST] = "pcr-digest",
+	[PCRGATE_QUOTE_CHECK_CLOCK] = "clock",
+	[PCRGATE_QUOTE_CHECK_EVENTLOG] = "eventlog",
+};
+
+const char *pcrgate_quote_check_name(pcrgate_quote_check check)
+{
+	if ((unsigned)check >= PCRGATE_QUOTE_CHECK_COUNT)
+		return NULL;
+	return check_names[check];
+}
+
+/* Records check as the failed one, in result and in ei as "CHECK: detail". */
+__attribute__((format(printf, 4, 5))) static int reject(pcrgate_quote_result *res, pcrgate_errinfo *ei,
+							pcrgate_quote_check check, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+	res->failed = check;
+	res->failed_name = check_names[check];
+	pg_debug("%s: %s", res->failed_name, res->detail);
+	return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "%s: %s", res->failed_name,
+				   res->detail);
+}
+
+static void pass(pcrgate_quote_result *res, pcrgate_quote_check check)
+{
+	res->passed |= 1u << check;
+}
+
+static void skip(pcrgate_quote_result *res, pcrgate_quote_check check)
+{
+	res->skipped |= 1u << check;
+}
+
+static const char *alg_str(uint16_t alg, char buf[8])
+{
+	const char *n = pcrgate_alg_name(alg);
+
+	if (n != NULL)
+		return n;
+	snprintf(buf, 8, "0x%04x", alg);
+	return buf;
+}
+
+static const char *scheme_str(uint16_t scheme)
+{
+	switch (scheme) {
+	case PCRGATE_SIG_RSASSA:
+		return "rsassa";
+	case PCRGATE_SIG_RSAPSS:
+		return "rsapss";
+	case PCRGATE_SIG_ECDSA:
+		return "ecdsa";
+	case PCRGATE_SIG_NULL:
+		return "null";
+	default:
+		return "unknown";
+	}
+}
+
+/* Short hex for messages: the first bytes of a value, enough to tell values apart. */
+static const char *hex_prefix(const uint8_t *p, size_t len, char out[2 * 8 + 4])
+{
+	size_t n = len < 8 ? len : 8;
+
+	pcrgate_hex_encode(p, n, out);
+	if (n < len)
+		strcat(out, "...");
+	return out;
+}
+
+static int check_size(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	if (in->attest_len == 0 || in->attest_len > PCRGATE_QUOTE_MAX_ATTEST)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "attest of %zu bytes (1..%u allowed)",
+			      in->attest_len, PCRGATE_QUOTE_MAX_ATTEST);
+	if (in->signature_len == 0 || in->signature_len > PCRGATE_QUOTE_MAX_SIGNATURE)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "signature of %zu bytes (1..%u allowed)",
+			      in->signature_len, PCRGATE_QUOTE_MAX_SIGNATURE);
+	pass(res, PCRGATE_QUOTE_CHECK_SIZE);
+	return PCRGATE_OK;
+}
+
+/* ECDSA's r and s as the DER SEQUENCE OpenSSL verifies. */
+static int ecdsa_der(const TPMS_SIGNATURE_ECC *ecc, uint8_t *der, size_t cap, size_t *derlen)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(ecc->signatureR.buffer, ecc->signatureR.size, NULL);
+	BIGNUM *s = BN_bin2bn(ecc->signatureS.buffer, ecc->signatureS.size, NULL);
+	unsigned char *p = der;
+	int n, rc = PCRGATE_ERR_CRYPTO;
+
+	if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1)
+		goto fail;
+	r = s = NULL;
+	if ((n = i2d_ECDSA_SIG(sig, NULL)) <= 0 || (size_t)n > cap || i2d_ECDSA_SIG(sig, &p) != n)
+		goto fail;
+	*derlen = (size_t)n;
+	rc = PCRGATE_OK;
+fail:
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(sig);
+	return rc;
+}
+
+static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	const pcrgate_akpub *ak = in->ak;
+	uint8_t dgst[PCRGATE_MAX_DIGEST], der[2 * (4 + 66) + 8];
+	const uint8_t *sig;
+	size_t off = 0, siglen, dlen;
+	TPMT_SIGNATURE ts;
+	TSS2_RC rc;
+	char b1[8], b2[8];
+	int r;
+
+	memset(&ts, 0, sizeof(ts));
+	rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(in->signature, in->signature_len, &off, &ts);
+	if (rc != TSS2_RC_SUCCESS)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "not a well-formed TPMT_SIGNATURE (%s)",
+			      Tss2_RC_Decode(rc));
+	if (off != in->signature_len)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "%zu bytes after the TPMT_SIGNATURE",
+			      in->signature_len - off);
+	res->sig_alg = ts.sigAlg;
+	switch (ts.sigAlg) {
+	case TPM2_ALG_RSASSA:
+	case TPM2_ALG_RSAPSS:
+		res->hash_alg = ts.signature.rsassa.hash;
+		if (ak->key_type != PCRGATE_KEY_RSA)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+				      "an %s signature cannot come from an ECC key", scheme_str(ts.sigAlg));
+		break;
+	case TPM2_ALG_ECDSA:
+		res->hash_alg = ts.signature.ecdsa.hash;
+		if (ak->key_type != PCRGATE_KEY_ECC)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+				      "an ecdsa signature cannot come from an RSA key");
+		break;
+	default:
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "signature scheme 0x%04x not supported (rsassa, rsapss, ecdsa)", ts.sigAlg);
+	}
+	/* SHA-1 and SM3 quotes are refused: a quote is only as strong as the hash its signature covers. */
+	if (res->hash_alg != PCRGATE_ALG_SHA256 && res->hash_alg != PCRGATE_ALG_SHA384 &&
+	    res->hash_alg != PCRGATE_ALG_SHA512)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "signature hash %s not accepted (sha256, sha384, sha512)",
+			      alg_str(res->hash_alg, b1));
+	/* A TPM key bound to a scheme signs only with it; anything else did not come from that key. */
+	if (ak->has_tpm && ak->scheme != TPM2_ALG_NULL &&
+	    (ak->scheme != ts.sigAlg || ak->scheme_hash != res->hash_alg))
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "the AK signs with %s-%s, the signature is %s-%s", scheme_str(ak->scheme),
+			      alg_str(ak->scheme_hash, b1), scheme_str(ts.sigAlg),
+			      alg_str(res->hash_alg, b2));
+
+	if (ts.sigAlg == TPM2_ALG_ECDSA) {
+		const TPMS_SIGNATURE_ECC *ecc = &ts.signature.ecdsa;
+		if (ecc->signatureR.size == 0 || ecc->signatureR.size > ak->field_bytes ||
+		    ecc->signatureS.size == 0 || ecc->signatureS.size > ak->field_bytes)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+				      "ECDSA r and s of %u and %u bytes for a %u-bit curve",
+				      ecc->signatureR.size, ecc->signatureS.size, ak->bits);
+		if (ecdsa_der(ecc, der, sizeof(der), &siglen) != 0)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+				      "cannot encode the ECDSA signature");
+		sig = der;
+	} else {
+		sig = ts.signature.rsassa.sig.buffer;
+		siglen = ts.signature.rsassa.sig.size;
+		if (siglen != ak->bits / 8)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+				      "RSA signature of %zu bytes for a %u-bit key", siglen, ak->bits);
+	}
+	dlen = pcrgate_alg_digest_size(res->hash_alg);
+	if (pcrgate_digest(res->hash_alg, in->attest, in->attest_len, dgst) != 0) {
+		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot hash the attest structure");
+		return PCRGATE_ERR_CRYPTO;
+	}
+	r = akpub_verify_digest(ak, ts.sigAlg, res->hash_alg, sig, siglen, dgst, dlen);
+	if (r == PCRGATE_ERR_VERIFY)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "the %s-%s signature does not verify with the AK", scheme_str(ts.sigAlg),
+			      alg_str(res->hash_alg, b1));
+	if (r != 0) {
+		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot verify: %s", pcrgate_strerror(r));
+		return r;
+	}
+	pass(res, PCRGATE_QUOTE_CHECK_SIGNATURE);
+	return PCRGATE_OK;
+}
+
+/* Copies what the caller may want from a parsed quote into the result. */
+static size_t clamp(size_t n, size_t cap)
+{
+	return n < cap ? n : cap;
+}
+
+static void record_fields(const TPMS_ATTEST *a, pcrgate_quote_result *res)
+{
+	const TPML_PCR_SELECTION *sel = &a->attested.quote.pcrSelect;
+	const TPM2B_DIGEST *d = &a->attested.quote.pcrDigest;
+	size_t i, j;
+
+	res->clock.clock = a->clockInfo.clock;
+	res->clock.reset_count = a->clockInfo.resetCount;
+	res->clock.restart_count = a->clockInfo.restartCount;
+	res->safe = a->clockInfo.safe ? 1 : 0;
+	res->firmware_version = a->firmwareVersion;
+	/* The unmarshaller bounds every size by its buffer; clamped again so no copy relies on it. */
+	res->qualified_signer_len = clamp(a->qualifiedSigner.size, sizeof(res->qualified_signer));
+	memcpy(res->qualified_signer, a->qualifiedSigner.name, res->qualified_signer_len);
+	res->extra_data_len = clamp(a->extraData.size, sizeof(a->extraData.buffer));
+	memcpy(res->extra_data, a->extraData.buffer, res->extra_data_len);
+	res->pcr_digest_len = clamp(d->size, sizeof(res->pcr_digest));
+	memcpy(res->pcr_digest, d->buffer, res->pcr_digest_len);
+	res->selection_count = clamp(sel->count, PCRGATE_QUOTE_MAX_SELECTION);
+	for (i = 0; i < res->selection_count; i++) {
+		res->selection[i].alg = sel->pcrSelections[i].hash;
+		res->selection[i].mask = 0;
+		for (j = 0; j < clamp(sel->pcrSelections[i].sizeofSelect, 4); j++)
+			res->selection[i].mask |= (uint32_t)sel->pcrSelections[i].pcrSelect[j] << (8 * j);
+	}
+	res->parsed = 1;
+}
+
+_Static_assert(sizeof(((TPM2B_NAME *)0)->name) <= PCRGATE_QUOTE_MAX_NAME, "qualifiedSigner fits the result");
+_Static_assert(sizeof(((TPM2B_DATA *)0)->buffer) <= PCRGATE_MAX_DIGEST + 4, "extraData fits the result");
+_Static_assert(TPM2_NUM_PCR_BANKS <= PCRGATE_QUOTE_MAX_SELECTION, "selection fits the result");
+
+/* Magic, type, then the whole structure: signed bytes, but still parsed with bounds. */
+static int check_magic_type(const pcrgate_quote_input *in, TPMS_ATTEST *a, pcrgate_quote_result *res,
+			    pcrgate_errinfo *ei)
+{
+	struct reader rd;
+	uint32_t magic;
+	uint16_t type;
+	size_t off = 0;
+	TSS2_RC rc;
+
+	reader_init(&rd, in->attest, in->attest_len);
+	if (reader_u32be(&rd, &magic) != 0)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC, "attest of %zu bytes has no magic",
+			      in->attest_len);
+	if (magic != TPM2_GENERATED_VALUE)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC,
+			      "magic 0x%08x is not TPM_GENERATED_VALUE: the TPM did not make this structure",
+			      magic);
+	pass(res, PCRGATE_QUOTE_CHECK_MAGIC);
+	if (reader_u16be(&rd, &type) != 0)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "attest of %zu bytes has no type",
+			      in->attest_len);
+	if (type != TPM2_ST_ATTEST_QUOTE)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE,
+			      "type 0x%04x is not TPM_ST_ATTEST_QUOTE (0x8018)", type);
+	memset(a, 0, sizeof(*a));
+	rc = Tss2_MU_TPMS_ATTEST_Unmarshal(in->attest, in->attest_len, &off, a);
+	if (rc != TSS2_RC_SUCCESS)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "not a well-formed TPMS_ATTEST quote (%s)",
+			      Tss2_RC_Decode(rc));
+	if (off != in->attest_len)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "%zu bytes after the TPMS_ATTEST quote",
+			      in->attest_len - off);
+	record_fields(a, res);
+	pass(res, PCRGATE_QUOTE_CHECK_TYPE);
+	return PCRGATE_OK;
+}
+
+static int check_qualified_signer(const pcrgate_quote_input *in, pcrgate_quote_result *res,
+				  pcrgate_errinfo *ei)
+{
+	uint8_t derived[PCRGATE_QUOTE_MAX_NAME];
+	size_t derived_len = 0;
+	char h1[20], h2[20];
+
+	if (in->ak_qualified_name == NULL && in->ak_parent_qn == NULL) {
+		skip(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
+		return PCRGATE_OK;
+	}
+	if (in->ak_qualified_name != NULL &&
+	    (in->ak_qualified_name_len != res->qualified_signer_len ||
+	     !pcrgate_ct_equal(in->ak_qualified_name, res->qualified_signer, res->qualified_signer_len)))
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+			      "qualifiedSigner %s is not the expected AK qualified name %s",
+			      hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
+			      hex_prefix(in->ak_qualified_name, in->ak_qualified_name_len, h2));
+	if (in->ak_parent_qn != NULL) {
+		if (pcrgate_akpub_qualified_name(in->ak, in->ak_parent_qn, in->ak_parent_qn_len, derived,
+						 &derived_len) != 0)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+				      "cannot derive the AK's qualified name from its parent's");
+		if (derived_len != res->qualified_signer_len ||
+		    !pcrgate_ct_equal(derived, res->qualified_signer, derived_len))
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+				      "qualifiedSigner %s is not the AK under the given parent (%s)",
+				      hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
+				      hex_prefix(derived, derived_len, h2));
+	}
+	pass(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
+	return PCRGATE_OK;
+}
+
+static int check_nonce(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	if (in->nonce == NULL) {
+		skip(res, PCRGATE_QUOTE_CHECK_NONCE);
+		return PCRGATE_OK;
+	}
+	/* Lengths are public; only the bytes are compared in constant time. */
+	if (in->nonce_len != res->extra_data_len)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData of %zu bytes, the nonce has %zu",
+			      res->extra_data_len, in->nonce_len);
+	if (!pcrgate_ct_equal(in->nonce, res->extra_data, in->nonce_len))
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData is not the nonce");
+	pass(res, PCRGATE_QUOTE_CHECK_NONCE);
+	return PCRGATE_OK;
+}
+
+/* The quote's mask for bank alg, from the parsed selection (empty entries carry nothing). */
+static uint32_t quoted_mask(const pcrgate_quote_result *res, uint16_t alg)
+{
+	size_t i;
+
+	for (i = 0; i < res->selection_count; i++)
+		if (res->selection[i].alg == alg)
+			return res->selection[i].mask;
+	return 0;
+}
+
+static unsigned lowest_bit(uint32_t m)
+{
+	return (unsigned)__builtin_ctz(m);
+}
+
+static int check_pcr_selection(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	size_t i, j, nb = pcrgate_pcrs_bank_count(in->pcrs);
+	char b[8];
+
+	for (i = 0; i < res->selection_count; i++) {
+		uint16_t alg = res->selection[i].alg;
+		uint32_t q = res->selection[i].mask, s;
+		if (q == 0)
+			continue;
+		if (pcrgate_alg_digest_size(alg) == 0)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+				      "the quote selects bank %s, unknown here", alg_str(alg, b));
+		for (j = 0; j < i; j++)
+			if (res->selection[j].alg == alg && res->selection[j].mask != 0)
+				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+					      "the quote selects bank %s twice", alg_str(alg, b));
+		s = pcrgate_pcrs_mask(in->pcrs, alg);
+		if (q & ~s)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+				      "%s:%u is quoted but not supplied", alg_str(alg, b),
+				      lowest_bit(q & ~s));
+		if (s & ~q)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+				      "%s:%u is supplied but not quoted", alg_str(alg, b),
+				      lowest_bit(s & ~q));
+	}
+	for (i = 0; i < nb; i++) {
+		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
+		uint32_t s = pcrgate_pcrs_mask(in->pcrs, alg);
+		if (s != 0 && quoted_mask(res, alg) == 0)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+				      "%s:%u is supplied but not quoted", alg_str(alg, b), lowest_bit(s));
+	}
+	pass(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
+	return PCRGATE_OK;
+}
+
+static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	/* The selection matched the set, which holds at most MAX_BANKS banks of MAX_PCRS values. */
+	uint8_t buf[PCRGATE_MAX_BANKS * PCRGATE_MAX_PCRS * PCRGATE_MAX_DIGEST], dgst[PCRGATE_MAX_DIGEST];
+	size_t i, used = 0, dlen = pcrgate_alg_digest_size(res->hash_alg), vlen;
+	char h1[20], h2[20], b[8];
+	unsigned k;
+
+	for (i = 0; i < res->selection_count; i++) {
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
+			const uint8_t *v;
+			if (!(res->selection[i].mask & ((uint32_t)1 << k)))
+				continue;
+			v = pcrgate_pcrs_get(in->pcrs, res->selection[i].alg, k, &vlen);
+			if (v == NULL || vlen > sizeof(buf) - used)
+				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "no room for %s:%u",
+					      alg_str(res->selection[i].alg, b), k);
+			memcpy(buf + used, v, vlen);
+			used += vlen;
+		}
+	}
+	if (pcrgate_digest(res->hash_alg, buf, used, dgst) != 0) {
+		reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "cannot hash the PCR values");
+		return PCRGATE_ERR_CRYPTO;
+	}
+	if (res->pcr_digest_len != dlen)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "pcrDigest of %zu bytes, %s gives %zu",
+			      res->pcr_digest_len, alg_str(res->hash_alg, b), dlen);
+	if (!pcrgate_ct_equal(dgst, res->pcr_digest, dlen))
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST,
+			      "the supplied PCR values hash to %s, the quote's pcrDigest is %s",
+			      hex_prefix(dgst, dlen, h1), hex_prefix(res->pcr_digest, dlen, h2));
+	pass(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
+	return PCRGATE_OK;
+}
+
+/*
+ * resetCount never goes down; restartCount never goes down while resetCount stays (a reset
+ * zeroes it); Clock never goes down, unless the caller accepts the TPM's own report of a Clock
+ * restored after a power cut. A reset, restart or restored Clock is recorded in the result.
+ */
+static int check_clock(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	const pcrgate_clock_state *p = in->previous, *c = &res->clock;
+
+	if (p == NULL) {
+		skip(res, PCRGATE_QUOTE_CHECK_CLOCK);
+		return PCRGATE_OK;
+	}
+	if (c->reset_count < p->reset_count)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK, "resetCount went back from %u to %u",
+			      p->reset_count, c->reset_count);
+	if (c->reset_count == p->reset_count && c->restart_count < p->restart_count)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
+			      "restartCount went back from %u to %u without a reset", p->restart_count,
+			      c->restart_count);
+	if (c->clock < p->clock) {
+		if (!in->accept_clock_restore || c->reset_count == p->reset_count || res->safe)
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
+				      "clock went back from %llu to %llu ms%s", (unsigned long long)p->clock,
+				      (unsigned long long)c->clock,
+				      c->reset_count > p->reset_count && !res->safe
+					      ? " after an unorderly reset (safe = NO)"
+					      : "");
+		res->clock_restored = 1;
+	}
+	res->rebooted = c->reset_count > p->reset_count;
+	res->restarted = !res->rebooted && c->restart_count > p->restart_count;
+	pass(res, PCRGATE_QUOTE_CHECK_CLOCK);
+	return PCRGATE_OK;
+}
+
+static int check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	pcrgate_pcrs *replayed = NULL;
+	pcrgate_errinfo rei;
+	size_t i, nb, compared = 0;
+	char h1[20], h2[20], b[8];
+	unsigned k;
+	int r;
+
+	if (in->eventlog == NULL) {
+		skip(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
+		return PCRGATE_OK;
+	}
+	pcrgate_errinfo_clear(&rei);
+	if ((r = pcrgate_eventlog_replay(in->eventlog, &replayed, &rei)) != 0)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot replay the event log: %s",
+			      rei.message[0] ? rei.message : pcrgate_strerror(r));
+	/* Each bank both carry, each PCR the log extends and the quote covers. */
+	nb = pcrgate_pcrs_bank_count(replayed);
+	for (i = 0; i < nb; i++) {
+		uint16_t alg = pcrgate_pcrs_bank_alg(replayed, i);
+		uint32_t both = pcrgate_pcrs_mask(replayed, alg) & quoted_mask(res, alg);
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
+			const uint8_t *lv, *qv;
+			size_t ll = 0, ql = 0;
+			if (!(both & ((uint32_t)1 << k)))
+				continue;
+			lv = pcrgate_pcrs_get(replayed, alg, k, &ll);
+			qv = pcrgate_pcrs_get(in->pcrs, alg, k, &ql);
+			if (lv == NULL || qv == NULL || ll != ql || !pcrgate_ct_equal(lv, qv, ll)) {
+				r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+					   "%s:%u: the event log replays to %s, the quote has %s",
+					   alg_str(alg, b), k, lv ? hex_prefix(lv, ll, h1) : "nothing",
+					   qv ? hex_prefix(qv, ql, h2) : "nothing");
+				goto fail;
+			}
+			compared++;
+		}
+	}
+	if (compared == 0) {
+		r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+			   "the event log extends none of the quoted PCRs in any bank the quote covers");
+		goto fail;
+	}
+	res->eventlog_compared = compared;
+	pass(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
+	r = PCRGATE_OK;
+fail:
+	pcrgate_pcrs_free(&replayed);
+	return r;
+}
+
+int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	TPMS_ATTEST attest;
+	int r;
+
+	if (res == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "no result given");
+	memset(res, 0, sizeof(*res));
+	if (in == NULL || in->ak == NULL || in->ak->pkey == NULL ||
+	    (in->attest == NULL && in->attest_len > 0) || (in->signature == NULL && in->signature_len > 0))
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					"a quote needs an AK, an attest structure and a signature");
+	else if (in->eventlog != NULL && in->pcrs == NULL)
+		r = pcrgate_errinfo_set(
+			ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+			"an event log is compared with the quoted PCR values, which were not given");
+	else if (in->ak_parent_qn != NULL && !in->ak->has_tpm)
+		r = pcrgate_errinfo_set(
+			ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+			"the AK's qualified name needs its TPM public area, not a PEM or DER key");
+	else if (in->ak_parent_qn != NULL &&
+		 (in->ak_parent_qn_len == 0 || in->ak_parent_qn_len > PCRGATE_QUOTE_MAX_NAME))
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					"a parent's qualified name of %zu bytes", in->ak_parent_qn_len);
+	else
+		r = PCRGATE_OK;
+	if (r != 0) {
+		snprintf(res->detail, sizeof(res->detail), "%s", ei ? ei->message : "invalid argument");
+		return r;
+	}
+
+	if ((r = check_size(in, res, ei)) != 0 || (r = check_signature(in, res, ei)) != 0 ||
+	    (r = check_magic_type(in, &attest, res, ei)) != 0 ||
+	    (r = check_qualified_signer(in, res, ei)) != 0 || (r = check_nonce(in, res, ei)) != 0)
+		return r;
+	if (in->pcrs == NULL) {
+		skip(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
+		skip(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
+	} else if ((r = check_pcr_selection(in, res, ei)) != 0 || (r = check_pcr_digest(in, res, ei)) != 0) {
+		return r;
+	}
+	if ((r = check_clock(in, res, ei)) != 0 || (r = check_eventlog(in, res, ei)) != 0)
+		return r;
+	return PCRGATE_OK;
+}
