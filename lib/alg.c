@@ -1,6 +1,7 @@
 /* pcrgate: hash algorithm table (TPM_ALG_ID, TCG name, size, OpenSSL name), digests and PCR extension. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -36,6 +37,16 @@ const char *pcrgate_alg_name(uint16_t alg)
 {
 	const struct alg_info *a = find(alg);
 	return a ? a->name : NULL;
+}
+
+const char *pcrgate_alg_label(uint16_t alg, char buf[PCRGATE_ALG_LABEL_MAX])
+{
+	const struct alg_info *a = find(alg);
+
+	if (a != NULL)
+		return a->name;
+	snprintf(buf, PCRGATE_ALG_LABEL_MAX, "0x%04x", alg);
+	return buf;
 }
 
 uint16_t pcrgate_alg_from_name(const char *name)

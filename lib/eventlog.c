@@ -109,16 +109,6 @@ static const struct el_alg *find_alg(const struct el_alg *algs, size_t n, uint16
 	return NULL;
 }
 
-static const char *alg_label(uint16_t alg, char *buf, size_t cap)
-{
-	const char *name = pcrgate_alg_name(alg);
-
-	if (name != NULL)
-		return name;
-	snprintf(buf, cap, "0x%04x", alg);
-	return buf;
-}
-
 /*
  * A TCG_PCR_EVENT2. Digest sizes come from the Spec ID event, so algorithms pcrgate
  * does not know are still skipped correctly. Every event must carry the same banks
@@ -168,18 +158,18 @@ static int parse_pcr_event2(struct parse_state *st, size_t evno, struct pcrgate_
 			if (find_alg(first, i, alg, NULL) != NULL)
 				return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, aoff,
 							   "event %zu: two digests for algorithm %s", evno,
-							   alg_label(alg, label, sizeof(label)));
+							   pcrgate_alg_label(alg, label));
 			first[i] = *a;
 			bank = i;
 		} else if (find_alg(log->banks, log->nbanks, alg, &bank) == NULL) {
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, aoff,
 						   "event %zu: algorithm %s is not among the banks of the log's first "
 						   "event",
-						   evno, alg_label(alg, label, sizeof(label)));
+						   evno, pcrgate_alg_label(alg, label));
 		} else if (seen & (1u << bank)) {
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, aoff,
 						   "event %zu: two digests for algorithm %s", evno,
-						   alg_label(alg, label, sizeof(label)));
+						   pcrgate_alg_label(alg, label));
 		}
 		seen |= 1u << bank;
 		ev->digest_off[bank] = (uint16_t)(r->off - start);
@@ -252,7 +242,7 @@ static int parse_spec_id(struct parse_state *st, const struct pcrgate_event *ev)
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, off + 2,
 						   "Spec ID event declares a %u-byte digest for algorithm %s "
 						   "(1-%u bytes allowed)",
-						   size, alg_label(id, label, sizeof(label)), PCRGATE_MAX_DIGEST);
+						   size, pcrgate_alg_label(id, label), PCRGATE_MAX_DIGEST);
 		known = pcrgate_alg_digest_size(id);
 		if (known != 0 && known != size)
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, off + 2,
@@ -261,7 +251,7 @@ static int parse_spec_id(struct parse_state *st, const struct pcrgate_event *ev)
 		if (find_alg(log->algs, i, id, NULL) != NULL)
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, off,
 						   "Spec ID event declares algorithm %s twice",
-						   alg_label(id, label, sizeof(label)));
+						   pcrgate_alg_label(id, label));
 		log->algs[i].alg = id;
 		log->algs[i].size = size;
 	}

@@ -65,16 +65,6 @@ static void skip(pcrgate_quote_result *res, pcrgate_quote_check check)
 	res->skipped |= 1u << check;
 }
 
-static const char *alg_str(uint16_t alg, char buf[8])
-{
-	const char *n = pcrgate_alg_name(alg);
-
-	if (n != NULL)
-		return n;
-	snprintf(buf, 8, "0x%04x", alg);
-	return buf;
-}
-
 static const char *scheme_str(uint16_t scheme)
 {
 	switch (scheme) {
@@ -180,14 +170,14 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	    res->hash_alg != PCRGATE_ALG_SHA512)
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "signature hash %s not accepted (sha256, sha384, sha512)",
-			      alg_str(res->hash_alg, b1));
+			      pcrgate_alg_label(res->hash_alg, b1));
 	/* A TPM key bound to a scheme signs only with it; anything else did not come from that key. */
 	if (ak->has_tpm && ak->scheme != TPM2_ALG_NULL &&
 	    (ak->scheme != ts.sigAlg || ak->scheme_hash != res->hash_alg))
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the AK signs with %s-%s, the signature is %s-%s", scheme_str(ak->scheme),
-			      alg_str(ak->scheme_hash, b1), scheme_str(ts.sigAlg),
-			      alg_str(res->hash_alg, b2));
+			      pcrgate_alg_label(ak->scheme_hash, b1), scheme_str(ts.sigAlg),
+			      pcrgate_alg_label(res->hash_alg, b2));
 
 	if (ts.sigAlg == TPM2_ALG_ECDSA) {
 		const TPMS_SIGNATURE_ECC *ecc = &ts.signature.ecdsa;
@@ -216,7 +206,7 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	if (r == PCRGATE_ERR_VERIFY)
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the %s-%s signature does not verify with the AK", scheme_str(ts.sigAlg),
-			      alg_str(res->hash_alg, b1));
+			      pcrgate_alg_label(res->hash_alg, b1));
 	if (r != 0) {
 		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot verify: %s", pcrgate_strerror(r));
 		return r;
@@ -379,19 +369,19 @@ static int check_pcr_selection(const pcrgate_quote_input *in, pcrgate_quote_resu
 			continue;
 		if (pcrgate_alg_digest_size(alg) == 0)
 			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
-				      "the quote selects bank %s, unknown here", alg_str(alg, b));
+				      "the quote selects bank %s, unknown here", pcrgate_alg_label(alg, b));
 		for (j = 0; j < i; j++)
 			if (res->selection[j].alg == alg && res->selection[j].mask != 0)
 				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
-					      "the quote selects bank %s twice", alg_str(alg, b));
+					      "the quote selects bank %s twice", pcrgate_alg_label(alg, b));
 		s = pcrgate_pcrs_mask(in->pcrs, alg);
 		if (q & ~s)
 			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
-				      "%s:%u is quoted but not supplied", alg_str(alg, b),
+				      "%s:%u is quoted but not supplied", pcrgate_alg_label(alg, b),
 				      lowest_bit(q & ~s));
 		if (s & ~q)
 			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
-				      "%s:%u is supplied but not quoted", alg_str(alg, b),
+				      "%s:%u is supplied but not quoted", pcrgate_alg_label(alg, b),
 				      lowest_bit(s & ~q));
 	}
 	for (i = 0; i < nb; i++) {
@@ -399,7 +389,7 @@ static int check_pcr_selection(const pcrgate_quote_input *in, pcrgate_quote_resu
 		uint32_t s = pcrgate_pcrs_mask(in->pcrs, alg);
 		if (s != 0 && quoted_mask(res, alg) == 0)
 			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
-				      "%s:%u is supplied but not quoted", alg_str(alg, b), lowest_bit(s));
+				      "%s:%u is supplied but not quoted", pcrgate_alg_label(alg, b), lowest_bit(s));
 	}
 	pass(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
 	return PCRGATE_OK;
@@ -421,7 +411,7 @@ static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result 
 			v = pcrgate_pcrs_get(in->pcrs, res->selection[i].alg, k, &vlen);
 			if (v == NULL || vlen > sizeof(buf) - used)
 				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "no room for %s:%u",
-					      alg_str(res->selection[i].alg, b), k);
+					      pcrgate_alg_label(res->selection[i].alg, b), k);
 			memcpy(buf + used, v, vlen);
 			used += vlen;
 		}
@@ -432,7 +422,7 @@ static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result 
 	}
 	if (res->pcr_digest_len != dlen)
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "pcrDigest of %zu bytes, %s gives %zu",
-			      res->pcr_digest_len, alg_str(res->hash_alg, b), dlen);
+			      res->pcr_digest_len, pcrgate_alg_label(res->hash_alg, b), dlen);
 	if (!pcrgate_ct_equal(dgst, res->pcr_digest, dlen))
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST,
 			      "the supplied PCR values hash to %s, the quote's pcrDigest is %s",
@@ -509,7 +499,7 @@ static int check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *r
 			if (lv == NULL || qv == NULL || ll != ql || !pcrgate_ct_equal(lv, qv, ll)) {
 				r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
 					   "%s:%u: the event log replays to %s, the quote has %s",
-					   alg_str(alg, b), k, lv ? hex_prefix(lv, ll, h1) : "nothing",
+					   pcrgate_alg_label(alg, b), k, lv ? hex_prefix(lv, ll, h1) : "nothing",
 					   qv ? hex_prefix(qv, ql, h2) : "nothing");
 				goto fail;
 			}

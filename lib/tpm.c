@@ -77,17 +77,6 @@ int pcrgate_tpm_error(const char *command, uint32_t rc, pcrgate_errinfo *ei)
 	return pcrgate_errinfo_set(ei, PCRGATE_ERR_TPM, PCRGATE_NO_OFFSET, "%s: %s%s", command, decoded, hint);
 }
 
-/* A bank's TCG name, or its algorithm id in hex when pcrgate does not know it. */
-static const char *bank_label(uint16_t alg, char buf[16])
-{
-	const char *name = pcrgate_alg_name(alg);
-
-	if (name != NULL)
-		return name;
-	snprintf(buf, 16, "0x%04x", (unsigned)alg);
-	return buf;
-}
-
 int pcrgate_tpm_open(const char *tcti_option, const char *config_path, pcrgate_tpm **out, pcrgate_errinfo *ei)
 {
 	char what[PCRGATE_TCTI_MAX + 64];
@@ -258,11 +247,11 @@ int pcrgate_tpm_extend_data(pcrgate_tpm *tpm, unsigned pcr, const void *data, si
 		if (size == 0 || size > sizeof(values.digests[i].digest))
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_UNSUPPORTED, PCRGATE_NO_OFFSET,
 						   "active PCR bank %s has a hash pcrgate cannot compute",
-						   bank_label(alg, label));
+						   pcrgate_alg_label(alg, label));
 		values.digests[i].hashAlg = alg;
 		if ((r = pcrgate_digest(alg, data, len, (uint8_t *)&values.digests[i].digest)) != 0)
 			return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot compute the %s digest",
-						   bank_label(alg, label));
+						   pcrgate_alg_label(alg, label));
 		values.count++;
 	}
 	return pcr_extend(tpm, pcr, &values, ei);
@@ -290,16 +279,16 @@ int pcrgate_tpm_extend_digests(pcrgate_tpm *tpm, unsigned pcr, const pcrgate_tpm
 
 		if (size == 0)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-						   "digest %zu: unknown algorithm %s", i, bank_label(alg, label));
+						   "digest %zu: unknown algorithm %s", i, pcrgate_alg_label(alg, label));
 		for (j = 0; j < i; j++)
 			if (digests[j].alg == alg)
 				return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-							   "two digests for PCR bank %s", bank_label(alg, label));
+							   "two digests for PCR bank %s", pcrgate_alg_label(alg, label));
 		for (j = 0; j < banks.count && banks.pcrSelections[j].hash != alg; j++)
 			;
 		if (j == banks.count)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-						   "PCR bank %s is not active in the TPM", bank_label(alg, label));
+						   "PCR bank %s is not active in the TPM", pcrgate_alg_label(alg, label));
 		values.digests[i].hashAlg = alg;
 		memcpy((uint8_t *)&values.digests[i].digest, digests[i].digest, size);
 	}
@@ -313,7 +302,7 @@ int pcrgate_tpm_extend_digests(pcrgate_tpm *tpm, unsigned pcr, const pcrgate_tpm
 		}
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "no digest for active PCR bank %s",
-					   bank_label(banks.pcrSelections[i].hash, label));
+					   pcrgate_alg_label(banks.pcrSelections[i].hash, label));
 	}
 	values.count = (UINT32)count;
 	return pcr_extend(tpm, pcr, &values, ei);
@@ -343,7 +332,7 @@ static int take_values(const pcrgate_tpm_bank_select *sel, size_t count, uint32_
 		if (b == count || (mask & ~want[b]) != 0)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_TPM, PCRGATE_NO_OFFSET,
 						   "TPM2_PCR_Read: the TPM returned %s PCRs that were not asked for",
-						   bank_label(alg, label));
+						   pcrgate_alg_label(alg, label));
 		for (pcr = 0; pcr < PCRGATE_MAX_PCRS; pcr++) {
 			if (!(mask & ((uint32_t)1 << pcr)))
 				continue;
@@ -351,11 +340,11 @@ static int take_values(const pcrgate_tpm_bank_select *sel, size_t count, uint32_
 			    values->digests[v].size != size)
 				return pcrgate_errinfo_set(ei, PCRGATE_ERR_TPM, PCRGATE_NO_OFFSET,
 							   "TPM2_PCR_Read: no value of %zu bytes for %s PCR %u", size,
-							   bank_label(alg, label), pcr);
+							   pcrgate_alg_label(alg, label), pcr);
 			if (pcrgate_pcrs_set(pcrs, alg, pcr, values->digests[v].buffer, size) != 0)
 				return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 							   "TPM2_PCR_Read: cannot store %s PCR %u",
-							   bank_label(alg, label), pcr);
+							   pcrgate_alg_label(alg, label), pcr);
 			want[b] &= ~((uint32_t)1 << pcr);
 			v++;
 		}
@@ -429,7 +418,7 @@ static int read_once(pcrgate_tpm *tpm, const pcrgate_tpm_bank_select *sel, size_
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET,
 						"TPM2_PCR_Read: the TPM has no %s PCR %u (bank not active or PCR not "
 						"implemented)",
-						bank_label(alg, label), pcr);
+						pcrgate_alg_label(alg, label), pcr);
 			goto fail;
 		}
 		Esys_Free(got);
@@ -462,11 +451,11 @@ int pcrgate_tpm_pcr_read(pcrgate_tpm *tpm, const pcrgate_tpm_bank_select *sel, s
 		if (pcrgate_alg_digest_size(sel[i].alg) == 0 || sel[i].mask == 0)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 						   "selection %zu: unknown bank %s or no PCR selected", i,
-						   bank_label(sel[i].alg, label));
+						   pcrgate_alg_label(sel[i].alg, label));
 		for (j = 0; j < i; j++)
 			if (sel[j].alg == sel[i].alg)
 				return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-							   "PCR bank %s selected twice", bank_label(sel[i].alg, label));
+							   "PCR bank %s selected twice", pcrgate_alg_label(sel[i].alg, label));
 	}
 	for (attempt = 0; attempt <= PCR_READ_RESTARTS; attempt++) {
 		if ((r = read_once(tpm, sel, count, &pcrs, &changed, ei)) != 0)

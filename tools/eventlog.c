@@ -117,16 +117,6 @@ static int load(const char *sub, const char *path, pcrgate_eventlog **log)
 	return r;
 }
 
-static const char *bank_label(uint16_t alg, char *buf, size_t cap)
-{
-	const char *name = pcrgate_alg_name(alg);
-
-	if (name != NULL)
-		return name;
-	snprintf(buf, cap, "0x%04x", alg);
-	return buf;
-}
-
 static int cmp_alg_name(const void *a, const void *b)
 {
 	return strcmp(pcrgate_alg_name(*(const uint16_t *)a), pcrgate_alg_name(*(const uint16_t *)b));
@@ -262,7 +252,7 @@ static int show_text(const pcrgate_eventlog *log)
 
 	printf("format %s, %zu events, banks", format_name(log), pcrgate_eventlog_count(log));
 	for (i = 0; i < pcrgate_eventlog_bank_count(log); i++)
-		printf(" %s", bank_label(pcrgate_eventlog_bank_alg(log, i), label, sizeof(label)));
+		printf(" %s", pcrgate_alg_label(pcrgate_eventlog_bank_alg(log, i), label));
 	printf(", PCR 0 starts at %u\n", pcrgate_eventlog_pcr0_start(log));
 	for (i = 0; i < pcrgate_eventlog_count(log); i++) {
 		ev = pcrgate_eventlog_event(log, i);
@@ -276,7 +266,7 @@ static int show_text(const pcrgate_eventlog *log)
 			if ((d = pcrgate_event_digest(ev, algs[k], &len)) == NULL)
 				continue;
 			pcrgate_hex_encode(d, len, hex);
-			printf("  %s: %s\n", bank_label(algs[k], label, sizeof(label)), hex);
+			printf("  %s: %s\n", pcrgate_alg_label(algs[k], label), hex);
 		}
 		pcrgate_event_data(ev, &len);
 		pcrgate_event_describe(ev, desc, sizeof(desc));
@@ -300,7 +290,7 @@ static json_t *event_json(const pcrgate_eventlog *log, const pcrgate_event *ev, 
 		if ((d = pcrgate_event_digest(ev, algs[k], &len)) == NULL)
 			continue;
 		pcrgate_hex_encode(d, len, hex);
-		bad |= json_object_set_new(digests, bank_label(algs[k], label, sizeof(label)), json_string(hex));
+		bad |= json_object_set_new(digests, pcrgate_alg_label(algs[k], label), json_string(hex));
 	}
 	data = pcrgate_event_data(ev, &len);
 	if (!bad && (data_hex = malloc(2 * len + 1)) != NULL)
@@ -336,7 +326,7 @@ static int show_json(const pcrgate_eventlog *log)
 	int bad = root == NULL || banks == NULL || events == NULL, r;
 
 	for (i = 0; !bad && i < pcrgate_eventlog_bank_count(log); i++) {
-		name = bank_label(pcrgate_eventlog_bank_alg(log, i), label, sizeof(label));
+		name = pcrgate_alg_label(pcrgate_eventlog_bank_alg(log, i), label);
 		bad |= json_array_append_new(banks, json_string(name));
 	}
 	for (i = 0; !bad && i < pcrgate_eventlog_count(log); i++)

@@ -23,6 +23,10 @@ extern "C" {
 
 /* The TCG name ("sha1", "sha256", "sha384", "sha512", "sm3_256"), or NULL when unknown. */
 PCRGATE_API const char *pcrgate_alg_name(uint16_t alg);
+/* Room for pcrgate_alg_label's text. */
+#define PCRGATE_ALG_LABEL_MAX 8
+/* The TCG name, or the id as "0x%04x" written into buf when the algorithm is unknown: for messages. */
+PCRGATE_API const char *pcrgate_alg_label(uint16_t alg, char buf[PCRGATE_ALG_LABEL_MAX]);
 /* Algorithm id for a TCG name; 0 when unknown. */
 PCRGATE_API uint16_t pcrgate_alg_from_name(const char *name);
 /* Digest size in bytes, or 0 when unknown. */
