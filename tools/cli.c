@@ -31,3 +31,40 @@ int cli_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
+
+void cli_group_usage(const struct cli_group *g, FILE *f)
+{
+	const char *sep = g->group ? " " : "";
+	const char *group = g->group ? g->group : "";
+	size_t i;
+
+	fprintf(f, "usage: pcrgate%s%s COMMAND [ARGS]\n\ncommands:\n", sep, group);
+	for (i = 0; i < g->count; i++)
+		fprintf(f, "  %-10s %s\n", g->commands[i].name, g->commands[i].summary);
+	if (g->note != NULL)
+		fprintf(f, "\n%s\n", g->note);
+	fprintf(f, "\n'pcrgate%s%s COMMAND --help' and 'man pcrgate%s%s' describe each command.\n", sep, group,
+		g->group ? "-" : "", group);
+}
+
+int cli_dispatch(const struct cli_group *g, int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		cli_group_usage(g, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		cli_group_usage(g, stdout);
+		return CLI_EXIT_OK;
+	}
+	for (i = 0; i < g->count; i++)
+		if (strcmp(argv[1], g->commands[i].name) == 0)
+			return g->commands[i].run(argc - 1, argv + 1);
+	if (g->group != NULL)
+		cli_error("%s: unknown command '%s'; 'pcrgate %s --help' lists them", g->group, argv[1], g->group);
+	else
+		cli_error("unknown command '%s'; 'pcrgate --help' lists them", argv[1]);
+	return CLI_EXIT_USAGE;
+}

@@ -19,6 +19,26 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 
+/* One command of a group: `pcrgate [GROUP] NAME ARGS`; run gets argv[0] == NAME. */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+/* A group of commands (the top level has group NULL); note, when set, ends its help. */
+struct cli_group {
+	const char *group;
+	const struct cli_command *commands;
+	size_t count;
+	const char *note;
+};
+
+/* Prints the group's usage: its commands with their summaries. */
+void cli_group_usage(const struct cli_group *g, FILE *f);
+/* Runs the command argv[1] names (argv[0] is the group); --help prints the usage. */
+int cli_dispatch(const struct cli_group *g, int argc, char **argv);
+
 int cmd_eventlog(int argc, char **argv);
 int cmd_quote(int argc, char **argv);
 

@@ -28,20 +28,6 @@ static const struct option options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: pcrgate eventlog pcrs FILE [--json]\n"
-		   "       pcrgate eventlog show FILE [--json]\n"
-		   "\n"
-		   "commands:\n"
-		   "  pcrs  print the PCR values that replaying the log gives (BANK:INDEX=HEX)\n"
-		   "  show  list the events: PCR, type, digests and decoded data\n"
-		   "\n"
-		   "FILE is a TCG PC Client event log, legacy SHA-1 or crypto-agile, such as\n"
-		   "/sys/kernel/security/tpm0/binary_bios_measurements.\n"
-		   "'man pcrgate-eventlog' describes the formats, the rules and the output.\n");
-}
-
 static void usage_pcrs(FILE *f)
 {
 	fprintf(f, "usage: pcrgate eventlog pcrs FILE [--json]\n"
@@ -363,20 +349,17 @@ static int cmd_show(int argc, char **argv)
 	return r;
 }
 
+static const struct cli_command commands[] = {
+	{"pcrs", cmd_pcrs, "print the PCR values that replaying the log gives (BANK:INDEX=HEX)"},
+	{"show", cmd_show, "list the events: PCR, type, digests and decoded data"},
+};
+
+static const struct cli_group group = {
+	"eventlog", commands, sizeof(commands) / sizeof(commands[0]),
+	"FILE is a TCG PC Client event log, legacy SHA-1 or crypto-agile, such as\n"
+	"/sys/kernel/security/tpm0/binary_bios_measurements."};
+
 int cmd_eventlog(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "pcrs") == 0)
-		return cmd_pcrs(argc - 1, argv + 1);
-	if (strcmp(argv[1], "show") == 0)
-		return cmd_show(argc - 1, argv + 1);
-	cli_error("eventlog: unknown command '%s'; 'pcrgate eventlog --help' lists them", argv[1]);
-	return CLI_EXIT_USAGE;
+	return cli_dispatch(&group, argc, argv);
 }

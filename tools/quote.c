@@ -15,14 +15,6 @@
 
 #define MAX_NONCE 64 /* a TPM2B_DATA */
 
-static void usage_group(FILE *f)
-{
-	fprintf(f, "usage: pcrgate quote COMMAND [ARGS]\n\n"
-		   "commands:\n"
-		   "  verify     verify a quote: signature, nonce, PCR values, clock, event log\n\n"
-		   "'pcrgate quote COMMAND --help' and 'man pcrgate-quote' describe each command.\n");
-}
-
 static void usage_verify(FILE *f)
 {
 	static const char *const lines[] = {
@@ -514,18 +506,13 @@ static int cmd_verify(int argc, char **argv)
 	return run_verify(&a);
 }
 
+static const struct cli_command commands[] = {
+	{"verify", cmd_verify, "verify a quote: signature, nonce, PCR values, clock, event log"},
+};
+
+static const struct cli_group group = {"quote", commands, sizeof(commands) / sizeof(commands[0]), NULL};
+
 int cmd_quote(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage_group(stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (cli_is_help(argv[1])) {
-		usage_group(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "verify") == 0)
-		return cmd_verify(argc - 1, argv + 1);
-	cli_error("quote: unknown command '%s'; 'pcrgate quote --help' lists them", argv[1]);
-	return CLI_EXIT_USAGE;
+	return cli_dispatch(&group, argc, argv);
 }
