@@ -1,6 +1,7 @@
 /* pcrgate: hash algorithm table (TPM_ALG_ID, TCG name, size, OpenSSL name), digests and PCR extension. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,19 +74,29 @@ const char *pcrgate_alg_openssl_name(uint16_t alg)
 	return a ? a->ossl : NULL;
 }
 
-/* Fetched once per algorithm: EVP_MD_fetch is costly and the hot replay path hashes per event. */
-static const EVP_MD *md_for(uint16_t alg)
+/*
+ * Every digest is fetched once, on first use, under pthread_once: EVP_MD_fetch is costly, the
+ * replay path hashes per event, and the verifier hashes from several threads.
+ */
+static EVP_MD *md_cache[sizeof(algs) / sizeof(algs[0])];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch_all(void)
 {
-	static EVP_MD *cache[sizeof(algs) / sizeof(algs[0])];
 	size_t i;
 
-	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		if (algs[i].id != alg)
-			continue;
-		if (cache[i] == NULL)
-			cache[i] = EVP_MD_fetch(NULL, algs[i].ossl, NULL);
-		return cache[i];
-	}
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		md_cache[i] = EVP_MD_fetch(NULL, algs[i].ossl, NULL);
+}
+
+static const EVP_MD *md_for(uint16_t alg)
+{
+	size_t i;
+
+	pthread_once(&md_once, md_fetch_all);
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (algs[i].id == alg)
+			return md_cache[i];
 	return NULL;
 }
 

@@ -298,10 +298,11 @@ static int note_event(struct parse_state *st, size_t evno, const struct pcrgate_
 		if (st->pcr0_extended)
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, ev->offset,
 						   "event %zu: StartupLocality event after PCR 0 was extended", evno);
-		if (ev->data[16] > 4)
+		/* TPM2_Startup comes from locality 0 or 3; 4 is the H-CRTM's, which firmware also records. */
+		if (ev->data[16] != 0 && ev->data[16] != 3 && ev->data[16] != 4)
 			return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, ev->offset,
-						   "event %zu: StartupLocality %u is not a TPM locality (0-4)", evno,
-						   ev->data[16]);
+						   "event %zu: StartupLocality %u is not a startup locality (0, 3 or 4)",
+						   evno, ev->data[16]);
 		log->locality = ev->data[16];
 		log->has_locality = 1;
 		return PCRGATE_OK;

@@ -98,11 +98,21 @@ void sb_ascii(struct sb *s, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Code points that would steer the operator's terminal rather than show as text: C0 and C1
+ * controls, and the bidirectional overrides and isolates that reorder what is displayed.
+ */
+static int is_terminal_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x200e && cp <= 0x200f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 static void put_codepoint(struct sb *s, uint32_t cp)
 {
 	char u[4];
 
-	if (cp < 0x20 || cp == 0x7f) {
+	if (is_terminal_control(cp)) {
 		sb_printf(s, "\\u%04x", (unsigned)cp);
 	} else if (cp < 0x80) {
 		u[0] = (char)cp;

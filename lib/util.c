@@ -48,12 +48,12 @@ int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen
 		return PCRGATE_ERR_FORMAT;
 	if (n / 2 > cap)
 		return PCRGATE_ERR_LIMIT;
-	for (i = 0; i < n / 2; i++) {
-		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
+	/* Validate everything first: the output is written only on success. */
+	for (i = 0; i < n; i++)
+		if (hex_nibble(hex[i]) < 0)
 			return PCRGATE_ERR_FORMAT;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	for (i = 0; i < n / 2; i++)
+		out[i] = (uint8_t)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
 	*outlen = n / 2;
 	return PCRGATE_OK;
 }
@@ -72,11 +72,16 @@ int pcrgate_file_read(const char *path, size_t max, uint8_t **buf, size_t *len, 
 
 	if (path == NULL || buf == NULL || len == NULL)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "no file given");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK so that a FIFO or device is refused below instead of blocking the open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, 0) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if ((uintmax_t)st.st_size > max) {

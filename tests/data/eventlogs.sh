@@ -84,5 +84,6 @@ done
 pcrgate eventlog pcrs "$SCRATCH/missing" 2>"$SCRATCH/err"; [ $? -eq 1 ] || bad "missing file: not exit 1"
 
 echo "eventlogs: $accepted accepted logs replayed and shown, $rejected rejected logs refused, $failures failures"
+[ "$accepted" -gt 0 ] && [ "$rejected" -gt 0 ] || fail "the manifest listed no accepted or no rejected log"
 [ "$failures" -eq 0 ] || exit 1
 exit 0

@@ -147,6 +147,36 @@ static void test_atomic_write(void **state)
 	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
 }
 
+static void test_read_refuses_fifo(void **state)
+{
+	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64];
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* Without a writer, a blocking open would hang here. */
+	assert_int_equal(pcrgate_file_read(path, 100, &buf, &len, &ei), PCRGATE_ERR_IO);
+	assert_non_null(strstr(ei.message, "not a regular file"));
+	assert_null(buf);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_hex_no_partial_output(void **state)
+{
+	uint8_t out[4] = {0xee, 0xee, 0xee, 0xee};
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(pcrgate_hex_decode("0011zz", out, sizeof(out), &n), PCRGATE_ERR_FORMAT);
+	assert_int_equal(out[0], 0xee);
+	assert_int_equal(n, 99);
+}
+
 static void test_errors(void **state)
 {
 	pcrgate_errinfo ei;
@@ -169,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_reader_bounds), cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "eventlog_text.h"
 #include "pcrgate/eventlog.h"
 
 #define LOG_CAP (256 * 1024)
@@ -318,6 +319,20 @@ static uint32_t rng(void)
 }
 
 /* Random and half-structured data of every type at every output size: bounded, terminated, UTF-8. */
+/* Strings from a log never reach the terminal as control sequences or bidi overrides. */
+static void test_utf16_controls_escaped(void **state)
+{
+	/* "a" CSI(U+009B) "b" RLO(U+202E) "c" ESC LRI(U+2066) "é" */
+	const uint8_t in[] = {'a', 0, 0x9b, 0, 'b', 0, 0x2e, 0x20, 'c', 0, 0x1b, 0, 0x66, 0x20, 0xe9, 0};
+	char buf[128];
+	struct sb s;
+
+	(void)state;
+	sb_init(&s, buf, sizeof(buf));
+	sb_utf16(&s, in, sizeof(in) / 2, 0);
+	assert_string_equal(buf, "a\\u009bb\\u202ec\\u001b\\u2066\xc3\xa9");
+}
+
 static void test_describe_garbage(void **state)
 {
 	static const uint32_t types[] = {
@@ -381,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_device_paths),
 		cmocka_unit_test(test_describe_known),
 		cmocka_unit_test(test_describe_garbage),
+		cmocka_unit_test(test_utf16_controls_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
