@@ -78,7 +78,8 @@ struct pcrgate_boot_port {
 	 * rejects them). state_write replaces copy `copy` with buf[0..len): the core never
 	 * writes the copy holding the current record, so a power cut or a torn write
 	 * anywhere in one call costs at most that call. Copies should not share an erase
-	 * block; a port with a file system writes each copy atomically.
+	 * block (or a file-system block: the host port keeps them 4 KiB apart in one file and
+	 * writes each in place, since the two copies already are the redundancy).
 	 */
 	int (*state_read)(void *ctx, unsigned copy, uint8_t *buf, size_t cap, size_t *len);
 	int (*state_write)(void *ctx, unsigned copy, const uint8_t *buf, size_t len);

@@ -41,5 +41,6 @@ int cli_dispatch(const struct cli_group *g, int argc, char **argv);
 
 int cmd_eventlog(int argc, char **argv);
 int cmd_quote(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Smoke test of bench/boot, so it keeps building and running: a small image and one run must
+# exit 0 with every figure in its JSON, and the TPM part (when swtpm is there) must have found
+# one counter read and one extend per measured event. How fast anything was is never looked at.
+set -u
+. "$top_srcdir/tests/lib.sh"
+
+bench=$top_builddir/bench/boot
+[ -x "$bench" ] || fail "$bench was not built"
+make_scratch
+
+"$bench" --size 2 --runs 1 --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" ||
+	fail "bench/boot failed: $(cat "$SCRATCH/err")"
+for key in '"benchmark": "boot"' '"port_mib_s":' '"openssl_mib_s":' '"ratio":' '"meets_target":' '"tpm": {'; do
+	grep -q "$key" "$SCRATCH/out.json" || fail "bench/boot --json lacks $key: $(cat "$SCRATCH/out.json")"
+done
+if grep -q '"present": true' "$SCRATCH/out.json"; then
+	grep -q '"counter_reads": 1,' "$SCRATCH/out.json" && grep -q '"extends": 6,' "$SCRATCH/out.json" &&
+		grep -q '"measured_events": 6,' "$SCRATCH/out.json" ||
+		fail "bench/boot counted other TPM calls: $(cat "$SCRATCH/out.json")"
+fi
+echo "PASS: bench/boot runs and reports every figure"

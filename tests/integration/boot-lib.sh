@@ -1,0 +1,219 @@
+# Helpers for the host port's tests (pcrgate-boot); sourced after tests/lib.sh, never run.
+# They build a device in a scratch directory: a test PKI made with the openssl command
+# line (root CA, a code-signing certificate, and certificates that must be refused), slot
+# directories with random images, their manifests and detached CMS signatures, and a
+# config file naming all of it. Under with-swtpm they also reach the private TPM.
+#
+# After boot_setup:
+#   BOOT_DIR    the device: pki/, slots/a, slots/b, state, run/boot-eventlog.bin, pcrgate.conf
+#   BOOT_CONF   its config file (pass with --config; tcti copied from PCRGATE_TCTI when set)
+#   BOOT_LOG    the event log path
+#   PCRGATE_BOOT  the pcrgate-boot binary of this build
+
+BOOT_COUNTER=0x01500100
+PCRGATE_BOOT=$top_builddir/boot/pcrgate-boot
+
+# Quiet openssl: its chatter is not the test's output.
+boot_openssl() {
+	openssl "$@" >>"$BOOT_DIR/openssl.log" 2>&1 || fail "openssl $1 failed (see $BOOT_DIR/openssl.log)"
+}
+
+# A CA key and self-signed certificate: boot_ca NAME SUBJECT
+boot_ca() {
+	boot_openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$BOOT_DIR/pki/$1.key" -out "$BOOT_DIR/pki/$1.pem" -days 3650 -subj "/CN=$2" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-addext "subjectKeyIdentifier=hash"
+}
+
+# A leaf certificate issued by a CA: boot_leaf NAME CA EXTENDED_KEY_USAGE [START END]
+# (START/END as YYYYMMDDHHMMSSZ make a certificate valid only then, e.g. long expired).
+boot_leaf() {
+	local name=$1 ca=$2 eku=$3 pki=$BOOT_DIR/pki
+	cat >"$pki/$name.ext" <<-EOF
+		basicConstraints=critical,CA:FALSE
+		keyUsage=critical,digitalSignature
+		extendedKeyUsage=$eku
+		subjectKeyIdentifier=hash
+		authorityKeyIdentifier=keyid
+	EOF
+	boot_openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$name.key" \
+		-out "$pki/$name.csr" -subj "/CN=pcrgate test $name"
+	if [ $# -ge 5 ]; then
+		# Only `openssl ca` can date a certificate in the past.
+		mkdir -p "$pki/ca-$name"
+		: >"$pki/ca-$name/index.txt"
+		cat >"$pki/ca-$name/ca.cnf" <<-EOF
+			[ca]
+			default_ca = test
+			[test]
+			database = $pki/ca-$name/index.txt
+			new_certs_dir = $pki/ca-$name
+			serial = $pki/ca-$name/serial
+			default_md = sha256
+			policy = any
+			unique_subject = no
+			[any]
+			commonName = supplied
+		EOF
+		echo 01 >"$pki/ca-$name/serial"
+		boot_openssl ca -batch -config "$pki/ca-$name/ca.cnf" -cert "$pki/$ca.pem" -keyfile "$pki/$ca.key" \
+			-in "$pki/$name.csr" -out "$pki/$name.pem" -extfile "$pki/$name.ext" -startdate "$4" -enddate "$5" \
+			-notext
+	else
+		boot_openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.pem" -CAkey "$pki/$ca.key" -CAcreateserial \
+			-out "$pki/$name.pem" -days 30 -sha256 -extfile "$pki/$name.ext"
+	fi
+}
+
+# The device, its PKI and config. Call once per test, after make_scratch.
+boot_setup() {
+	BOOT_DIR=$SCRATCH/device
+	BOOT_CONF=$BOOT_DIR/pcrgate.conf
+	BOOT_LOG=$BOOT_DIR/run/boot-eventlog.bin
+	mkdir -p "$BOOT_DIR/pki" "$BOOT_DIR/slots/a" "$BOOT_DIR/slots/b" || fail "cannot create $BOOT_DIR"
+	[ -x "$PCRGATE_BOOT" ] || fail "$PCRGATE_BOOT is not built"
+	boot_ca root "pcrgate test root"
+	boot_leaf signer root codeSigning
+	boot_ca other-root "pcrgate other root"
+	boot_leaf other-signer other-root codeSigning
+	boot_leaf mail-signer root emailProtection
+	boot_leaf expired-signer root codeSigning 20200101000000Z 20210101000000Z
+	{
+		[ -n "${PCRGATE_TCTI:-}" ] && echo "tcti = $PCRGATE_TCTI"
+		echo "boot.state = $BOOT_DIR/state"
+		echo "boot.slots = $BOOT_DIR/slots"
+		echo "boot.eventlog = $BOOT_LOG"
+		echo "boot.trust = $BOOT_DIR/pki/root.pem"
+		echo "boot.compatible = acme,gw-100"
+		echo "boot.counter_index = $BOOT_COUNTER"
+	} >"$BOOT_CONF"
+}
+
+# pcrgate-boot with the device's config.
+boot_cmd() {
+	local sub=$1
+	shift
+	"$PCRGATE_BOOT" "$sub" --config "$BOOT_CONF" "$@"
+}
+
+# Signs a slot's manifest: boot_sign SLOT [SIGNER] [DER|PEM]
+boot_sign() {
+	local dir=$BOOT_DIR/slots/$1 signer=${2:-signer} form=${3:-DER}
+	boot_openssl cms -sign -binary -md sha256 -in "$dir/manifest" -signer "$BOOT_DIR/pki/$signer.pem" \
+		-inkey "$BOOT_DIR/pki/$signer.key" -outform "$form" -out "$dir/manifest.sig"
+}
+
+# The manifest's image line for a file: boot_image_line NAME FILE
+boot_image_line() {
+	local size sum
+	size=$(stat -c %s "$2") || fail "no image $2"
+	sum=$(sha256sum "$2" | cut -d' ' -f1)
+	echo "image=$1 size=$size sha256=$sum"
+}
+
+# Installs a signed release into a slot: boot_install SLOT VERSION SECURITY_VERSION [kernel|full]
+boot_install() {
+	local slot=$1 dir=$BOOT_DIR/slots/$1 images=kernel
+	[ "${4:-full}" = full ] && images="kernel initrd dtb"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	head -c $((96 * 1024 + RANDOM)) /dev/urandom >"$dir/kernel"
+	head -c $((24 * 1024 + RANDOM)) /dev/urandom >"$dir/initrd"
+	head -c $((2 * 1024 + RANDOM % 4096)) /dev/urandom >"$dir/dtb"
+	{
+		echo "pcrgate-manifest 1"
+		echo "compatible=acme,gw-100"
+		echo "version=$2"
+		echo "security_version=$3"
+		for img in $images; do
+			boot_image_line "$img" "$dir/$img"
+		done
+	} >"$dir/manifest"
+	boot_sign "$slot"
+}
+
+# Flips one byte in the middle of a file: boot_tamper FILE
+boot_tamper() {
+	local size off byte
+	size=$(stat -c %s "$1")
+	off=$((size / 2))
+	byte=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
+		dd of="$1" bs=1 seek="$off" count=1 conv=notrunc status=none || fail "cannot change $1"
+}
+
+# A reboot: the TPM power-cycles (PCRs back to zero) and /run is empty again.
+boot_reboot() {
+	swtpm_ioctl --unix "$PCRGATE_SWTPM_CTRL" -i >/dev/null || fail "cannot power-cycle swtpm"
+	tpm2_startup -c >/dev/null 2>&1 || fail "TPM2_Startup after the power cycle failed"
+	rm -rf "$BOOT_DIR/run"
+}
+
+# Defines the anti-rollback counter as the agent will, and raises it to VALUE: boot_counter VALUE
+boot_counter() {
+	local want=$1 now
+	if ! tpm2_getcap handles-nv-index | grep -qix -- "- $(printf '0x%x' "$BOOT_COUNTER")"; then
+		tpm2_nvdefine "$BOOT_COUNTER" -C o -s 8 -a "ownerread|ownerwrite|authread|authwrite|nt=counter" \
+			>/dev/null || fail "tpm2_nvdefine of the counter failed"
+	fi
+	for ((;;)); do
+		now=$(boot_counter_value)
+		[ "$now" -ge "$want" ] && break
+		tpm2_nvincrement -C o "$BOOT_COUNTER" >/dev/null || fail "tpm2_nvincrement failed"
+	done
+	[ "$now" -eq "$want" ] || fail "the counter is at $now, above the $want wanted"
+}
+
+# The counter's value in decimal (0 before its first increment).
+boot_counter_value() {
+	local hex
+	hex=$(tpm2_nvread -C o -s 8 "$BOOT_COUNTER" 2>/dev/null | od -An -tx1 | tr -d ' \n')
+	[ -n "$hex" ] || hex=0
+	echo $((16#$hex))
+}
+
+# A value from KEY=VALUE output: boot_get KEY FILE
+boot_get() {
+	sed -n "s/^$1=//p" "$2"
+}
+
+# Checks one KEY=VALUE line: boot_expect FILE KEY VALUE
+boot_expect() {
+	local got
+	got=$(boot_get "$2" "$1")
+	[ "$got" = "$3" ] || fail "$2=$got, expected $3 ($(tr '\n' ' ' <"$1"))"
+}
+
+# The TPM's PCRs 8 and 9 in every active bank, as "bank:index=hex" lines sorted like pcrgate's output.
+boot_tpm_pcrs() {
+	local sel= bank
+	for bank in $(tpm2_getcap pcrs | sed -n 's/^ *- \([a-z0-9_]*\): \[ *[0-9].*/\1/p'); do
+		sel="${sel:+$sel+}$bank:8,9"
+	done
+	tpm2_pcrread "$sel" | awk '
+	/^  [a-z0-9_]+:$/ { bank = $1; sub(/:$/, "", bank); next }
+	/^ +[0-9]+ *: *0x[0-9A-Fa-f]+$/ {
+		split($0, f, ":"); pcr = f[1]; value = f[2]
+		gsub(/ /, "", pcr); gsub(/ |0x/, "", value)
+		print bank ":" pcr "=" tolower(value)
+	}' | sort -t: -k1,1 -k2,2n
+}
+
+# The active banks as a comma-separated list (for `pcrgate policy predict --banks`).
+boot_banks() {
+	tpm2_getcap pcrs | sed -n 's/^ *- \([a-z0-9_]*\): \[ *[0-9].*/\1/p' | paste -sd, -
+}
+
+# Hex to bytes on stdout.
+boot_hex2bin() {
+	printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"
+}
+
+# A sha256 PCR extend: boot_extend PCR_HEX DIGEST_HEX prints sha256(PCR || DIGEST) in hex.
+boot_extend() {
+	{
+		boot_hex2bin "$1"
+		boot_hex2bin "$2"
+	} | sha256sum | cut -d' ' -f1
+}

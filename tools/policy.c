@@ -1,0 +1,304 @@
+/*
+ * pcrgate policy: PCR policies of a release. `predict` computes the PCR 8 and 9 values
+ * that booting a slot will produce, in each bank, from the slot's manifest alone and
+ * without a TPM: it builds the events with the boot core's own code (pcrgate_boot_events),
+ * so a vendor can sign the PCR policy of a release before any device boots it.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "boot/measure.h"
+#include "pcrgate/pcr_map.h"
+#include "pcrgate/pcrs.h"
+
+#include "cli.h"
+
+#define PATH_MAX_POLICY 4096
+
+struct args {
+	const char *slot_dir;
+	const char *as;
+	const char *banks;
+	int json;
+};
+
+static const struct option options[] = {
+	{"slot", required_argument, NULL, 's'},
+	{"as", required_argument, NULL, 'a'},
+	{"banks", required_argument, NULL, 'b'},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage_predict(FILE *f)
+{
+	fprintf(f, "usage: pcrgate policy predict --slot DIR [--as a|b] [--banks LIST] [--json]\n"
+		   "\n"
+		   "Reads DIR/manifest (the slot manifest pcrgate-boot checks; its signature is not\n"
+		   "checked here) and prints the values PCRs %u and %u will hold after pcrgate-boot has\n"
+		   "booted the slot, starting from zero: one BANK:INDEX=HEX line each, sorted by bank name\n"
+		   "then index, as 'pcrgate eventlog pcrs' prints a log.\n"
+		   "\n"
+		   "  --slot DIR    the slot directory (or a release directory laid out the same way)\n"
+		   "  --as a|b      the slot it will boot from (measured into PCR %u); default: DIR's name\n"
+		   "  --banks LIST  comma-separated banks: sha1, sha256, sha384, sha512 (default sha256)\n"
+		   "  --json        print {\"BANK\": {\"INDEX\": \"HEX\"}} instead\n",
+		PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT, PCRGATE_PCR_BOOT_SLOT);
+}
+
+/* "SUB ...": 0 to run, 1 after --help, -1 after a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->banks = "sha256";
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			a->slot_dir = optarg;
+			break;
+		case 'a':
+			a->as = optarg;
+			break;
+		case 'b':
+			a->banks = optarg;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		case 'h':
+			usage_predict(stdout);
+			return 1;
+		default:
+			cli_error("policy predict: unknown option or missing value '%s'; "
+				  "'pcrgate policy predict --help' lists them",
+				  argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (argc != optind) {
+		cli_error("policy predict: unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (a->slot_dir == NULL) {
+		cli_error("policy predict: --slot DIR is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* The slot a release boots from: --as, else the directory's last name when that is a or b. */
+static int slot_index(const struct args *a, unsigned *slot)
+{
+	const char *name = a->as;
+	char buf[PATH_MAX_POLICY];
+	size_t n;
+
+	if (name == NULL) {
+		n = strlen(a->slot_dir);
+		if (n >= sizeof(buf))
+			return -1;
+		memcpy(buf, a->slot_dir, n + 1);
+		while (n > 1 && buf[n - 1] == '/')
+			buf[--n] = '\0';
+		name = strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 : buf;
+	}
+	if (strcmp(name, "a") == 0)
+		*slot = 0;
+	else if (strcmp(name, "b") == 0)
+		*slot = 1;
+	else
+		return -1;
+	return 0;
+}
+
+/* Parses "sha1,sha256": distinct banks pcrgate can compute. */
+static int parse_banks(const char *list, uint16_t *algs, size_t *count)
+{
+	char buf[128], *tok, *save = NULL;
+	size_t n = 0, i;
+	uint16_t alg;
+
+	if (strlen(list) >= sizeof(buf)) {
+		cli_error("policy predict: --banks list too long");
+		return -1;
+	}
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if ((alg = pcrgate_alg_from_name(tok)) == 0 || pcrgate_alg_openssl_name(alg) == NULL) {
+			cli_error("policy predict: unknown bank '%s' (sha1, sha256, sha384, sha512)", tok);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if (algs[i] == alg) {
+				cli_error("policy predict: bank '%s' given twice", tok);
+				return -1;
+			}
+		if (n == PCRGATE_MAX_BANKS) {
+			cli_error("policy predict: more than %d banks", PCRGATE_MAX_BANKS);
+			return -1;
+		}
+		algs[n++] = alg;
+	}
+	if (n == 0) {
+		cli_error("policy predict: --banks names no bank");
+		return -1;
+	}
+	*count = n;
+	return 0;
+}
+
+/* Replays the boot's events from zero in each bank. */
+static int predict(const struct pcrgate_boot_event *ev, size_t n, const uint16_t *algs, size_t nalgs,
+		   pcrgate_pcrs *pcrs)
+{
+	uint8_t value[2][PCRGATE_MAX_DIGEST], d[PCRGATE_MAX_DIGEST];
+	const unsigned index[2] = {PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT};
+	size_t b, i, size;
+	unsigned k;
+
+	for (b = 0; b < nalgs; b++) {
+		size = pcrgate_alg_digest_size(algs[b]);
+		memset(value, 0, sizeof(value));
+		for (i = 0; i < n; i++) {
+			k = ev[i].pcr == PCRGATE_PCR_BOOT_IMAGES ? 0 : 1;
+			if (pcrgate_digest(algs[b], ev[i].data + ev[i].hashed_off, ev[i].hashed_len, d) != 0 ||
+			    pcrgate_pcr_extend(algs[b], value[k], d) != 0)
+				return -1;
+		}
+		for (k = 0; k < 2; k++)
+			if (pcrgate_pcrs_set(pcrs, algs[b], index[k], value[k], size) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int print_text(const pcrgate_pcrs *pcrs)
+{
+	char hex[2 * PCRGATE_MAX_DIGEST + 1];
+	const uint8_t *v;
+	size_t b, len;
+	uint16_t alg;
+	unsigned p;
+
+	for (b = 0; b < pcrgate_pcrs_bank_count(pcrs); b++) {
+		alg = pcrgate_pcrs_bank_alg(pcrs, b);
+		for (p = 0; p < PCRGATE_MAX_PCRS; p++)
+			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) != NULL) {
+				pcrgate_hex_encode(v, len, hex);
+				if (printf("%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
+					return -1;
+			}
+	}
+	return 0;
+}
+
+static int print_json(const pcrgate_pcrs *pcrs)
+{
+	char hex[2 * PCRGATE_MAX_DIGEST + 1], index[12];
+	json_t *root = json_object(), *bank;
+	const uint8_t *v;
+	size_t b, len;
+	uint16_t alg;
+	unsigned p;
+	int r = -1;
+
+	for (b = 0; root != NULL && b < pcrgate_pcrs_bank_count(pcrs); b++) {
+		alg = pcrgate_pcrs_bank_alg(pcrs, b);
+		if ((bank = json_object()) == NULL || json_object_set_new(root, pcrgate_alg_name(alg), bank) != 0)
+			goto fail;
+		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
+			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
+				continue;
+			pcrgate_hex_encode(v, len, hex);
+			snprintf(index, sizeof(index), "%u", p);
+			if (json_object_set_new(bank, index, json_string(hex)) != 0)
+				goto fail;
+		}
+	}
+	if (root != NULL && json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+	    fputc('\n', stdout) != EOF)
+		r = 0;
+fail:
+	json_decref(root);
+	return r;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+	struct pcrgate_boot_event events[PCRGATE_BOOT_MAX_EVENTS];
+	struct pcrgate_manifest_error perr = {0, NULL};
+	struct pcrgate_manifest m;
+	uint16_t algs[PCRGATE_MAX_BANKS];
+	uint8_t digest[32], *buf = NULL;
+	char path[PATH_MAX_POLICY];
+	pcrgate_pcrs *pcrs = NULL;
+	pcrgate_errinfo ei;
+	size_t nalgs = 0, len = 0, n = 0;
+	unsigned slot = 0;
+	struct args a;
+	int r;
+
+	if ((r = parse_args(argc, argv, &a)) != 0)
+		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (parse_banks(a.banks, algs, &nalgs) != 0)
+		return CLI_EXIT_USAGE;
+	if (slot_index(&a, &slot) != 0) {
+		cli_error("policy predict: %s '%s' is not a slot; say which slot the release boots from with --as a|b",
+			  a.as != NULL ? "--as" : "the directory name of", a.as != NULL ? a.as : a.slot_dir);
+		return CLI_EXIT_USAGE;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/manifest", a.slot_dir) >= sizeof(path)) {
+		cli_error("policy predict: --slot path too long");
+		return CLI_EXIT_USAGE;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_file_read(path, PCRGATE_MANIFEST_MAX, &buf, &len, &ei) != 0) {
+		cli_report("policy predict", &ei);
+		return CLI_EXIT_FAIL;
+	}
+	r = CLI_EXIT_FAIL;
+	if (pcrgate_manifest_parse(buf, len, &m, &perr) != 0) {
+		pcrgate_errinfo_set(&ei, PCRGATE_ERR_FORMAT, perr.offset, "%s",
+				    perr.what != NULL ? perr.what : "invalid");
+		cli_report(path, &ei);
+		goto fail;
+	}
+	if (pcrgate_digest(PCRGATE_ALG_SHA256, buf, len, digest) != 0 ||
+	    pcrgate_boot_events(slot, &m, digest, events, PCRGATE_BOOT_MAX_EVENTS, &n) != 0 ||
+	    (pcrs = pcrgate_pcrs_new()) == NULL || predict(events, n, algs, nalgs, pcrs) != 0) {
+		cli_error("policy predict: cannot compute the PCR values");
+		goto fail;
+	}
+	if ((a.json ? print_json(pcrs) : print_text(pcrs)) != 0 || fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("policy predict: cannot write the output");
+		goto fail;
+	}
+	r = CLI_EXIT_OK;
+fail:
+	pcrgate_pcrs_free(&pcrs);
+	free(buf);
+	return r;
+}
+
+static const struct cli_command commands[] = {
+	{"predict", cmd_predict, "the PCR 8 and 9 values that booting a slot will produce (BANK:INDEX=HEX)"},
+};
+
+static const struct cli_group group = {"policy", commands, sizeof(commands) / sizeof(commands[0]),
+				       "A slot is a directory with the slot manifest pcrgate-boot checks."};
+
+int cmd_policy(int argc, char **argv)
+{
+	return cli_dispatch(&group, argc, argv);
+}
