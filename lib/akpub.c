@@ -20,6 +20,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "akpub.h"
+#include "reader.h"
 
 pcrgate_akpub *pcrgate_akpub_new(void)
 {
@@ -308,28 +309,91 @@ static int tpm_name(const TPMT_PUBLIC *pub, uint8_t *name, size_t *name_len, pcr
 	return PCRGATE_OK;
 }
 
+/*
+ * Where a TPMT_PUBLIC that the TSS refused goes wrong. The TSS leaves the offset where it
+ * started when an unmarshal fails, so the fields are walked one by one to find the first that
+ * does not unmarshal: its offset (from base) and its name. PCRGATE_NO_OFFSET when every field
+ * unmarshals alone.
+ */
+static size_t tpmt_public_fault(const uint8_t *buf, size_t len, size_t base, const char **field)
+{
+	TPMT_PUBLIC t;
+	size_t off = 0, at;
+
+	memset(&t, 0, sizeof(t));
+	*field = "type";
+	if (Tss2_MU_UINT16_Unmarshal(buf, len, &off, &t.type) != TSS2_RC_SUCCESS)
+		return base + off;
+	*field = "nameAlg";
+	if (Tss2_MU_UINT16_Unmarshal(buf, len, &off, &t.nameAlg) != TSS2_RC_SUCCESS)
+		return base + off;
+	*field = "objectAttributes";
+	if (Tss2_MU_TPMA_OBJECT_Unmarshal(buf, len, &off, &t.objectAttributes) != TSS2_RC_SUCCESS)
+		return base + off;
+	*field = "authPolicy";
+	if (Tss2_MU_TPM2B_DIGEST_Unmarshal(buf, len, &off, &t.authPolicy) != TSS2_RC_SUCCESS)
+		return base + off;
+	*field = "parameters";
+	at = off;
+	if (Tss2_MU_TPMU_PUBLIC_PARMS_Unmarshal(buf, len, &off, t.type, &t.parameters) != TSS2_RC_SUCCESS)
+		return base + at;
+	*field = "unique";
+	at = off;
+	if (Tss2_MU_TPMU_PUBLIC_ID_Unmarshal(buf, len, &off, t.type, &t.unique) != TSS2_RC_SUCCESS)
+		return base + at;
+	return PCRGATE_NO_OFFSET;
+}
+
+/* A TPMT_PUBLIC that takes all len bytes, which start at offset base of the input. */
+static int unmarshal_public(const uint8_t *buf, size_t len, size_t base, const char *what, TPMT_PUBLIC *pub,
+			    pcrgate_errinfo *ei)
+{
+	const char *field = NULL;
+	size_t off = 0, at;
+	TSS2_RC rc;
+
+	memset(pub, 0, sizeof(*pub));
+	rc = Tss2_MU_TPMT_PUBLIC_Unmarshal(buf, len, &off, pub);
+	if (rc != TSS2_RC_SUCCESS) {
+		at = tpmt_public_fault(buf, len, base, &field);
+		if (at == PCRGATE_NO_OFFSET)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, at,
+						   "not a well-formed %s, offset unknown (%s)", what,
+						   Tss2_RC_Decode(rc));
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, at,
+					   "not a well-formed %s: cut short or invalid in its %s (%s)", what,
+					   field, Tss2_RC_Decode(rc));
+	}
+	if (off != len)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, base + off, "%zu bytes after the %s",
+					   len - off, what);
+	return PCRGATE_OK;
+}
+
 static int load_tpm(struct loaded *l, const uint8_t *buf, size_t len, int tpm2b, pcrgate_errinfo *ei)
 {
-	TPM2B_PUBLIC p2b;
+	struct reader rd;
+	const uint8_t *area;
 	TPMT_PUBLIC pub;
-	size_t off = 0;
-	TSS2_RC rc;
+	uint16_t size = 0;
 	int r;
 
-	memset(&p2b, 0, sizeof(p2b));
-	memset(&pub, 0, sizeof(pub));
 	if (tpm2b) {
-		rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, &p2b);
-		pub = p2b.publicArea;
+		/* Read here, not by the TSS: the size must frame exactly the TPMT_PUBLIC inside. */
+		reader_init(&rd, buf, len);
+		if (reader_u16be(&rd, &size) != 0 || reader_bytes(&rd, size, &area) != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, 0,
+						   "TPM2B_PUBLIC size %u, but %zu bytes follow", size,
+						   len >= 2 ? len - 2 : 0);
+		if (rd.left != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, rd.off,
+						   "%zu bytes after the TPM2B_PUBLIC", rd.left);
+		r = unmarshal_public(area, size, 2, "TPM2B_PUBLIC", &pub, ei);
 	} else {
-		rc = Tss2_MU_TPMT_PUBLIC_Unmarshal(buf, len, &off, &pub);
+		r = unmarshal_public(buf, len, 0, "TPMT_PUBLIC", &pub, ei);
 	}
-	if (rc != TSS2_RC_SUCCESS)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, off, "not a well-formed %s (%s)",
-					   tpm2b ? "TPM2B_PUBLIC" : "TPMT_PUBLIC", Tss2_RC_Decode(rc));
-	if (off != len)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, off, "%zu bytes after the %s", len - off,
-					   tpm2b ? "TPM2B_PUBLIC" : "TPMT_PUBLIC");
+	if (r != 0)
+		return r;
 	switch (pub.type) {
 	case TPM2_ALG_RSA:
 		r = rsa_from_tpm(&pub, &l->pkey, ei);
@@ -444,7 +508,7 @@ const uint8_t *pcrgate_akpub_name(const pcrgate_akpub *ak, size_t *len)
 int pcrgate_akpub_qualified_name(const pcrgate_akpub *ak, const uint8_t *parent_qn, size_t parent_qn_len,
 				 uint8_t out[PCRGATE_QUOTE_MAX_NAME], size_t *out_len)
 {
-	uint8_t buf[2 * PCRGATE_QUOTE_MAX_NAME];
+	uint8_t buf[2 * PCRGATE_QUOTE_MAX_NAME], qn[PCRGATE_QUOTE_MAX_NAME];
 	uint16_t alg;
 	size_t dlen;
 
@@ -458,10 +522,11 @@ int pcrgate_akpub_qualified_name(const pcrgate_akpub *ak, const uint8_t *parent_
 	dlen = pcrgate_alg_digest_size(alg);
 	memcpy(buf, parent_qn, parent_qn_len);
 	memcpy(buf + parent_qn_len, ak->name, ak->name_len);
-	out[0] = ak->name[0];
-	out[1] = ak->name[1];
-	if (pcrgate_digest(alg, buf, parent_qn_len + ak->name_len, out + 2) != 0)
+	qn[0] = ak->name[0];
+	qn[1] = ak->name[1];
+	if (pcrgate_digest(alg, buf, parent_qn_len + ak->name_len, qn + 2) != 0)
 		return PCRGATE_ERR_CRYPTO;
+	memcpy(out, qn, 2 + dlen);
 	*out_len = 2 + dlen;
 	return PCRGATE_OK;
 }

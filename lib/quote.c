@@ -1,8 +1,10 @@
 /*
  * pcrgate: TPM 2.0 quote verification. The checks run strictly in DESIGN.md's order (size,
  * signature, magic, type, qualified-signer, nonce, pcr-selection, pcr-digest, clock, eventlog):
- * nothing in the attest structure is looked at before its signature holds, and each rejection
- * names its check.
+ * nothing in the attest structure is looked at before its signature holds (nor before the AK
+ * is known to be a restricted signing key, when its TPM public area says), the event log is
+ * parsed only after everything the signature vouches for passed, and each rejection names its
+ * check.
  */
 #include "config.h"
 
@@ -65,7 +67,7 @@ static void skip(pcrgate_quote_result *res, pcrgate_quote_check check)
 	res->skipped |= 1u << check;
 }
 
-static const char *scheme_str(uint16_t scheme)
+const char *pcrgate_sig_scheme_name(uint16_t scheme)
 {
 	switch (scheme) {
 	case PCRGATE_SIG_RSASSA:
@@ -100,6 +102,9 @@ static int check_size(const pcrgate_quote_input *in, pcrgate_quote_result *res, 
 	if (in->signature_len == 0 || in->signature_len > PCRGATE_QUOTE_MAX_SIGNATURE)
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "signature of %zu bytes (1..%u allowed)",
 			      in->signature_len, PCRGATE_QUOTE_MAX_SIGNATURE);
+	if (in->eventlog_data != NULL && in->eventlog_len > PCRGATE_EVENTLOG_MAX_SIZE)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "event log of %zu bytes (at most %u)",
+			      in->eventlog_len, PCRGATE_EVENTLOG_MAX_SIZE);
 	pass(res, PCRGATE_QUOTE_CHECK_SIZE);
 	return PCRGATE_OK;
 }
@@ -127,6 +132,47 @@ fail:
 	return rc;
 }
 
+/*
+ * An AK from a TPM public area must be a restricted signing key bound to its TPM: a TPM signs a
+ * digest of bytes that start with TPM_GENERATED_VALUE with a restricted key only when it made
+ * them itself, while an unrestricted key (tpm2_sign) signs anything, forged quotes included.
+ * A PEM or DER key does not carry its attributes; the result records that they went unchecked.
+ */
+static int check_ak_attributes(const pcrgate_akpub *ak, pcrgate_quote_result *res, pcrgate_errinfo *ei)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} need[] = {
+		{TPMA_OBJECT_RESTRICTED, "restricted"},
+		{TPMA_OBJECT_SIGN_ENCRYPT, "sign"},
+		{TPMA_OBJECT_FIXEDTPM, "fixedTPM"},
+		{TPMA_OBJECT_FIXEDPARENT, "fixedParent"},
+		{TPMA_OBJECT_SENSITIVEDATAORIGIN, "sensitiveDataOrigin"},
+	};
+	char missing[96];
+	size_t i, used = 0;
+
+	if (!ak->has_tpm)
+		return PCRGATE_OK;
+	missing[0] = '\0';
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(ak->attributes & need[i].bit))
+			used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s%s",
+						 used ? ", " : "", need[i].name);
+	if (used > 0)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "the AK's objectAttributes 0x%08x lack %s: only a restricted signing key bound "
+			      "to its TPM makes quotes that prove anything",
+			      ak->attributes, missing);
+	if (ak->attributes & TPMA_OBJECT_DECRYPT)
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			      "the AK's objectAttributes 0x%08x have decrypt set: an AK only signs",
+			      ak->attributes);
+	res->ak_attributes_checked = 1;
+	return PCRGATE_OK;
+}
+
 static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
 	const pcrgate_akpub *ak = in->ak;
@@ -135,9 +181,11 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	size_t off = 0, siglen, dlen;
 	TPMT_SIGNATURE ts;
 	TSS2_RC rc;
-	char b1[8], b2[8];
+	char b1[PCRGATE_ALG_LABEL_MAX], b2[PCRGATE_ALG_LABEL_MAX];
 	int r;
 
+	if ((r = check_ak_attributes(ak, res, ei)) != 0)
+		return r;
 	memset(&ts, 0, sizeof(ts));
 	rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(in->signature, in->signature_len, &off, &ts);
 	if (rc != TSS2_RC_SUCCESS)
@@ -153,7 +201,8 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 		res->hash_alg = ts.signature.rsassa.hash;
 		if (ak->key_type != PCRGATE_KEY_RSA)
 			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
-				      "an %s signature cannot come from an ECC key", scheme_str(ts.sigAlg));
+				      "an %s signature cannot come from an ECC key",
+				      pcrgate_sig_scheme_name(ts.sigAlg));
 		break;
 	case TPM2_ALG_ECDSA:
 		res->hash_alg = ts.signature.ecdsa.hash;
@@ -175,9 +224,9 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	if (ak->has_tpm && ak->scheme != TPM2_ALG_NULL &&
 	    (ak->scheme != ts.sigAlg || ak->scheme_hash != res->hash_alg))
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
-			      "the AK signs with %s-%s, the signature is %s-%s", scheme_str(ak->scheme),
-			      pcrgate_alg_label(ak->scheme_hash, b1), scheme_str(ts.sigAlg),
-			      pcrgate_alg_label(res->hash_alg, b2));
+			      "the AK signs with %s-%s, the signature is %s-%s",
+			      pcrgate_sig_scheme_name(ak->scheme), pcrgate_alg_label(ak->scheme_hash, b1),
+			      pcrgate_sig_scheme_name(ts.sigAlg), pcrgate_alg_label(res->hash_alg, b2));
 
 	if (ts.sigAlg == TPM2_ALG_ECDSA) {
 		const TPMS_SIGNATURE_ECC *ecc = &ts.signature.ecdsa;
@@ -205,8 +254,8 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	r = akpub_verify_digest(ak, ts.sigAlg, res->hash_alg, sig, siglen, dgst, dlen);
 	if (r == PCRGATE_ERR_VERIFY)
 		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
-			      "the %s-%s signature does not verify with the AK", scheme_str(ts.sigAlg),
-			      pcrgate_alg_label(res->hash_alg, b1));
+			      "the %s-%s signature does not verify with the AK",
+			      pcrgate_sig_scheme_name(ts.sigAlg), pcrgate_alg_label(res->hash_alg, b1));
 	if (r != 0) {
 		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot verify: %s", pcrgate_strerror(r));
 		return r;
@@ -341,15 +390,19 @@ static int check_nonce(const pcrgate_quote_input *in, pcrgate_quote_result *res,
 	return PCRGATE_OK;
 }
 
-/* The quote's mask for bank alg, from the parsed selection (empty entries carry nothing). */
+/*
+ * The quote's mask for bank alg: every entry of that bank counts (an empty entry selects
+ * nothing, and pcr-selection refuses a bank selected by two non-empty entries).
+ */
 static uint32_t quoted_mask(const pcrgate_quote_result *res, uint16_t alg)
 {
+	uint32_t mask = 0;
 	size_t i;
 
 	for (i = 0; i < res->selection_count; i++)
 		if (res->selection[i].alg == alg)
-			return res->selection[i].mask;
-	return 0;
+			mask |= res->selection[i].mask;
+	return mask;
 }
 
 static unsigned lowest_bit(uint32_t m)
@@ -360,7 +413,7 @@ static unsigned lowest_bit(uint32_t m)
 static int check_pcr_selection(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
 	size_t i, j, nb = pcrgate_pcrs_bank_count(in->pcrs);
-	char b[8];
+	char b[PCRGATE_ALG_LABEL_MAX];
 
 	for (i = 0; i < res->selection_count; i++) {
 		uint16_t alg = res->selection[i].alg;
@@ -400,7 +453,7 @@ static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result 
 	/* The selection matched the set, which holds at most MAX_BANKS banks of MAX_PCRS values. */
 	uint8_t buf[PCRGATE_MAX_BANKS * PCRGATE_MAX_PCRS * PCRGATE_MAX_DIGEST], dgst[PCRGATE_MAX_DIGEST];
 	size_t i, used = 0, dlen = pcrgate_alg_digest_size(res->hash_alg), vlen;
-	char h1[20], h2[20], b[8];
+	char h1[20], h2[20], b[PCRGATE_ALG_LABEL_MAX];
 	unsigned k;
 
 	for (i = 0; i < res->selection_count; i++) {
@@ -467,44 +520,145 @@ static int check_clock(const pcrgate_quote_input *in, pcrgate_quote_result *res,
 	return PCRGATE_OK;
 }
 
+/* A PCR's value after a TPM reset when nothing extended it, as the PC Client profile fixes it. */
+static void reset_value(unsigned pcr, unsigned pcr0_start, size_t len, uint8_t *out)
+{
+	/* PCRs 17 to 22 belong to a dynamic root of trust: all ones until it resets them. */
+	memset(out, pcr >= 17 && pcr <= 22 ? 0xff : 0x00, len);
+	/* PCR 0 starts with the locality the CRTM started in (or 4 after an H-CRTM event). */
+	if (pcr == 0)
+		out[len - 1] = (uint8_t)pcr0_start;
+}
+
+/* Names the banks a log carries ("sha1, sha256"), for messages. */
+static const char *log_banks(const pcrgate_eventlog *log, char *out, size_t cap)
+{
+	char b[PCRGATE_ALG_LABEL_MAX];
+	size_t i, used = 0, n = pcrgate_eventlog_bank_count(log);
+
+	out[0] = '\0';
+	for (i = 0; i < n && used < cap; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "",
+					 pcrgate_alg_label(pcrgate_eventlog_bank_alg(log, i), b));
+	return n ? out : "none";
+}
+
+static int log_carries(const pcrgate_eventlog *log, uint16_t alg)
+{
+	size_t i, n = pcrgate_eventlog_bank_count(log);
+
+	for (i = 0; i < n; i++)
+		if (pcrgate_eventlog_bank_alg(log, i) == alg)
+			return 1;
+	return 0;
+}
+
+/* One quoted bank:index against the replayed log; the failure names it. */
+static int explain_pcr(const pcrgate_quote_input *in, const pcrgate_pcrs *replayed, unsigned pcr0_start,
+		       uint16_t alg, unsigned k, pcrgate_quote_result *res, pcrgate_errinfo *ei, int *extended)
+{
+	uint8_t reset[PCRGATE_MAX_DIGEST];
+	const uint8_t *lv, *qv;
+	size_t ll = 0, ql = 0;
+	char h1[20], h2[20], b[PCRGATE_ALG_LABEL_MAX];
+
+	qv = pcrgate_pcrs_get(in->pcrs, alg, k, &ql);
+	lv = pcrgate_pcrs_get(replayed, alg, k, &ll);
+	*extended = lv != NULL;
+	if (lv == NULL) {
+		if (qv == NULL || ql == 0 || ql > sizeof(reset))
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "%s:%u has no quoted value",
+				      pcrgate_alg_label(alg, b), k);
+		reset_value(k, pcr0_start, ql, reset);
+		if (!pcrgate_ct_equal(qv, reset, ql))
+			return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+				      "%s:%u is quoted with a value the event log does not explain (no event "
+				      "extends it): %s, not its reset value %s",
+				      pcrgate_alg_label(alg, b), k, hex_prefix(qv, ql, h1),
+				      hex_prefix(reset, ql, h2));
+		return PCRGATE_OK;
+	}
+	if (qv == NULL || ll != ql || !pcrgate_ct_equal(lv, qv, ll))
+		return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+			      "%s:%u: the event log replays to %s, the quote has %s",
+			      pcrgate_alg_label(alg, b), k, hex_prefix(lv, ll, h1),
+			      qv ? hex_prefix(qv, ql, h2) : "nothing");
+	return PCRGATE_OK;
+}
+
+/*
+ * The log is parsed only here, once the signed quote and the PCR values it vouches for have
+ * passed every other check. Then every quoted PCR must be explained by the log: in a bank the
+ * log carries, either replayed to its quoted value or, when no event extends it, at its reset
+ * value. A log that extends none of the quoted PCRs proves nothing and is refused.
+ */
 static int check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
+	pcrgate_eventlog *log = NULL;
 	pcrgate_pcrs *replayed = NULL;
-	pcrgate_errinfo rei;
-	size_t i, nb, compared = 0;
-	char h1[20], h2[20], b[8];
-	unsigned k;
-	int r;
+	pcrgate_errinfo lei;
+	size_t i, nb, nv = 0, compared = 0;
+	uint16_t valg[PCRGATE_MAX_BANKS];
+	uint32_t vmask[PCRGATE_MAX_BANKS];
+	char b[PCRGATE_ALG_LABEL_MAX], banks[64];
+	unsigned k, pcr0_start;
+	int r, extended;
 
-	if (in->eventlog == NULL) {
+	if (in->eventlog_data == NULL) {
 		skip(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
 		return PCRGATE_OK;
 	}
-	pcrgate_errinfo_clear(&rei);
-	if ((r = pcrgate_eventlog_replay(in->eventlog, &replayed, &rei)) != 0)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot replay the event log: %s",
-			      rei.message[0] ? rei.message : pcrgate_strerror(r));
-	/* Each bank both carry, each PCR the log extends and the quote covers. */
-	nb = pcrgate_pcrs_bank_count(replayed);
+	pcrgate_errinfo_clear(&lei);
+	if ((r = pcrgate_eventlog_parse(in->eventlog_data, in->eventlog_len, &log, &lei)) != 0) {
+		if (lei.has_offset)
+			reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+			       "the event log is malformed at offset %zu: %s", lei.offset,
+			       lei.message[0] ? lei.message : pcrgate_strerror(r));
+		else
+			reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "the event log is malformed: %s",
+			       lei.message[0] ? lei.message : pcrgate_strerror(r));
+		return r == PCRGATE_ERR_NOMEM ? r : PCRGATE_ERR_VERIFY;
+	}
+	pcrgate_errinfo_clear(&lei);
+	if ((r = pcrgate_eventlog_replay(log, &replayed, &lei)) != 0) {
+		reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot replay the event log: %s",
+		       lei.message[0] ? lei.message : pcrgate_strerror(r));
+		r = r == PCRGATE_ERR_NOMEM ? r : PCRGATE_ERR_VERIFY;
+		goto fail;
+	}
+	/* The supplied set holds exactly the quoted banks (pcr-selection), sorted by name. */
+	nb = pcrgate_pcrs_bank_count(in->pcrs);
 	for (i = 0; i < nb; i++) {
-		uint16_t alg = pcrgate_pcrs_bank_alg(replayed, i);
-		uint32_t both = pcrgate_pcrs_mask(replayed, alg) & quoted_mask(res, alg);
-		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
-			const uint8_t *lv, *qv;
-			size_t ll = 0, ql = 0;
-			if (!(both & ((uint32_t)1 << k)))
-				continue;
-			lv = pcrgate_pcrs_get(replayed, alg, k, &ll);
-			qv = pcrgate_pcrs_get(in->pcrs, alg, k, &ql);
-			if (lv == NULL || qv == NULL || ll != ql || !pcrgate_ct_equal(lv, qv, ll)) {
-				r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-					   "%s:%u: the event log replays to %s, the quote has %s",
-					   pcrgate_alg_label(alg, b), k, lv ? hex_prefix(lv, ll, h1) : "nothing",
-					   qv ? hex_prefix(qv, ql, h2) : "nothing");
-				goto fail;
-			}
-			compared++;
+		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
+		if (quoted_mask(res, alg) != 0 && !log_carries(log, alg)) {
+			r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
+				   "the quote selects bank %s, which the event log does not carry "
+				   "(it carries %s)",
+				   pcrgate_alg_label(alg, b), log_banks(log, banks, sizeof(banks)));
+			goto fail;
 		}
+	}
+	pcr0_start = pcrgate_eventlog_pcr0_start(log);
+	for (i = 0; i < nb; i++) {
+		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
+		uint32_t q = quoted_mask(res, alg);
+		if (q == 0)
+			continue;
+		/* A PCR set holds at most as many banks; checked so that no bank goes unexplained. */
+		if (nv == PCRGATE_MAX_BANKS) {
+			r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "more than %d quoted banks",
+				   PCRGATE_MAX_BANKS);
+			goto fail;
+		}
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
+			if (!(q & ((uint32_t)1 << k)))
+				continue;
+			if ((r = explain_pcr(in, replayed, pcr0_start, alg, k, res, ei, &extended)) != 0)
+				goto fail;
+			compared += extended ? 1 : 0;
+		}
+		valg[nv] = alg;
+		vmask[nv++] = q;
 	}
 	if (compared == 0) {
 		r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
@@ -512,10 +666,16 @@ static int check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *r
 		goto fail;
 	}
 	res->eventlog_compared = compared;
+	res->eventlog_verified_count = nv;
+	for (i = 0; i < nv; i++) {
+		res->eventlog_verified[i].alg = valg[i];
+		res->eventlog_verified[i].mask = vmask[i];
+	}
 	pass(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
 	r = PCRGATE_OK;
 fail:
 	pcrgate_pcrs_free(&replayed);
+	pcrgate_eventlog_free(&log);
 	return r;
 }
 
@@ -532,7 +692,10 @@ int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *re
 	    (in->attest == NULL && in->attest_len > 0) || (in->signature == NULL && in->signature_len > 0))
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					"a quote needs an AK, an attest structure and a signature");
-	else if (in->eventlog != NULL && in->pcrs == NULL)
+	else if (in->eventlog_data == NULL && in->eventlog_len > 0)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					"an event log length without its bytes");
+	else if (in->eventlog_data != NULL && in->pcrs == NULL)
 		r = pcrgate_errinfo_set(
 			ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 			"an event log is compared with the quoted PCR values, which were not given");

@@ -207,10 +207,10 @@ static int parse_serialized(const uint8_t *buf, size_t len, pcrgate_pcrs *pcrs, 
 	return PCRGATE_OK;
 }
 
-/* Selection of a TPML_PCR_SELECTION the TSS has unmarshalled. */
-static int selection_from_tpml(const TPML_PCR_SELECTION *tpml, struct selection *sel, size_t off,
-			       pcrgate_errinfo *ei)
+/* Selection of a TPML_PCR_SELECTION the TSS has unmarshalled: byte offsets are not known there. */
+static int selection_from_tpml(const TPML_PCR_SELECTION *tpml, struct selection *sel, pcrgate_errinfo *ei)
 {
+	const size_t off = PCRGATE_NO_OFFSET;
 	size_t i;
 	int r;
 
@@ -227,20 +227,54 @@ static int selection_from_tpml(const TPML_PCR_SELECTION *tpml, struct selection 
 	return PCRGATE_OK;
 }
 
+/*
+ * A marshalled TPML_PCR_SELECTION, read field by field so that an error names the byte where
+ * it is (the TSS leaves the offset at the start when it refuses one). *end gets its length.
+ */
+static int selection_marshaled(const uint8_t *buf, size_t len, struct selection *sel, size_t *end,
+			       pcrgate_errinfo *ei)
+{
+	struct reader rd;
+	uint32_t count, i;
+	int r;
+
+	memset(sel, 0, sizeof(*sel));
+	reader_init(&rd, buf, len);
+	if (reader_u32be(&rd, &count) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, 0, "too short for a PCR selection");
+	if (count > SER_SELECTIONS)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, 0, "%u PCR selections (at most %d)", count,
+					   SER_SELECTIONS);
+	for (i = 0; i < count; i++) {
+		size_t off = rd.off;
+		const uint8_t *bits;
+		uint16_t hash;
+		uint8_t size;
+		if (reader_u16be(&rd, &hash) != 0 || reader_u8(&rd, &size) != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, rd.off,
+						   "PCR selection %u is cut short", i);
+		if (size > SER_SELECT_MAX)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, off + 2,
+						   "sizeofSelect %u (at most %d)", size, SER_SELECT_MAX);
+		if (reader_bytes(&rd, size, &bits) != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, rd.off,
+						   "PCR selection %u is cut short", i);
+		if ((r = selection_add(sel, hash, bits, size, off, ei)) != 0)
+			return r;
+	}
+	*end = rd.off;
+	return PCRGATE_OK;
+}
+
 static int parse_marshaled(const uint8_t *buf, size_t len, pcrgate_pcrs *pcrs, pcrgate_errinfo *ei)
 {
-	TPML_PCR_SELECTION tpml;
 	struct selection sel;
 	struct cursor cur = {0, 0};
 	size_t off = 0, i;
 	uint32_t nlists, l;
 	int r;
 
-	memset(&tpml, 0, sizeof(tpml));
-	if (Tss2_MU_TPML_PCR_SELECTION_Unmarshal(buf, len, &off, &tpml) != TSS2_RC_SUCCESS)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, off,
-					   "not a marshalled TPML_PCR_SELECTION");
-	if ((r = selection_from_tpml(&tpml, &sel, 0, ei)) != 0)
+	if ((r = selection_marshaled(buf, len, &sel, &off, ei)) != 0)
 		return r;
 	if (Tss2_MU_UINT32_Unmarshal(buf, len, &off, &nlists) != TSS2_RC_SUCCESS)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, off, "no count of digest lists");
@@ -284,7 +318,7 @@ static int selection_from_attest(const uint8_t *attest, size_t attest_len, struc
 		return pcrgate_errinfo_set(
 			ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
 			"the quote is not a well-formed TPMS_ATTEST quote, so its selection is unknown");
-	return selection_from_tpml(&a.attested.quote.pcrSelect, sel, PCRGATE_NO_OFFSET, ei);
+	return selection_from_tpml(&a.attested.quote.pcrSelect, sel, ei);
 }
 
 static int parse_values(const uint8_t *buf, size_t len, const struct selection *sel, pcrgate_pcrs *pcrs,

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -16,6 +17,8 @@ static const struct cli_group top = {NULL, commands, sizeof(commands) / sizeof(c
 
 int main(int argc, char **argv)
 {
+	/* tpm2-tss logs its own errors on stderr; pcrgate reports each failure in one line itself. */
+	setenv("TSS2_LOG", "all+NONE", 0);
 	pcrgate_log_init_from_env();
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		printf("pcrgate %s\n", PACKAGE_VERSION);

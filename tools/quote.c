@@ -1,6 +1,8 @@
 /* pcrgate quote: verifies TPM 2.0 quotes (tpm2_quote's files or pcrgate's) and reports each check. */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +42,7 @@ static void usage_verify(FILE *f)
 		"  --accept-clock-restore",
 		"                     accept a clock below it after a reset the TPM marks unsafe",
 		"                     (safe = NO: a power cut)",
-		"  --eventlog LOG     a TCG event log replayed against the quoted PCRs (needs --pcrs)",
+		"  --eventlog LOG     a TCG event log that must explain every quoted PCR (needs --pcrs)",
 		"  --json             print the result as a JSON object",
 		"",
 		"Exits 0 when every check passes, 1 when one fails (named on stderr), 2 on usage errors.",
@@ -66,6 +68,30 @@ static int read_input(const char *opt, const char *path, size_t max, uint8_t **b
 	pcrgate_errinfo_clear(&ei);
 	if (pcrgate_file_read(path, max, buf, len, &ei) == 0)
 		return 0;
+	snprintf(ctx, sizeof(ctx), "quote verify: %s", opt);
+	cli_report(ctx, &ei);
+	return -1;
+}
+
+/*
+ * Reads an input the verification caps at cap bytes: at most one byte more is read, so a file
+ * just over the cap fails the size check in the library and a larger one fails it here, under
+ * the same name, without being read.
+ */
+static int read_capped(const char *opt, const char *path, size_t cap, uint8_t **buf, size_t *len)
+{
+	pcrgate_errinfo ei;
+	char ctx[64];
+	int r;
+
+	pcrgate_errinfo_clear(&ei);
+	if ((r = pcrgate_file_read(path, cap + 1, buf, len, &ei)) == 0)
+		return 0;
+	if (r == PCRGATE_ERR_LIMIT) {
+		cli_error("quote verify: %s: %s %s is larger than %zu bytes",
+			  pcrgate_quote_check_name(PCRGATE_QUOTE_CHECK_SIZE), opt, path, cap);
+		return -1;
+	}
 	snprintf(ctx, sizeof(ctx), "quote verify: %s", opt);
 	cli_report(ctx, &ei);
 	return -1;
@@ -104,14 +130,31 @@ static int parse_parent(const char *arg, uint8_t *out, size_t *len)
 	return parse_hex_arg("--ak-parent", arg, out, PCRGATE_QUOTE_MAX_NAME, len);
 }
 
+/* A decimal number of digits only (strtoull alone would take blanks and a sign), up to max. */
+static int parse_decimal(const char **s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)**s))
+		return -1;
+	errno = 0;
+	v = strtoull(*s, &end, 10);
+	if (errno != 0 || v > max)
+		return -1;
+	*s = end;
+	*out = v;
+	return 0;
+}
+
 static int parse_previous(const char *arg, pcrgate_clock_state *prev)
 {
-	unsigned long long clock;
-	unsigned long resets, restarts;
-	char tail;
+	uint64_t clock, resets, restarts;
+	const char *p = arg;
 
-	if (sscanf(arg, "%llu:%lu:%lu%c", &clock, &resets, &restarts, &tail) != 3 || resets > UINT32_MAX ||
-	    restarts > UINT32_MAX || arg[0] == '-') {
+	if (parse_decimal(&p, UINT64_MAX, &clock) != 0 || *p++ != ':' ||
+	    parse_decimal(&p, UINT32_MAX, &resets) != 0 || *p++ != ':' ||
+	    parse_decimal(&p, UINT32_MAX, &restarts) != 0 || *p != '\0') {
 		cli_error("quote verify: --previous-clock needs CLOCK:RESETCOUNT:RESTARTCOUNT in decimal");
 		return -1;
 	}
@@ -131,35 +174,10 @@ static const char *const check_inputs[PCRGATE_QUOTE_CHECK_COUNT] = {
 	[PCRGATE_QUOTE_CHECK_EVENTLOG] = "--eventlog",
 };
 
-static const char *scheme_name(uint16_t s)
-{
-	switch (s) {
-	case PCRGATE_SIG_RSASSA:
-		return "rsassa";
-	case PCRGATE_SIG_RSAPSS:
-		return "rsapss";
-	case PCRGATE_SIG_ECDSA:
-		return "ecdsa";
-	default:
-		return "unknown";
-	}
-}
-
 static const char *akpub_format_name(int f)
 {
 	static const char *const names[] = {"none", "pem", "der", "tpm2b_public", "tpmt_public"};
 	return f >= 0 && f <= PCRGATE_AKPUB_TPMT_PUBLIC ? names[f] : "unknown";
-}
-
-/* A bank's TCG name, or its algorithm id in hex when pcrgate does not know it. */
-static const char *bank_name(uint16_t alg, char buf[8])
-{
-	const char *n = pcrgate_alg_name(alg);
-
-	if (n != NULL)
-		return n;
-	snprintf(buf, 8, "0x%04x", alg);
-	return buf;
 }
 
 static json_t *json_hex(const uint8_t *p, size_t len)
@@ -176,7 +194,8 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 {
 	json_t *o = json_object(), *checks = json_object(), *q, *sel, *a = json_object();
 	const uint8_t *name;
-	char fw[32], b[8];
+	char fw[32], attrs[16], b[PCRGATE_ALG_LABEL_MAX];
+	uint32_t attributes = 0;
 	size_t i, nlen = 0;
 	unsigned k;
 	int c;
@@ -203,11 +222,18 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 	json_object_set_new(a, "bits", json_integer(pcrgate_akpub_bits(ak)));
 	name = pcrgate_akpub_name(ak, &nlen);
 	json_object_set_new(a, "name", name ? json_hex(name, nlen) : json_null());
+	if (pcrgate_akpub_tpm_info(ak, &attributes, NULL, NULL) == 0) {
+		snprintf(attrs, sizeof(attrs), "0x%08" PRIx32, attributes);
+		json_object_set_new(a, "attributes", json_string(attrs));
+	} else {
+		json_object_set_new(a, "attributes", json_null());
+	}
+	json_object_set_new(a, "attributes_checked", json_boolean(res->ak_attributes_checked));
 	json_object_set_new(o, "ak", a);
 	if (res->sig_alg != 0) {
 		json_t *s = json_object();
-		json_object_set_new(s, "scheme", json_string(scheme_name(res->sig_alg)));
-		json_object_set_new(s, "hash", json_string(bank_name(res->hash_alg, b)));
+		json_object_set_new(s, "scheme", json_string(pcrgate_sig_scheme_name(res->sig_alg)));
+		json_object_set_new(s, "hash", json_string(pcrgate_alg_label(res->hash_alg, b)));
 		json_object_set_new(o, "signature", s);
 	}
 	if (res->parsed) {
@@ -227,7 +253,7 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 			for (k = 0; k < PCRGATE_MAX_PCRS; k++)
 				if (res->selection[i].mask & (1u << k))
 					json_array_append_new(idx, json_integer(k));
-			json_object_set_new(sel, bank_name(res->selection[i].alg, b), idx);
+			json_object_set_new(sel, pcrgate_alg_label(res->selection[i].alg, b), idx);
 		}
 		json_object_set_new(q, "pcr_selection", sel);
 		json_object_set_new(q, "pcr_digest", json_hex(res->pcr_digest, res->pcr_digest_len));
@@ -237,6 +263,15 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 		json_object_set_new(o, "clock_restored", json_boolean(res->clock_restored));
 		json_object_set_new(o, "eventlog_pcrs_compared",
 				    json_integer((json_int_t)res->eventlog_compared));
+		sel = json_object();
+		for (i = 0; i < res->eventlog_verified_count; i++) {
+			json_t *idx = json_array();
+			for (k = 0; k < PCRGATE_MAX_PCRS; k++)
+				if (res->eventlog_verified[i].mask & (1u << k))
+					json_array_append_new(idx, json_integer(k));
+			json_object_set_new(sel, pcrgate_alg_label(res->eventlog_verified[i].alg, b), idx);
+		}
+		json_object_set_new(o, "eventlog_verified", sel);
 	}
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
@@ -245,15 +280,15 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 
 static void print_summary(const pcrgate_akpub *ak, const pcrgate_quote_result *res)
 {
-	char b[8];
+	char b[PCRGATE_ALG_LABEL_MAX];
 	size_t i;
 	unsigned k;
 	int c, any = 0;
 
 	printf("quote verified: AK %s-%u (%s), signature %s-%s\n",
 	       pcrgate_akpub_key_type(ak) == PCRGATE_KEY_RSA ? "rsa" : "ecc", pcrgate_akpub_bits(ak),
-	       akpub_format_name(pcrgate_akpub_format(ak)), scheme_name(res->sig_alg),
-	       bank_name(res->hash_alg, b));
+	       akpub_format_name(pcrgate_akpub_format(ak)), pcrgate_sig_scheme_name(res->sig_alg),
+	       pcrgate_alg_label(res->hash_alg, b));
 	printf("  checked:");
 	for (c = PCRGATE_QUOTE_CHECK_SIZE; c < PCRGATE_QUOTE_CHECK_COUNT; c++)
 		if (res->passed & (1u << c))
@@ -265,6 +300,10 @@ static void print_summary(const pcrgate_akpub *ak, const pcrgate_quote_result *r
 		printf("%s %s (no %s)",
 		       any ? "," : "  skipped:", pcrgate_quote_check_name((pcrgate_quote_check)c),
 		       check_inputs[c]);
+		any = 1;
+	}
+	if (!res->ak_attributes_checked) {
+		printf("%s ak-attributes (a PEM or DER AK does not carry them)", any ? "," : "  skipped:");
 		any = 1;
 	}
 	if (any)
@@ -282,10 +321,19 @@ static void print_summary(const pcrgate_akpub *ak, const pcrgate_quote_result *r
 	for (i = 0; i < res->selection_count; i++)
 		for (k = 0; k < PCRGATE_MAX_PCRS; k++)
 			if (res->selection[i].mask & (1u << k))
-				printf(" %s:%u", bank_name(res->selection[i].alg, b), k);
+				printf(" %s:%u", pcrgate_alg_label(res->selection[i].alg, b), k);
 	printf("\n");
-	if (res->passed & (1u << PCRGATE_QUOTE_CHECK_EVENTLOG))
-		printf("  event log agrees on %zu quoted PCRs\n", res->eventlog_compared);
+	if (res->passed & (1u << PCRGATE_QUOTE_CHECK_EVENTLOG)) {
+		printf("  event log explains:");
+		for (i = 0; i < res->eventlog_verified_count; i++) {
+			uint16_t alg = res->eventlog_verified[i].alg;
+			for (k = 0; k < PCRGATE_MAX_PCRS; k++)
+				if (res->eventlog_verified[i].mask & (1u << k))
+					printf(" %s:%u", pcrgate_alg_label(alg, b), k);
+		}
+		printf(" (%zu replayed from its events, the others at their reset values)\n",
+		       res->eventlog_compared);
+	}
 }
 
 static int run_verify(const struct verify_args *a)
@@ -296,7 +344,6 @@ static int run_verify(const struct verify_args *a)
 	size_t qn_len = 0, parent_len = 0;
 	pcrgate_akpub *ak = NULL;
 	pcrgate_pcrs *pcrs = NULL;
-	pcrgate_eventlog *log = NULL;
 	pcrgate_clock_state prev;
 	pcrgate_quote_input in;
 	pcrgate_quote_result res;
@@ -318,8 +365,8 @@ static int run_verify(const struct verify_args *a)
 
 	r = CLI_EXIT_FAIL;
 	if (read_input("--ak", a->ak, 64 * 1024, &akbuf, &aklen) != 0 ||
-	    read_input("--attest", a->attest, CLI_MAX_INPUT, &attest, &attest_len) != 0 ||
-	    read_input("--sig", a->sig, CLI_MAX_INPUT, &sig, &siglen) != 0)
+	    read_capped("--attest", a->attest, PCRGATE_QUOTE_MAX_ATTEST, &attest, &attest_len) != 0 ||
+	    read_capped("--sig", a->sig, PCRGATE_QUOTE_MAX_SIGNATURE, &sig, &siglen) != 0)
 		goto out;
 	if (a->nonce_file != NULL) {
 		if (read_input("--nonce-file", a->nonce_file, MAX_NONCE, &nonce_buf, &nonce_len) != 0)
@@ -345,15 +392,10 @@ static int run_verify(const struct verify_args *a)
 			goto out;
 		}
 	}
-	if (a->eventlog != NULL) {
-		if (read_input("--eventlog", a->eventlog, PCRGATE_EVENTLOG_MAX_SIZE, &logbuf, &loglen) != 0)
-			goto out;
-		if (pcrgate_eventlog_parse(logbuf, loglen, &log, &ei) != 0) {
-			snprintf(ctx, sizeof(ctx), "quote verify: --eventlog %s", a->eventlog);
-			cli_report(ctx, &ei);
-			goto out;
-		}
-	}
+	/* Only read here: the library parses the log once the signed quote has passed its checks. */
+	if (a->eventlog != NULL &&
+	    read_capped("--eventlog", a->eventlog, PCRGATE_EVENTLOG_MAX_SIZE, &logbuf, &loglen) != 0)
+		goto out;
 
 	in.ak = ak;
 	in.attest = attest;
@@ -375,7 +417,8 @@ static int run_verify(const struct verify_args *a)
 	}
 	in.previous = a->previous != NULL ? &prev : NULL;
 	in.accept_clock_restore = a->accept_clock_restore;
-	in.eventlog = log;
+	in.eventlog_data = logbuf;
+	in.eventlog_len = loglen;
 
 	vr = pcrgate_quote_verify(&in, &res, &ei);
 	if (vr == PCRGATE_ERR_INVALID_ARGUMENT) {
@@ -393,7 +436,6 @@ static int run_verify(const struct verify_args *a)
 		print_summary(ak, &res);
 	r = CLI_EXIT_OK;
 out:
-	pcrgate_eventlog_free(&log);
 	pcrgate_pcrs_free(&pcrs);
 	pcrgate_akpub_free(&ak);
 	free(akbuf);

@@ -39,6 +39,9 @@ enum pcrgate_akpub_format {
 #define PCRGATE_SIG_ECDSA  0x0018
 #define PCRGATE_SIG_NULL   0x0010
 
+/* "rsassa", "rsapss", "ecdsa", "null"; "unknown" for any other scheme (never NULL). */
+PCRGATE_API const char *pcrgate_sig_scheme_name(uint16_t scheme);
+
 /* A TPM name: nameAlg (2 bytes) then the digest; room as in TPM2B_NAME. */
 #define PCRGATE_QUOTE_MAX_NAME (4 + PCRGATE_MAX_DIGEST)
 
@@ -64,7 +67,8 @@ PCRGATE_API const uint8_t *pcrgate_akpub_name(const pcrgate_akpub *ak, size_t *l
  * The key's qualified name, which a quote names as its qualifiedSigner: nameAlg ||
  * H(parent's qualified name || name). A primary key's parent is its hierarchy, whose
  * qualified name is its handle (4 bytes, e.g. 4000000b for the endorsement hierarchy).
- * Needs a TPM public area (PCRGATE_ERR_NOT_FOUND for a PEM or DER key).
+ * Needs a TPM public area (PCRGATE_ERR_NOT_FOUND for a PEM or DER key). out and *out_len
+ * are written only on success.
  */
 PCRGATE_API int pcrgate_akpub_qualified_name(const pcrgate_akpub *ak, const uint8_t *parent_qn,
 					     size_t parent_qn_len, uint8_t out[PCRGATE_QUOTE_MAX_NAME],
@@ -102,6 +106,7 @@ PCRGATE_API const char *pcrgate_quote_check_name(pcrgate_quote_check check);
 /* Caps applied before any other work. */
 #define PCRGATE_QUOTE_MAX_ATTEST    2304 /* a TPM2B_ATTEST's buffer */
 #define PCRGATE_QUOTE_MAX_SIGNATURE 518	 /* a TPMT_SIGNATURE with an RSA-4096 signature */
+/* The event log's cap is PCRGATE_EVENTLOG_MAX_SIZE (pcrgate/eventlog.h), also checked first. */
 
 /* What a TPM's clock said at the time of a quote; the previous one is checked for monotonicity. */
 typedef struct pcrgate_clock_state {
@@ -109,8 +114,6 @@ typedef struct pcrgate_clock_state {
 	uint32_t reset_count;
 	uint32_t restart_count;
 } pcrgate_clock_state;
-
-struct pcrgate_eventlog;
 
 /* Inputs of one verification. Zero it first; optional inputs left NULL skip their check. */
 typedef struct pcrgate_quote_input {
@@ -138,7 +141,12 @@ typedef struct pcrgate_quote_input {
 	 * the TPM was reset since and reports safe = NO; result->clock_restored records it.
 	 */
 	int accept_clock_restore;
-	const struct pcrgate_eventlog *eventlog; /* replayed against pcrs (which it then needs) */
+	/*
+	 * A TCG event log as raw bytes (untrusted), replayed against pcrs (which it then needs).
+	 * It is parsed only when its check runs, after every check of the signed quote passed.
+	 */
+	const uint8_t *eventlog_data;
+	size_t eventlog_len;
 } pcrgate_quote_input;
 
 #define PCRGATE_QUOTE_MAX_SELECTION 16 /* TPMS_PCR_SELECTIONs in one TPML_PCR_SELECTION */
@@ -153,6 +161,12 @@ typedef struct pcrgate_quote_result {
 	/* From the signature, once it unmarshalled. */
 	uint16_t sig_alg;  /* PCRGATE_SIG_* */
 	uint16_t hash_alg; /* PCRGATE_ALG_*, also the pcrDigest's algorithm */
+	/*
+	 * 1 when the AK's objectAttributes were checked (a TPM public area: restricted signing
+	 * key, fixedTPM, fixedParent, sensitiveDataOrigin, no decrypt); 0 for a PEM or DER AK,
+	 * which does not carry them: then only enrollment can vouch that it is a restricted key.
+	 */
+	int ak_attributes_checked;
 
 	/* From the attest structure: valid when `parsed` is set (the signature held and it parsed). */
 	int parsed;
@@ -176,7 +190,19 @@ typedef struct pcrgate_quote_result {
 	int restarted;	    /* restartCount went up without a reset: a resume from hibernation */
 	int clock_restored; /* Clock went back after an unorderly reset (accept_clock_restore) */
 
-	size_t eventlog_compared; /* bank:index pairs compared with the event log */
+	/*
+	 * From the eventlog check, when it passed: every quoted PCR is then explained by the log.
+	 * eventlog_compared counts the quoted bank:index pairs the log extends (replayed and
+	 * compared); the others were at their reset value. eventlog_verified[i].mask has bit k
+	 * set when PCR k of bank eventlog_verified[i].alg is quoted and the log explains it: only
+	 * events on those PCRs are vouched for by the quote, events on any other PCR are not.
+	 */
+	size_t eventlog_compared;
+	size_t eventlog_verified_count;
+	struct {
+		uint16_t alg;
+		uint32_t mask;
+	} eventlog_verified[PCRGATE_MAX_BANKS];
 } pcrgate_quote_result;
 
 /*
@@ -184,6 +210,12 @@ typedef struct pcrgate_quote_result {
  * result is always filled: the failed check, its detail and what was parsed so far. Returns 0
  * when the quote is accepted, PCRGATE_ERR_VERIFY when a check failed (ei then holds the
  * detail), or another error when the input itself is unusable (no AK, eventlog without pcrs).
+ *
+ * The eventlog check: every bank the quote selects must be one the log carries; each quoted
+ * PCR the log extends must replay to the quoted value; each quoted PCR the log never extends
+ * must hold its reset value (PCR 0: zeros with the log's StartupLocality or H-CRTM value in
+ * the last byte; PCRs 17 to 22: all 0xff; any other: zeros); a log that extends none of the
+ * quoted PCRs is refused. So quote only PCRs the log describes.
  */
 PCRGATE_API int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *result,
 				     pcrgate_errinfo *ei);

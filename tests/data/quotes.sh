@@ -77,6 +77,9 @@ accept "keylime tpm2-tools files" "${KT[@]}" --pcrs "$K/pcrs.tpm2_quote_pcr_out"
 grep -q "checked: size signature magic type nonce pcr-selection pcr-digest" "$SCRATCH/out" ||
 	fail "summary does not list the checks: $(cat "$SCRATCH/out")"
 grep -q "skipped:.*qualified-signer.*eventlog" "$SCRATCH/out" || fail "summary does not list skipped checks"
+# A PEM AK does not say whether it is a restricted signing key: the summary says it went unchecked.
+grep -q "skipped:.*ak-attributes (a PEM or DER AK does not carry them)" "$SCRATCH/out" ||
+	fail "summary does not say the AK's attributes were not checked: $(cat "$SCRATCH/out")"
 
 # --- keylime: its JSON, as BANK:INDEX=HEX lines, bare values, and the vector itself ---
 from_json "$K/vector-tpm_util_test_checkquote.json" k
@@ -121,11 +124,24 @@ reject "keylime values bit flipped" pcr-digest "${KJ[@]}" --pcrs "$SCRATCH/value
 printf 'a%s' "$(tail -c +2 "$K/nonce.txt")" >"$SCRATCH/nonce.wrong"
 reject "keylime wrong nonce" nonce "${KT[@]}" --pcrs "$K/pcrs.tpm2_quote_pcr_out" --nonce-file "$SCRATCH/nonce.wrong"
 reject "keylime nonce of another length" nonce "${KJ[@]}" --nonce "${nonce}00"
-# keylime flips byte 5 of the PCR file, which lands in the selection: refused while reading.
+# keylime flips byte 5 of the PCR file, which lands in the selection (the high byte of the first
+# bank's id): refused while reading the file, naming the input, the byte and the bank.
 flip "$K/pcrs.tpm2_quote_pcr_out" "$SCRATCH/pcrs.sel" 5
-pcrgate quote verify "${KT[@]}" --pcrs "$SCRATCH/pcrs.sel" >/dev/null 2>&1
-[ $? -eq 1 ] || fail "keylime PCR file with a damaged selection was not rejected"
-echo "ok: keylime PCR file with a damaged selection rejected"
+pcrgate quote verify "${KT[@]}" --pcrs "$SCRATCH/pcrs.sel" >/dev/null 2>"$SCRATCH/err"
+rc=$?
+[ $rc -eq 1 ] || fail "keylime PCR file with a damaged selection: exit $rc, expected 1"
+grep -qx "pcrgate: quote verify: --pcrs $SCRATCH/pcrs.sel: at offset 4: PCR bank 0x010b is not known" \
+	"$SCRATCH/err" || fail "keylime PCR file with a damaged selection: $(cat "$SCRATCH/err")"
+[ "$(wc -l <"$SCRATCH/err")" -eq 1 ] || fail "more than one line on stderr: $(cat "$SCRATCH/err")"
+echo "ok: keylime PCR file with a damaged selection rejected at its offset"
+
+# Over the caps: one byte over reaches the library's size check, a larger file is not even read.
+head -c 2305 /dev/zero >"$SCRATCH/attest.2305"
+reject "attest one byte over the cap" size --ak "$K/ak.pem" --attest "$SCRATCH/attest.2305" \
+	--sig "$K/quote.tpmt_signature"
+head -c 100000 /dev/zero >"$SCRATCH/big"
+reject "attest far over the cap" size --ak "$K/ak.pem" --attest "$SCRATCH/big" --sig "$K/quote.tpmt_signature"
+reject "signature far over the cap" size --ak "$K/ak.pem" --attest "$K/quote.tpms_attest" --sig "$SCRATCH/big"
 
 { cat "$SCRATCH/k.pcrs"; echo "sha256:17=$(printf '%064d' 0)"; } >"$SCRATCH/k.more"
 reject "keylime one PCR more than quoted" pcr-selection "${KJ[@]}" --pcrs "$SCRATCH/k.more" --nonce "$nonce"
@@ -147,6 +163,10 @@ usage_error "both nonces" "${KT[@]}" --nonce 00 --nonce-file "$K/nonce.txt"
 usage_error "--eventlog without --pcrs" "${KT[@]}" --eventlog "$K/nonce.txt"
 usage_error "bad hex nonce" "${KT[@]}" --nonce xyz
 usage_error "unknown option" "${KT[@]}" --frobnicate
+for prev in -1:0:0 " 1:0:0" +1:0:0 "1: 0:0" 1:0:0x 1:0 1:4294967296:0 18446744073709551616:0:0; do
+	usage_error "--previous-clock '$prev'" "${KT[@]}" --previous-clock "$prev"
+done
+reject "--previous-clock at its limits" clock "${KT[@]}" --previous-clock 0:4294967295:4294967295
 pcrgate quote verify --help | grep -q -- '--nonce-file' || fail "verify --help does not list options"
 pcrgate quote --help | grep -q verify || fail "quote --help does not list verify"
 echo "PASS: real quotes verify; every tampered copy is rejected by its check"

@@ -4,8 +4,10 @@
  * and verified against fixed keys made at start (RSA-2048 and ECC P-256). With flags bit 2 the
  * attest is signed here with the ECC key, so inputs get past the signature to the parser and
  * every later check; the rest is read as a PCR file (any format, selection from the attest), its
- * first bytes as a nonce and as a previous clock state, as the flags ask. Any crash, overrun
- * or leak is a bug.
+ * first bytes as a nonce and as a previous clock state, as the flags ask. With flags bit 7 the
+ * rest is split instead: a PCR file of a 2-byte length, then an event log, which the
+ * verification parses once the quote passed (flags bit 2 and a matching PCR file get there).
+ * Any crash, overrun or leak is a bug.
  */
 #include "config.h"
 
@@ -71,8 +73,8 @@ static int take(const uint8_t **p, size_t *left, const uint8_t **out, size_t *ou
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t endorsement[4] = {0x40, 0x00, 0x00, 0x0b};
-	const uint8_t *p = data, *attest = NULL, *sig = NULL;
-	size_t left = size, attest_len = 0, sig_len = 0, signed_len = 0;
+	const uint8_t *p = data, *attest = NULL, *sig = NULL, *pcrfile;
+	size_t left = size, attest_len = 0, sig_len = 0, signed_len = 0, pcrfile_len;
 	uint8_t flags, signed_sig[1024];
 	pcrgate_clock_state prev;
 	pcrgate_quote_input in;
@@ -124,8 +126,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.ak_parent_qn = endorsement;
 		in.ak_parent_qn_len = sizeof(endorsement);
 	}
-	if (pcrgate_pcrfile_parse(p, left, PCRGATE_PCRFILE_AUTO, attest, attest_len, &pcrs, NULL, NULL) == 0)
+	pcrfile = p;
+	pcrfile_len = left;
+	if ((flags & 128) && take(&p, &left, &pcrfile, &pcrfile_len) == 0) {
+		in.eventlog_data = p;
+		in.eventlog_len = left;
+	}
+	if (pcrgate_pcrfile_parse(pcrfile, pcrfile_len, PCRGATE_PCRFILE_AUTO, attest, attest_len, &pcrs, NULL,
+				  NULL) == 0)
 		in.pcrs = pcrs;
+	else {
+		in.eventlog_data = NULL;
+		in.eventlog_len = 0;
+	}
 	(void)pcrgate_quote_verify(&in, &res, NULL);
 	pcrgate_pcrs_free(&pcrs);
 	return 0;

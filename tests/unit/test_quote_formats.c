@@ -76,8 +76,13 @@ static void test_akpub_formats(void **state)
 				assert_null(name);
 				assert_int_equal(pcrgate_akpub_tpm_info(ak, &attrs, &scheme, &hash),
 						 PCRGATE_ERR_NOT_FOUND);
+				memset(qn, 0x77, sizeof(qn));
+				qn_len = 99;
 				assert_int_equal(pcrgate_akpub_qualified_name(ak, parent, 4, qn, &qn_len),
 						 PCRGATE_ERR_NOT_FOUND);
+				/* Outputs are written only on success. */
+				assert_int_equal(qn_len, 99);
+				assert_int_equal(qn[0], 0x77);
 			} else {
 				assert_non_null(name);
 				assert_int_equal(nlen, 34);
@@ -101,6 +106,22 @@ static void test_akpub_formats(void **state)
 	}
 	pcrgate_akpub_free(&ak);
 	assert_int_equal(pcrgate_akpub_format(NULL), PCRGATE_AKPUB_NONE);
+}
+
+/* A public area that does not load, with the error at offset off naming field. */
+static void expect_offset(const uint8_t *buf, size_t len, size_t off, const char *field)
+{
+	pcrgate_akpub *ak = pcrgate_akpub_new();
+	pcrgate_errinfo ei;
+
+	assert_non_null(ak);
+	pcrgate_errinfo_clear(&ei);
+	assert_int_equal(pcrgate_akpub_load(ak, buf, len, &ei), PCRGATE_ERR_FORMAT);
+	assert_true(ei.has_offset);
+	if (ei.offset != off || strstr(ei.message, field) == NULL)
+		fail_msg("at offset %zu: %s; expected offset %zu naming %s", ei.offset, ei.message, off,
+			 field);
+	pcrgate_akpub_free(&ak);
 }
 
 static void test_akpub_garbage(void **state)
@@ -142,6 +163,17 @@ static void test_akpub_garbage(void **state)
 	assert_int_equal(qt_key_export(&ecc, PCRGATE_AKPUB_TPM2B_PUBLIC, buf, sizeof(buf), &len), 0);
 	buf[1]--; /* the size says one byte less than follows */
 	load(buf, len, PCRGATE_ERR_FORMAT);
+
+	/* The error names where the public area is cut: in its unique field (size, 256-byte modulus). */
+	assert_int_equal(qt_key_export(&rsa, PCRGATE_AKPUB_TPMT_PUBLIC, buf, sizeof(buf), &len), 0);
+	expect_offset(buf, len - 1, len - 258, "unique");
+	assert_int_equal(qt_key_export(&rsa, PCRGATE_AKPUB_TPM2B_PUBLIC, buf, sizeof(buf), &len), 0);
+	buf[1]--; /* a consistent TPM2B_PUBLIC whose TPMT_PUBLIC lacks its last byte */
+	expect_offset(buf, len - 1, len - 258, "unique");
+	/* Cut in its authPolicy: type, nameAlg, objectAttributes (8 bytes), then its size. */
+	assert_int_equal(qt_key_export(&rsa, PCRGATE_AKPUB_TPMT_PUBLIC, buf, sizeof(buf), &len), 0);
+	buf[8] = 0x40;
+	expect_offset(buf, len, 8, "authPolicy");
 
 	/* Not an asymmetric key: a keyedhash object. */
 	memset(&p2b, 0, sizeof(p2b));
@@ -403,6 +435,29 @@ static void test_pcrfile_marshaled_and_values(void **state)
 	pcrgate_pcrs_free(&got);
 	assert_int_equal(parse(buf, off - 1, PCRGATE_PCRFILE_MARSHALED, NULL, 0, &got, NULL, &ei),
 			 PCRGATE_ERR_FORMAT);
+	/* Errors in the selection name their byte: count at 0, then hash, sizeofSelect at 6, bits. */
+	buf[6] = 5;
+	assert_int_equal(parse(buf, off, PCRGATE_PCRFILE_MARSHALED, NULL, 0, &got, NULL, &ei),
+			 PCRGATE_ERR_FORMAT);
+	assert_true(ei.has_offset);
+	assert_int_equal(ei.offset, 6);
+	assert_non_null(strstr(ei.message, "sizeofSelect 5"));
+	buf[6] = 3;
+	buf[3] = 17;
+	assert_int_equal(parse(buf, off, PCRGATE_PCRFILE_MARSHALED, NULL, 0, &got, NULL, &ei),
+			 PCRGATE_ERR_FORMAT);
+	assert_int_equal(ei.offset, 0);
+	buf[3] = 2;
+	/* The second selection (at 10) names a bank pcrgate does not know. */
+	buf[11] = 0x99;
+	assert_int_equal(parse(buf, off, PCRGATE_PCRFILE_MARSHALED, NULL, 0, &got, NULL, &ei),
+			 PCRGATE_ERR_UNSUPPORTED);
+	assert_int_equal(ei.offset, 10);
+	assert_int_equal(parse(buf, 12, PCRGATE_PCRFILE_MARSHALED, NULL, 0, &got, NULL, &ei),
+			 PCRGATE_ERR_FORMAT);
+	assert_int_equal(ei.offset, 12);
+	assert_null(got);
+	buf[11] = 0x04;
 
 	/* Bare values take their selection from the quote, and must fill it exactly. */
 	assert_int_equal(parse(values, vused, PCRGATE_PCRFILE_AUTO, attest, alen, &got, &detected, &ei), 0);

@@ -1,0 +1,401 @@
+/*
+ * Unit tests for the event log's check in quote verification: a log given as raw bytes is
+ * parsed only after the signed quote passed, and must explain every quoted bank and PCR
+ * (replayed, or at its reset value); a real log that misses events is flagged. Also leaves a
+ * seed input for tests/fuzz/fuzz_quote that reaches the event log.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pcrgate/eventlog.h"
+#include "pcrgate/quote.h"
+#include "quote_fixture.h"
+#include "quote_util.h"
+
+static struct qt_key ecdsa;
+
+/* A serialized event log: bytes as a device sends them. */
+struct logbuf {
+	uint8_t buf[8192];
+	size_t len;
+};
+
+/*
+ * Writes a crypto-agile log in the banks algs[0..nalgs): a StartupLocality event when locality
+ * is 0 to 4, then one event per (pcr, byte i) for each pcrs[i].
+ */
+static void write_log(struct logbuf *l, const uint16_t *algs, size_t nalgs, int locality,
+		      const unsigned *pcrs, size_t n)
+{
+	static const char startup[16] = "StartupLocality";
+	uint8_t d[PCRGATE_MAX_BANKS][PCRGATE_MAX_DIGEST], data[17];
+	pcrgate_eventlog_digest dg[PCRGATE_MAX_BANKS];
+	size_t i, j, w;
+
+	assert_true(nalgs <= PCRGATE_MAX_BANKS);
+	assert_int_equal(pcrgate_eventlog_write_header(l->buf, sizeof(l->buf), algs, nalgs, &w), 0);
+	l->len = w;
+	for (j = 0; j < nalgs; j++) {
+		dg[j].alg = algs[j];
+		dg[j].digest = d[j];
+	}
+	if (locality >= 0) {
+		memcpy(data, startup, 16);
+		data[16] = (uint8_t)locality;
+		memset(d, 0, sizeof(d));
+		assert_int_equal(pcrgate_eventlog_write_event(l->buf + l->len, sizeof(l->buf) - l->len, 0,
+							      PCRGATE_EV_NO_ACTION, dg, nalgs, data, 17, &w),
+				 0);
+		l->len += w;
+	}
+	for (i = 0; i < n; i++) {
+		data[0] = (uint8_t)i;
+		for (j = 0; j < nalgs; j++)
+			assert_int_equal(pcrgate_digest(algs[j], data, 1, d[j]), 0);
+		assert_int_equal(pcrgate_eventlog_write_event(l->buf + l->len, sizeof(l->buf) - l->len,
+							      pcrs[i], PCRGATE_EV_IPL, dg, nalgs, data, 1, &w),
+				 0);
+		l->len += w;
+	}
+}
+
+static const uint16_t log_banks[] = {PCRGATE_ALG_SHA1, PCRGATE_ALG_SHA256};
+
+/* A log in sha1 and sha256 with one event per (pcr, byte). */
+static void make_log(struct logbuf *l, const unsigned *pcrs, size_t n)
+{
+	write_log(l, log_banks, 2, -1, pcrs, n);
+}
+
+/* What replaying a serialized log gives. */
+static pcrgate_pcrs *replay(const struct logbuf *l)
+{
+	pcrgate_eventlog *log = NULL;
+	pcrgate_pcrs *replayed = NULL;
+
+	assert_int_equal(pcrgate_eventlog_parse(l->buf, l->len, &log, NULL), 0);
+	assert_int_equal(pcrgate_eventlog_replay(log, &replayed, NULL), 0);
+	pcrgate_eventlog_free(&log);
+	return replayed;
+}
+
+/* The quote now covers exactly p (which the fixture takes), banks in log order, and the log l. */
+static void fx_quote_pcrs(struct fx *f, pcrgate_pcrs *p, const struct logbuf *l)
+{
+	if (f->pcrs != p)
+		pcrgate_pcrs_free(&f->pcrs);
+	f->pcrs = p;
+	f->in.pcrs = p;
+	assert_int_equal(qt_attest_select(&f->a, p, log_banks, 2, f->key->hash), 0);
+	fx_sign(f);
+	f->in.eventlog_data = l ? l->buf : NULL;
+	f->in.eventlog_len = l ? l->len : 0;
+}
+
+/* A quote over exactly the PCRs and values that replaying log gives, with the log. */
+static void fx_init_from_log(struct fx *f, const struct logbuf *l)
+{
+	fx_init(f, &ecdsa, PCRGATE_AKPUB_PEM);
+	fx_quote_pcrs(f, replay(l), l);
+}
+
+static void set_value(pcrgate_pcrs *p, uint16_t alg, unsigned index, int byte)
+{
+	uint8_t v[PCRGATE_MAX_DIGEST];
+
+	memset(v, byte, sizeof(v));
+	assert_int_equal(pcrgate_pcrs_set(p, alg, index, v, pcrgate_alg_digest_size(alg)), 0);
+}
+
+static void test_eventlog(void **state)
+{
+	static const unsigned log_pcrs[] = {0, 1, 1, 4};
+	static const unsigned other_pcrs[] = {9, 9};
+	struct logbuf log, other;
+	pcrgate_pcrs *p;
+	struct fx f;
+
+	(void)state;
+	make_log(&log, log_pcrs, 4);
+	make_log(&other, other_pcrs, 2);
+	fx_init_from_log(&f, &log);
+	expect_accept(&f);
+	assert_int_equal(f.res.eventlog_compared, 6); /* PCRs 0, 1, 4 in two banks */
+	assert_int_equal(f.res.eventlog_verified_count, 2);
+	assert_int_equal(f.res.eventlog_verified[0].alg, PCRGATE_ALG_SHA1);
+	assert_int_equal(f.res.eventlog_verified[0].mask, 0x13);
+	assert_int_equal(f.res.eventlog_verified[1].alg, PCRGATE_ALG_SHA256);
+	assert_int_equal(f.res.eventlog_verified[1].mask, 0x13);
+
+	/* A quote whose PCR 1 differs from the log, consistently signed: the log is caught. */
+	p = pcrgate_pcrs_dup(f.pcrs);
+	set_value(p, PCRGATE_ALG_SHA256, 1, 0xee);
+	fx_quote_pcrs(&f, p, &log);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha256:1:"));
+	assert_true(f.res.passed & (1u << PCRGATE_QUOTE_CHECK_PCR_DIGEST));
+	assert_int_equal(f.res.eventlog_verified_count, 0);
+	fx_free(&f);
+
+	/* A log with no event for quoted PCRs that are not at their reset value explains nothing. */
+	fx_init_from_log(&f, &log);
+	f.in.eventlog_data = other.buf;
+	f.in.eventlog_len = other.len;
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha1:0 is quoted with a value the event log does not explain "
+					     "(no event extends it)"));
+	/* Quoted PCRs all at their reset values, none extended by the log: it proves nothing. */
+	p = pcrgate_pcrs_new();
+	set_value(p, PCRGATE_ALG_SHA1, 16, 0);
+	set_value(p, PCRGATE_ALG_SHA256, 16, 0);
+	fx_quote_pcrs(&f, p, &other);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "none"));
+
+	/* An event log without the PCR values it is compared with is a caller's mistake. */
+	f.in.pcrs = NULL;
+	assert_int_equal(verify(&f), PCRGATE_ERR_INVALID_ARGUMENT);
+	f.in.pcrs = f.pcrs;
+	f.in.eventlog_data = NULL;
+	assert_int_equal(verify(&f), PCRGATE_ERR_INVALID_ARGUMENT);
+	fx_free(&f);
+}
+
+/*
+ * Every quoted bank and PCR must be explained by the log: a bank the log does not carry is
+ * refused; a PCR no event extends must hold its reset value (zeros; all ones for 17 to 22;
+ * PCR 0 ends in the log's StartupLocality).
+ */
+static void test_eventlog_unexplained(void **state)
+{
+	static const uint16_t sha1_only[] = {PCRGATE_ALG_SHA1};
+	static const unsigned pcr12[] = {12, 12};
+	pcrgate_pcrs *rep1, *p;
+	struct logbuf l1, l2, l3;
+	uint8_t v[32];
+	struct fx f;
+
+	(void)state;
+	write_log(&l1, sha1_only, 1, -1, pcr12, 2);
+	make_log(&l2, pcr12, 2);
+	write_log(&l3, log_banks, 2, 3, pcr12, 2);
+
+	/* sha1:9,12 + sha256:9,12 against a log of sha1 events on PCR 12 only. */
+	rep1 = replay(&l1);
+	p = replay(&l2);
+	set_pcr(p, PCRGATE_ALG_SHA1, 9);
+	set_pcr(p, PCRGATE_ALG_SHA256, 9);
+	assert_memory_equal(pcrgate_pcrs_get(p, PCRGATE_ALG_SHA1, 12, NULL),
+			    pcrgate_pcrs_get(rep1, PCRGATE_ALG_SHA1, 12, NULL), 20);
+	pcrgate_pcrs_free(&rep1);
+	fx_init(&f, &ecdsa, PCRGATE_AKPUB_PEM);
+	fx_quote_pcrs(&f, p, &l1);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "bank sha256, which the event log does not carry"));
+	/* With both banks in the log, PCR 9 is still unexplained in each bank. */
+	fx_quote_pcrs(&f, p, &l2);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha1:9 is quoted"));
+	set_value(p, PCRGATE_ALG_SHA1, 9, 0);
+	fx_quote_pcrs(&f, p, &l2);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha256:9 is quoted with a value the event log does not explain "
+					     "(no event extends it)"));
+	/* At its reset value PCR 9 is explained: nothing happened to it. */
+	set_value(p, PCRGATE_ALG_SHA256, 9, 0);
+	fx_quote_pcrs(&f, p, &l2);
+	expect_accept(&f);
+	assert_int_equal(f.res.eventlog_compared, 2);
+	assert_int_equal(f.res.eventlog_verified[0].mask, (1u << 9) | (1u << 12));
+	assert_int_equal(f.res.eventlog_verified[1].mask, (1u << 9) | (1u << 12));
+
+	/* PCR 0 starts at the StartupLocality; 17 to 22 at all ones. */
+	p = replay(&l3);
+	memset(v, 0, sizeof(v));
+	v[31] = 3;
+	assert_int_equal(pcrgate_pcrs_set(p, PCRGATE_ALG_SHA256, 0, v, 32), 0);
+	set_value(p, PCRGATE_ALG_SHA256, 17, 0xff);
+	set_value(p, PCRGATE_ALG_SHA256, 22, 0xff);
+	set_value(p, PCRGATE_ALG_SHA256, 23, 0);
+	fx_quote_pcrs(&f, p, &l3);
+	expect_accept(&f);
+	assert_int_equal(f.res.eventlog_verified[1].mask, 0xc21001u);
+	/* The same quote against a log that started at locality 0. */
+	fx_quote_pcrs(&f, p, &l2);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha256:0 is quoted"));
+	set_value(p, PCRGATE_ALG_SHA256, 0, 0);
+	set_value(p, PCRGATE_ALG_SHA256, 17, 0);
+	fx_quote_pcrs(&f, p, &l2);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha256:17 is quoted"));
+	fx_free(&f);
+}
+
+/* The log is untrusted bytes: parsed only after the signed quote passed, its errors name an offset. */
+static void test_eventlog_parse_order(void **state)
+{
+	static const unsigned log_pcrs[] = {4};
+	static uint8_t big[PCRGATE_EVENTLOG_MAX_SIZE + 1];
+	struct logbuf log;
+	struct fx f;
+
+	(void)state;
+	make_log(&log, log_pcrs, 1);
+	fx_init_from_log(&f, &log);
+	/* Cut inside its last event. */
+	f.in.eventlog_len = log.len - 3;
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "malformed at offset "));
+	assert_true(f.res.passed & (1u << PCRGATE_QUOTE_CHECK_PCR_DIGEST));
+	/* Garbage is not looked at while the signature fails, nor while the clock does. */
+	memset(log.buf, 0xa5, 64);
+	f.in.eventlog_len = 64;
+	f.attest[10] ^= 1;
+	expect_reject(&f, "signature");
+	f.attest[10] ^= 1;
+	f.in.previous = &(pcrgate_clock_state){5000, 9, 9};
+	expect_reject(&f, "clock");
+	f.in.previous = NULL;
+	expect_reject(&f, "eventlog");
+	/* A log over the cap fails the size check, before anything else. */
+	f.in.eventlog_data = big;
+	f.in.eventlog_len = sizeof(big);
+	expect_reject(&f, "size");
+	assert_int_equal(f.res.passed, 0);
+	fx_free(&f);
+}
+
+/*
+ * go-attestation's ebs_event_missing_eventlog lacks its ExitBootServices events: the TPM
+ * extended PCR 5 twice more than the log says. A quote of the real PCR values (the replay plus
+ * those two EV_EFI_ACTION digests) must be flagged at PCR 5, never accepted.
+ */
+static void test_eventlog_upstream_mismatch(void **state)
+{
+	static const char *const actions[] = {"Exit Boot Services Invocation",
+					      "Exit Boot Services Returned with Success"};
+	const char *dir = getenv("PCRGATE_TESTDATA");
+	pcrgate_eventlog *log = NULL;
+	pcrgate_pcrs *replayed = NULL;
+	uint16_t banks[PCRGATE_MAX_BANKS];
+	uint8_t *buf = NULL, v[PCRGATE_MAX_DIGEST], d[PCRGATE_MAX_DIGEST];
+	char path[4096];
+	size_t len, nb, i, a, vlen;
+	struct fx f;
+
+	(void)state;
+	if (dir == NULL)
+		skip();
+	snprintf(path, sizeof(path), "%s/eventlogs/go-attestation__ebs_event_missing_eventlog", dir);
+	if (pcrgate_file_read(path, PCRGATE_EVENTLOG_MAX_SIZE, &buf, &len, NULL) != 0)
+		skip();
+	assert_int_equal(pcrgate_eventlog_parse(buf, len, &log, NULL), 0);
+	assert_int_equal(pcrgate_eventlog_replay(log, &replayed, NULL), 0);
+	pcrgate_eventlog_free(&log);
+	nb = pcrgate_pcrs_bank_count(replayed);
+	for (i = 0; i < nb; i++) {
+		const uint8_t *pcr5;
+		banks[i] = pcrgate_pcrs_bank_alg(replayed, i);
+		assert_non_null(pcr5 = pcrgate_pcrs_get(replayed, banks[i], 5, &vlen));
+		memcpy(v, pcr5, vlen);
+		for (a = 0; a < 2; a++) {
+			assert_int_equal(pcrgate_digest(banks[i], actions[a], strlen(actions[a]), d), 0);
+			assert_int_equal(pcrgate_pcr_extend(banks[i], v, d), 0);
+		}
+		assert_int_equal(pcrgate_pcrs_set(replayed, banks[i], 5, v, vlen), 0);
+	}
+	fx_init(&f, &ecdsa, PCRGATE_AKPUB_PEM);
+	pcrgate_pcrs_free(&f.pcrs);
+	f.pcrs = replayed;
+	f.in.pcrs = replayed;
+	assert_int_equal(qt_attest_select(&f.a, replayed, banks, nb, f.key->hash), 0);
+	fx_sign(&f);
+	f.in.eventlog_data = buf;
+	f.in.eventlog_len = len;
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, ":5:"));
+	fx_free(&f);
+	free(buf);
+}
+
+/*
+ * A seed for fuzz_quote that reaches the event log: flags 0x86 (signed by the fuzzer with its
+ * ECC key; a PCR file and an event log follow), u16 attest length, attest, u16 signature length,
+ * signature, the PCRs as text lines with a u16 length, the log.
+ */
+static void write_seeds(void **state)
+{
+	static const unsigned log_pcrs[] = {0, 1, 4};
+	char text[2048], hex[2 * PCRGATE_MAX_DIGEST + 1], b[PCRGATE_ALG_LABEL_MAX];
+	uint8_t seed[16384];
+	struct logbuf log;
+	size_t i, n, tl = 0, vlen;
+	unsigned k;
+	struct fx f;
+	int w;
+
+	(void)state;
+	make_log(&log, log_pcrs, 3);
+	fx_init_from_log(&f, &log);
+	for (i = 0; i < pcrgate_pcrs_bank_count(f.pcrs); i++) {
+		uint16_t alg = pcrgate_pcrs_bank_alg(f.pcrs, i);
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
+			const uint8_t *v = pcrgate_pcrs_get(f.pcrs, alg, k, &vlen);
+			if (v == NULL)
+				continue;
+			pcrgate_hex_encode(v, vlen, hex);
+			tl += (size_t)snprintf(text + tl, sizeof(text) - tl, "%s:%u=%s\n",
+					       pcrgate_alg_label(alg, b), k, hex);
+			assert_true(tl < sizeof(text));
+		}
+	}
+	seed[0] = 0x86;
+	n = 1;
+	seed_put(seed, sizeof(seed), &n, f.attest, f.attest_len);
+	seed_put(seed, sizeof(seed), &n, f.sig, f.sig_len);
+	seed_put(seed, sizeof(seed), &n, text, tl);
+	assert_true(sizeof(seed) - n >= log.len);
+	memcpy(seed + n, log.buf, log.len);
+	n += log.len;
+	fx_free(&f);
+	w = qt_write_seed("quote", "unit-eventlog", seed, n);
+	if (w == 1)
+		skip();
+	assert_int_equal(w, 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return qt_key_new(&ecdsa, TPM2_ALG_ECDSA, PCRGATE_ALG_SHA256, 256) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	qt_key_free(&ecdsa);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eventlog),
+		cmocka_unit_test(test_eventlog_unexplained),
+		cmocka_unit_test(test_eventlog_parse_order),
+		cmocka_unit_test(test_eventlog_upstream_mismatch),
+		cmocka_unit_test(write_seeds),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
