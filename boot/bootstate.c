@@ -338,3 +338,14 @@ int pcrgate_bootstate_store(const struct pcrgate_boot_port *port, struct pcrgate
 	*current = (int)target;
 	return PCRGATE_OK;
 }
+
+int pcrgate_bootstate_equal(const struct pcrgate_bootstate *a, const struct pcrgate_bootstate *b)
+{
+	unsigned i;
+
+	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
+		if (a->slot[i].status != b->slot[i].status || a->slot[i].tries != b->slot[i].tries)
+			return 0;
+	return a->seq == b->seq && a->primary == b->primary && a->fallback_slot == b->fallback_slot &&
+	       a->fallback_reason == b->fallback_reason;
+}

@@ -101,6 +101,9 @@ int pcrgate_bootstate_decode(const uint8_t *buf, size_t len, struct pcrgate_boot
 /* 1 when sequence number a is newer than b (serial-number arithmetic, so wrap is fine). */
 int pcrgate_bootstate_seq_newer(uint32_t a, uint32_t b);
 
+/* 1 when two records hold the same state, field by field (sequence number included). */
+int pcrgate_bootstate_equal(const struct pcrgate_bootstate *a, const struct pcrgate_bootstate *b);
+
 /* CRC-32 as in IEEE 802.3 and zlib's crc32(). */
 uint32_t pcrgate_crc32(const uint8_t *data, size_t len);
 

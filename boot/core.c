@@ -363,17 +363,6 @@ int pcrgate_boot_run(const struct pcrgate_boot_port *port, struct pcrgate_boot_r
 	return PCRGATE_OK;
 }
 
-static int state_equal(const struct pcrgate_bootstate *a, const struct pcrgate_bootstate *b)
-{
-	unsigned i;
-
-	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
-		if (a->slot[i].status != b->slot[i].status || a->slot[i].tries != b->slot[i].tries)
-			return 0;
-	return a->seq == b->seq && a->primary == b->primary && a->fallback_slot == b->fallback_slot &&
-	       a->fallback_reason == b->fallback_reason;
-}
-
 /* Loads the state, lets `change` edit it, and stores it when it changed. */
 static int update_state(const struct pcrgate_boot_port *port, unsigned slot,
 			int (*change)(struct pcrgate_bootstate *st, unsigned slot, unsigned arg), unsigned arg)
@@ -391,7 +380,7 @@ static int update_state(const struct pcrgate_boot_port *port, unsigned slot,
 	if (r != PCRGATE_OK)
 		return r;
 	/* Nothing to do is not worth a flash write. */
-	if (current >= 0 && state_equal(&next, &st))
+	if (current >= 0 && pcrgate_bootstate_equal(&next, &st))
 		return PCRGATE_OK;
 	return pcrgate_bootstate_store(port, &next, &current);
 }

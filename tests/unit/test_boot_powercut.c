@@ -137,17 +137,6 @@ static size_t run_until_cut(struct fake *f)
 	return i;
 }
 
-static int state_equal(const struct pcrgate_bootstate *a, const struct pcrgate_bootstate *b)
-{
-	unsigned i;
-
-	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
-		if (a->slot[i].status != b->slot[i].status || a->slot[i].tries != b->slot[i].tries)
-			return 0;
-	return a->seq == b->seq && a->primary == b->primary && a->fallback_slot == b->fallback_slot &&
-	       a->fallback_reason == b->fallback_reason;
-}
-
 /* The uncut lifecycle: every boot picks the expected slot; records what each write did. */
 static unsigned reference(struct fake *ref)
 {
@@ -180,11 +169,11 @@ static void check_after_cut(struct fake *f, const struct fake *ref, unsigned k, 
 	int current, boots;
 
 	fake_state(f, &st, &current);
-	assert_true(state_equal(&f->before[k], &ref->before[k]));
+	assert_true(pcrgate_bootstate_equal(&f->before[k], &ref->before[k]));
 	if (torn)
-		assert_true(state_equal(&st, &ref->before[k]) || state_equal(&st, &ref->after[k]));
+		assert_true(pcrgate_bootstate_equal(&st, &ref->before[k]) || pcrgate_bootstate_equal(&st, &ref->after[k]));
 	else
-		assert_true(state_equal(&st, &ref->before[k]));
+		assert_true(pcrgate_bootstate_equal(&st, &ref->before[k]));
 	f->cut_at = 0;
 	for (boots = 0; boots < 2; boots++) {
 		fake_reboot(f);
