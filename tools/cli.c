@@ -36,11 +36,15 @@ void cli_group_usage(const struct cli_group *g, FILE *f)
 {
 	const char *sep = g->group ? " " : "";
 	const char *group = g->group ? g->group : "";
-	size_t i;
+	size_t i, width = 10;
 
+	/* Summaries line up after the longest command name. */
+	for (i = 0; i < g->count; i++)
+		if (strlen(g->commands[i].name) > width)
+			width = strlen(g->commands[i].name);
 	fprintf(f, "usage: pcrgate%s%s COMMAND [ARGS]\n\ncommands:\n", sep, group);
 	for (i = 0; i < g->count; i++)
-		fprintf(f, "  %-10s %s\n", g->commands[i].name, g->commands[i].summary);
+		fprintf(f, "  %-*s %s\n", (int)width, g->commands[i].name, g->commands[i].summary);
 	if (g->note != NULL)
 		fprintf(f, "\n%s\n", g->note);
 	fprintf(f, "\n'pcrgate%s%s COMMAND --help' and 'man pcrgate%s%s' describe each command.\n", sep, group,

@@ -10,7 +10,7 @@
 static const struct cli_command commands[] = {
 	{"eventlog", cmd_eventlog, "read, replay and show TCG measured-boot event logs"},
 	{"quote", cmd_quote, "verify TPM 2.0 quotes"},
-	{"policy", cmd_policy, "predict the PCR values a release boots into"},
+	{"policy", cmd_policy, "predict, sign and check the PCR policies of releases"},
 };
 
 static const struct cli_group top = {NULL, commands, sizeof(commands) / sizeof(commands[0]), NULL};

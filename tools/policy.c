@@ -2,7 +2,8 @@
  * pcrgate policy: PCR policies of a release. `predict` computes the PCR 8 and 9 values
  * that booting a slot will produce, in each bank, from the slot's manifest alone and
  * without a TPM: it builds the events with the boot core's own code (pcrgate_boot_events),
- * so a vendor can sign the PCR policy of a release before any device boots it.
+ * so a vendor can sign the PCR policy of a release before any device boots it. `sign`,
+ * `auth-digest` and `verify-certify` live in tools/policy_sign.c.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "pcrgate/pcrs.h"
 
 #include "cli.h"
+#include "policy_sign.h"
 
 #define PATH_MAX_POLICY 4096
 
@@ -293,6 +295,9 @@ fail:
 
 static const struct cli_command commands[] = {
 	{"predict", cmd_predict, "the PCR 8 and 9 values that booting a slot will produce (BANK:INDEX=HEX)"},
+	{"sign", cmd_policy_sign, "sign a release's PCR policy: PolicyPCR AND PolicyNV(counter <= version)"},
+	{"auth-digest", cmd_policy_auth_digest, "the authPolicy of an update key bound to a policy key"},
+	{"verify-certify", cmd_policy_verify_certify, "check a device's certification of its update key"},
 };
 
 static const struct cli_group group = {"policy", commands, sizeof(commands) / sizeof(commands[0]),

@@ -1,0 +1,145 @@
+/*
+ * pcrgate-agent (internal): the device agent's settings and the operations its command
+ * line runs: provisioning, the anti-rollback counter, signed PCR policies and the update
+ * key, certification and quotes. docs/agent.md describes what each does in the TPM.
+ */
+#ifndef PCRGATE_ATTEST_AGENT_H
+#define PCRGATE_ATTEST_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <tss2/tss2_esys.h>
+
+#include "pcrgate/common.h"
+#include "pcrgate/tpm.h"
+
+#define AGENT_PATH_MAX 4096
+
+/* Defaults; each can be changed in the agent's config file (docs/agent.md). */
+#define AGENT_DEFAULT_CONFIG "/etc/pcrgate/agent.conf"
+#define AGENT_CONFIG_ENV "PCRGATE_AGENT_CONFIG"
+#define AGENT_DEFAULT_STATE_DIR "/var/lib/pcrgate/agent"
+#define AGENT_DEFAULT_POLICY_KEY "/etc/pcrgate/trust/policy-key.pem"
+#define AGENT_DEFAULT_COUNTER_INDEX 0x01500100u
+#define AGENT_DEFAULT_SRK_HANDLE 0x81000001u
+#define AGENT_DEFAULT_EK_RSA_HANDLE 0x81010001u
+#define AGENT_DEFAULT_EK_ECC_HANDLE 0x81010002u
+#define AGENT_DEFAULT_AK_HANDLE 0x81000010u
+#define AGENT_DEFAULT_UPDATE_KEY_HANDLE 0x81000011u
+#define AGENT_DEFAULT_FIRMWARE_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define AGENT_DEFAULT_BOOT_LOG "/run/pcrgate/boot-eventlog.bin"
+
+/* Files in the state directory. */
+#define AGENT_COUNTER_AUTH_FILE "counter.auth" /* the counter's write authValue, mode 0600 */
+#define AGENT_LOCK_FILE "lock"                 /* serializes provisioning and counter raises */
+#define AGENT_COUNTER_AUTH_SIZE 32
+
+/* Which EKs to provision. */
+enum { AGENT_EK_RSA = 1, AGENT_EK_ECC = 2 };
+
+struct agent_config {
+	char config[AGENT_PATH_MAX]; /* the file that was read, or "" */
+	char tcti[PCRGATE_TCTI_MAX]; /* "" when unset: the library chooses */
+	char state_dir[AGENT_PATH_MAX];
+	char policy_key[AGENT_PATH_MAX]; /* the vendor's policy public key (file or provider URI) */
+	char firmware_log[AGENT_PATH_MAX];
+	char boot_log[AGENT_PATH_MAX];
+	uint32_t counter_index;
+	uint32_t srk_handle, ek_rsa_handle, ek_ecc_handle, ak_handle, update_key_handle;
+	uint16_t srk_alg; /* TPM2_ALG_RSA or TPM2_ALG_ECC */
+	uint16_t ak_alg;
+	unsigned eks;        /* AGENT_EK_* */
+	uint32_t quote_pcrs; /* bit n: PCR n is quoted, in every active bank */
+};
+
+/* Command-line settings; NULL means not given. */
+struct agent_options {
+	const char *config, *tcti, *state_dir;
+};
+
+/* Defaults, then the config file (--config, $PCRGATE_AGENT_CONFIG, or the default, which may be missing). */
+int agent_config_resolve(const struct agent_options *opts, struct agent_config *cfg, pcrgate_errinfo *ei);
+/* Opens the TPM the settings name (their tcti, else the library's own choice). */
+int agent_open_tpm(const struct agent_config *cfg, pcrgate_tpm **tpm, pcrgate_errinfo *ei);
+/* "STATE_DIR/NAME" into out; PCRGATE_ERR_LIMIT when it does not fit. */
+int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap);
+/* Creates the state directory (mode 0700) when missing and takes its lock; *fd to agent_unlock. */
+int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei);
+void agent_unlock(int *fd);
+
+/* ---- Provisioning (provision.c) ---- */
+
+/* What one provisioning run did, step by step, for the report. */
+#define AGENT_MAX_STEPS 16
+struct agent_step {
+	char name[24];   /* "ek-rsa", "srk", "counter", ... */
+	uint32_t handle; /* persistent handle or NV index */
+	int changed;     /* 1 when this run created or completed it */
+	char what[160];  /* what was found or done */
+};
+struct agent_report {
+	size_t count;
+	unsigned changed;
+	struct agent_step steps[AGENT_MAX_STEPS];
+};
+
+/*
+ * Provisions the TPM: EKs (and finds their certificates), SRK, anti-rollback counter, AK
+ * and update key, each made persistent at its configured handle. Whatever already exists
+ * is checked against what would be made; a mismatch is an error naming the handle, and
+ * nothing is evicted. So a second run changes nothing and an interrupted run completes.
+ */
+int agent_provision(pcrgate_tpm *tpm, const struct agent_config *cfg, struct agent_report *rep,
+		    pcrgate_errinfo *ei);
+
+/* The agent's objects as JSON (handles, names, public areas, EK certificates, counter). */
+int agent_status(pcrgate_tpm *tpm, const struct agent_config *cfg, json_t **out, int *complete,
+		 pcrgate_errinfo *ei);
+
+/* ---- Anti-rollback counter (counter.c) ---- */
+
+/* Reads the counter; an index never incremented is PCRGATE_ERR_NOT_FOUND like a missing one. */
+int agent_counter_read(ESYS_CONTEXT *esys, uint32_t index, uint64_t *value, pcrgate_errinfo *ei);
+/*
+ * Raises the counter to exactly target, one TPM2_NV_Increment at a time, reading it before
+ * each: already there is success with *steps = 0; above target is PCRGATE_ERR_VERIFY and
+ * nothing is written. Holds the state directory's lock.
+ */
+int agent_counter_raise(pcrgate_tpm *tpm, const struct agent_config *cfg, uint64_t target, uint64_t *before,
+			uint64_t *steps, pcrgate_errinfo *ei);
+
+/* ---- Signed policies and the update key (policy_tpm.c) ---- */
+
+/*
+ * Decrypts ciphertext (RSA-OAEP-SHA256 to the update key, label AGENT_OAEP_LABEL) with the
+ * update key, in a salted, parameter-encrypted policy session that satisfies the signed
+ * policy in policy_json: PolicyPCR, PolicyNV, then PolicyAuthorize with the TPM's own
+ * check of the vendor's signature. *out (malloc'd, cleared with OPENSSL_clear_free by the
+ * caller) gets the plaintext.
+ */
+int agent_unwrap(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *policy_json, size_t policy_len,
+		 const uint8_t *ciphertext, size_t clen, uint8_t **out, size_t *outlen, pcrgate_errinfo *ei);
+
+/* ---- Attestation (evidence.c, certify.c) ---- */
+
+/* TPM2_Quote by the AK over the configured PCRs in every active bank, as one evidence document. */
+int agent_quote(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce, size_t nonce_len,
+		json_t **out, pcrgate_errinfo *ei);
+/* TPM2_Certify of the update key by the AK, with the key's public area, as JSON. */
+int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce, size_t nonce_len,
+		  json_t **out, pcrgate_errinfo *ei);
+
+/* ---- Fault injection, for tests only ---- */
+
+/*
+ * PCRGATE_AGENT_FAULT=cut:K kills the process (SIGKILL) just before the K-th change it is
+ * about to make (a persistent object, the counter's definition or an increment, a state
+ * file), as a power cut would.
+ */
+#define AGENT_FAULT_ENV "PCRGATE_AGENT_FAULT"
+int agent_fault_init(pcrgate_errinfo *ei);
+void agent_fault_point(const char *what);
+
+#endif

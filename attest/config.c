@@ -1,0 +1,339 @@
+/*
+ * pcrgate-agent: its settings (built-in defaults, the agent's config file, options), the TPM
+ * they name, the state directory and its lock, and the test-only fault-injection hook.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "conffile.h"
+#include "pcrgate/pcr_map.h"
+
+static int set_string(char *dst, size_t cap, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: 1 to %zu bytes expected",
+					   what, cap - 1);
+	memcpy(dst, value, n + 1);
+	return PCRGATE_OK;
+}
+
+/* A number in [lo, hi], hex (0x...) or decimal. */
+static int set_u32(uint32_t *dst, const char *value, uint32_t lo, uint32_t hi, const char *what, pcrgate_errinfo *ei)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(value, &end, 0);
+	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not in 0x%08x to 0x%08x", what, value, (unsigned)lo, (unsigned)hi);
+	*dst = (uint32_t)v;
+	return PCRGATE_OK;
+}
+
+/* A persistent handle the owner may use: 0x81000000 to 0x817fffff. */
+static int set_handle(uint32_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	return set_u32(dst, value, 0x81000000u, 0x817fffffu, what, ei);
+}
+
+static int set_alg(uint16_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	if (strcmp(value, "rsa") == 0)
+		*dst = TPM2_ALG_RSA;
+	else if (strcmp(value, "ecc") == 0)
+		*dst = TPM2_ALG_ECC;
+	else
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: '%s' is not rsa or ecc",
+					   what, value);
+	return PCRGATE_OK;
+}
+
+/* "rsa,ecc", "rsa", "ecc" or "none". */
+static int set_eks(unsigned *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	if (strcmp(value, "rsa,ecc") == 0 || strcmp(value, "ecc,rsa") == 0)
+		*dst = AGENT_EK_RSA | AGENT_EK_ECC;
+	else if (strcmp(value, "rsa") == 0)
+		*dst = AGENT_EK_RSA;
+	else if (strcmp(value, "ecc") == 0)
+		*dst = AGENT_EK_ECC;
+	else if (strcmp(value, "none") == 0)
+		*dst = 0;
+	else
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not rsa,ecc, rsa, ecc or none", what, value);
+	return PCRGATE_OK;
+}
+
+/* "0-7,8,9": PCRs 0 to 23. */
+static int set_pcrs(uint32_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	const char *p = value;
+	unsigned long a, b;
+	uint32_t mask = 0;
+	char *end;
+
+	for (;;) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		a = b = strtoul(p, &end, 10);
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				goto bad;
+			b = strtoul(p, &end, 10);
+		}
+		if (a > b || b > 23)
+			goto bad;
+		for (; a <= b; a++)
+			mask |= (uint32_t)1 << a;
+		if (*end == '\0')
+			break;
+		if (*end != ',')
+			goto bad;
+		p = end + 1;
+	}
+	*dst = mask;
+	return PCRGATE_OK;
+bad:
+	return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+				   "%s: '%s' is not a list of PCRs 0 to 23 such as 0-7,8,9", what, value);
+}
+
+enum key_kind { K_STRING, K_PATH, K_INDEX, K_HANDLE, K_ALG, K_EKS, K_PCRS };
+
+static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgate_errinfo *ei)
+{
+	const struct {
+		const char *key;
+		enum key_kind kind;
+		void *dst;
+		size_t cap;
+	} keys[] = {
+		{"tcti", K_STRING, c->tcti, sizeof(c->tcti)},
+		{"state_dir", K_PATH, c->state_dir, sizeof(c->state_dir)},
+		{"policy_key", K_STRING, c->policy_key, sizeof(c->policy_key)},
+		{"firmware_eventlog", K_PATH, c->firmware_log, sizeof(c->firmware_log)},
+		{"boot_eventlog", K_PATH, c->boot_log, sizeof(c->boot_log)},
+		{"counter_index", K_INDEX, &c->counter_index, 0},
+		{"srk_handle", K_HANDLE, &c->srk_handle, 0},
+		{"ek_rsa_handle", K_HANDLE, &c->ek_rsa_handle, 0},
+		{"ek_ecc_handle", K_HANDLE, &c->ek_ecc_handle, 0},
+		{"ak_handle", K_HANDLE, &c->ak_handle, 0},
+		{"update_key_handle", K_HANDLE, &c->update_key_handle, 0},
+		{"srk_alg", K_ALG, &c->srk_alg, 0},
+		{"ak_alg", K_ALG, &c->ak_alg, 0},
+		{"ek", K_EKS, &c->eks, 0},
+		{"quote_pcrs", K_PCRS, &c->quote_pcrs, 0},
+	};
+	char where[AGENT_PATH_MAX + 48];
+	const char *v;
+	unsigned line = 0;
+	size_t i;
+	int r = PCRGATE_OK;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && r == PCRGATE_OK; i++) {
+		if ((v = pcrgate_config_get(file, keys[i].key, &line)) == NULL)
+			continue;
+		snprintf(where, sizeof(where), "%s:%u: %s", c->config, line, keys[i].key);
+		switch (keys[i].kind) {
+		case K_PATH:
+			if (v[0] != '/') {
+				r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+							"%s: '%s' is not an absolute path", where, v);
+				break;
+			}
+			/* fall through */
+		case K_STRING:
+			r = set_string(keys[i].dst, keys[i].cap, v, where, ei);
+			break;
+		case K_INDEX:
+			r = set_u32(keys[i].dst, v, 0x01000000u, 0x01bfffffu, where, ei);
+			break;
+		case K_HANDLE:
+			r = set_handle(keys[i].dst, v, where, ei);
+			break;
+		case K_ALG:
+			r = set_alg(keys[i].dst, v, where, ei);
+			break;
+		case K_EKS:
+			r = set_eks(keys[i].dst, v, where, ei);
+			break;
+		case K_PCRS:
+			r = set_pcrs(keys[i].dst, v, where, ei);
+			break;
+		}
+	}
+	return r;
+}
+
+/* Two objects at one handle would overwrite each other's checks: every handle differs. */
+static int check_handles(const struct agent_config *c, pcrgate_errinfo *ei)
+{
+	const uint32_t h[] = {c->srk_handle, c->ek_rsa_handle, c->ek_ecc_handle, c->ak_handle, c->update_key_handle};
+	const char *names[] = {"srk_handle", "ek_rsa_handle", "ek_ecc_handle", "ak_handle", "update_key_handle"};
+	size_t i, j;
+
+	for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		for (j = 0; j < i; j++)
+			if (h[i] == h[j])
+				return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+							   "%s and %s are both 0x%08x", names[j], names[i],
+							   (unsigned)h[i]);
+	return PCRGATE_OK;
+}
+
+int agent_config_resolve(const struct agent_options *opts, struct agent_config *cfg, pcrgate_errinfo *ei)
+{
+	struct agent_config c;
+	pcrgate_config *file = NULL;
+	const char *path = opts->config, *named_by = "--config";
+	int named, r;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s", AGENT_DEFAULT_STATE_DIR);
+	snprintf(c.policy_key, sizeof(c.policy_key), "%s", AGENT_DEFAULT_POLICY_KEY);
+	snprintf(c.firmware_log, sizeof(c.firmware_log), "%s", AGENT_DEFAULT_FIRMWARE_LOG);
+	snprintf(c.boot_log, sizeof(c.boot_log), "%s", AGENT_DEFAULT_BOOT_LOG);
+	c.counter_index = AGENT_DEFAULT_COUNTER_INDEX;
+	c.srk_handle = AGENT_DEFAULT_SRK_HANDLE;
+	c.ek_rsa_handle = AGENT_DEFAULT_EK_RSA_HANDLE;
+	c.ek_ecc_handle = AGENT_DEFAULT_EK_ECC_HANDLE;
+	c.ak_handle = AGENT_DEFAULT_AK_HANDLE;
+	c.update_key_handle = AGENT_DEFAULT_UPDATE_KEY_HANDLE;
+	c.srk_alg = TPM2_ALG_ECC;
+	c.ak_alg = TPM2_ALG_ECC;
+	c.eks = AGENT_EK_RSA | AGENT_EK_ECC;
+	c.quote_pcrs = (uint32_t)(PCRGATE_PCR_MASK_FIRMWARE | PCRGATE_PCR_MASK_BOOT);
+
+	if (path == NULL && (path = secure_getenv(AGENT_CONFIG_ENV)) != NULL && *path == '\0')
+		path = NULL;
+	if (path != NULL && opts->config == NULL)
+		named_by = AGENT_CONFIG_ENV;
+	named = path != NULL;
+	if (path == NULL)
+		path = AGENT_DEFAULT_CONFIG;
+	if ((r = set_string(c.config, sizeof(c.config), path, named_by, ei)) != PCRGATE_OK)
+		return r;
+	r = pcrgate_config_load(c.config, &file, ei);
+	if (r == PCRGATE_ERR_NOT_FOUND && !named) {
+		c.config[0] = '\0';
+		r = PCRGATE_OK;
+	} else if (r == PCRGATE_ERR_NOT_FOUND) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					"config file %s (named by %s) does not exist", c.config, named_by);
+	}
+	if (r == PCRGATE_OK && file != NULL)
+		r = apply_file(file, &c, ei);
+	pcrgate_config_free(&file);
+	if (r == PCRGATE_OK && opts->tcti != NULL)
+		r = set_string(c.tcti, sizeof(c.tcti), opts->tcti, "--tcti", ei);
+	if (r == PCRGATE_OK && opts->state_dir != NULL) {
+		if (opts->state_dir[0] != '/')
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+						"--state-dir: '%s' is not an absolute path", opts->state_dir);
+		else
+			r = set_string(c.state_dir, sizeof(c.state_dir), opts->state_dir, "--state-dir", ei);
+	}
+	if (r == PCRGATE_OK)
+		r = check_handles(&c, ei);
+	if (r != PCRGATE_OK)
+		return r;
+	*cfg = c;
+	return PCRGATE_OK;
+}
+
+int agent_open_tpm(const struct agent_config *cfg, pcrgate_tpm **tpm, pcrgate_errinfo *ei)
+{
+	return pcrgate_tpm_open(cfg->tcti[0] != '\0' ? cfg->tcti : NULL, NULL, tpm, ei);
+}
+
+int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", cfg->state_dir, name);
+
+	return n < 0 || (size_t)n >= cap ? PCRGATE_ERR_LIMIT : PCRGATE_OK;
+}
+
+int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX];
+	struct stat st;
+	int f;
+
+	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "state directory %s: %s",
+					   cfg->state_dir, strerror(errno));
+	if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "state directory %s is not a directory",
+					   cfg->state_dir);
+	if (st.st_mode & 077)
+		pg_warn("state directory %s is accessible to others (mode %03o); it holds the counter's write secret",
+			cfg->state_dir, (unsigned)(st.st_mode & 0777));
+	if (agent_state_path(cfg, AGENT_LOCK_FILE, path, sizeof(path)) != PCRGATE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	while (flock(f, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			close(f);
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "locking %s: %s", path,
+						   strerror(errno));
+		}
+	}
+	*fd = f;
+	return PCRGATE_OK;
+}
+
+void agent_unlock(int *fd)
+{
+	if (fd != NULL && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static unsigned fault_at, fault_seen;
+
+int agent_fault_init(pcrgate_errinfo *ei)
+{
+	const char *v = secure_getenv(AGENT_FAULT_ENV);
+	unsigned long at;
+	char *end;
+
+	fault_at = fault_seen = 0;
+	if (v == NULL || *v == '\0')
+		return PCRGATE_OK;
+	errno = 0;
+	at = strncmp(v, "cut:", 4) == 0 ? strtoul(v + 4, &end, 10) : 0;
+	if (at == 0 || v[4] < '1' || v[4] > '9' || *end != '\0' || errno != 0 || at > 1000000ul)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not cut:N with N from 1", AGENT_FAULT_ENV, v);
+	fault_at = (unsigned)at;
+	return PCRGATE_OK;
+}
+
+void agent_fault_point(const char *what)
+{
+	if (fault_at == 0)
+		return;
+	if (++fault_seen == fault_at) {
+		fprintf(stderr, "pcrgate-agent: %s=cut:%u: killed before %s\n", AGENT_FAULT_ENV, fault_at, what);
+		fflush(stderr);
+		kill(getpid(), SIGKILL);
+	}
+}

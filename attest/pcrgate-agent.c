@@ -1,0 +1,413 @@
+/*
+ * pcrgate-agent: the device agent's command line. Global options name the config file, the
+ * TPM and the state directory; each command is one function: provision, status, counter,
+ * quote, certify and unwrap. docs/man/pcrgate-agent.1 is the manual, docs/agent.md the guide.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "agent.h"
+#include "jsonutil.h"
+#include "policy.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#define MAX_NONCE 64       /* a TPM2B_DATA */
+#define MAX_CIPHERTEXT 512 /* an RSA-4096 block */
+
+static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pcrgate-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void report(const char *context, const pcrgate_errinfo *ei)
+{
+	const char *msg = ei->message[0] ? ei->message : pcrgate_strerror(ei->code);
+
+	if (ei->has_offset)
+		err("%s: at offset %zu: %s", context, ei->offset, msg);
+	else
+		err("%s: %s", context, msg);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: pcrgate-agent [--config FILE] [--tcti TCTI] [--state-dir DIR] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  provision [--json]            make the EKs, SRK, counter, AK and update key (idempotent)\n"
+	      "  status [--json]               the agent's TPM objects and whether each is as provisioned\n"
+	      "  counter read                  the anti-rollback counter's value\n"
+	      "  counter raise VERSION         raise the counter to exactly VERSION\n"
+	      "  quote --nonce HEX [--out F]   a quote with the event logs, as one JSON evidence document\n"
+	      "  certify --nonce HEX [--out F] the AK's certification of the update key (JSON)\n"
+	      "  unwrap --policy P --in C --out K\n"
+	      "                                decrypt C with the update key under the signed policy P\n"
+	      "\n"
+	      "  --config FILE   the agent's config file (default " AGENT_DEFAULT_CONFIG ", or $" AGENT_CONFIG_ENV ")\n"
+	      "  --tcti TCTI     the TPM (default: the config's tcti, else as pcrgate.conf and $PCRGATE_TCTI say)\n"
+	      "  --state-dir DIR the agent's state directory (default " AGENT_DEFAULT_STATE_DIR ")\n"
+	      "\n"
+	      "Exit status: 0 success, 1 failure (named on stderr), 2 usage error. 'man pcrgate-agent'.\n",
+	      f);
+}
+
+/* A command's options. */
+struct cmd_args {
+	int json;
+	const char *nonce, *out, *policy, *in;
+};
+
+/* Parses the options of argv[0] that allowed lists (their short letters); returns the index after them, or -1. */
+static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args *a)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},     {"nonce", required_argument, NULL, 'n'},
+		{"out", required_argument, NULL, 'o'}, {"policy", required_argument, NULL, 'p'},
+		{"in", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(EXIT_OK);
+		}
+		if (c == '?' || c == ':' || strchr(allowed, c) == NULL) {
+			err("%s: unknown option or missing value '%s'", argv[0], argv[optind - 1]);
+			return -1;
+		}
+		switch (c) {
+		case 'j':
+			a->json = 1;
+			break;
+		case 'n':
+			a->nonce = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case 'p':
+			a->policy = optarg;
+			break;
+		default:
+			a->in = optarg;
+			break;
+		}
+	}
+	return optind;
+}
+
+static int no_more(int argc, char **argv, int i)
+{
+	if (i < argc) {
+		err("%s: unexpected argument '%s'", argv[0], argv[i]);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_provision(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct agent_report rep;
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	json_t *doc = NULL, *steps, *s;
+	char h[11];
+	size_t i;
+	int r, rc = EXIT_FAIL;
+
+	if ((r = parse_cmd(argc, argv, "j", &a)) < 0 || no_more(argc, argv, r) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	r = agent_provision(tpm, cfg, &rep, &ei);
+	if (!a.json) {
+		for (i = 0; i < rep.count; i++)
+			printf("%-10s 0x%08x  %s\n", rep.steps[i].name, (unsigned)rep.steps[i].handle, rep.steps[i].what);
+		if (r == PCRGATE_OK)
+			printf("provisioned: %u change%s\n", rep.changed, rep.changed == 1 ? "" : "s");
+	} else if ((doc = json_object()) != NULL && (steps = json_array()) != NULL &&
+		   json_object_set_new(doc, "steps", steps) == 0) {
+		for (i = 0; i < rep.count; i++) {
+			snprintf(h, sizeof(h), "0x%08x", (unsigned)rep.steps[i].handle);
+			s = json_pack("{s:s,s:s,s:b,s:s}", "step", rep.steps[i].name, "handle", h, "changed",
+				      rep.steps[i].changed, "what", rep.steps[i].what);
+			json_array_append_new(steps, s);
+		}
+		json_object_set_new(doc, "changed", json_integer(rep.changed));
+		json_object_set_new(doc, "ok", json_boolean(r == PCRGATE_OK));
+		if (jsonutil_write(doc, NULL, &ei) != PCRGATE_OK && r == PCRGATE_OK)
+			r = ei.code;
+	}
+	json_decref(doc);
+	if (r != PCRGATE_OK)
+		report("provision", &ei);
+	else
+		rc = EXIT_OK;
+	return rc;
+}
+
+static int cmd_status(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	json_t *doc = NULL, *objs, *o;
+	const char *key;
+	int i, complete = 0;
+
+	if ((i = parse_cmd(argc, argv, "j", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_status(tpm, cfg, &doc, &complete, &ei) != PCRGATE_OK) {
+		report("status", &ei);
+		return EXIT_FAIL;
+	}
+	if (a.json) {
+		if (jsonutil_write(doc, NULL, &ei) != PCRGATE_OK)
+			report("status", &ei);
+	} else {
+		objs = json_object_get(doc, "objects");
+		json_object_foreach(objs, key, o) {
+			json_t *h = json_object_get(o, "handle") ? json_object_get(o, "handle") : json_object_get(o, "index");
+			json_t *p = json_object_get(o, "problem"), *v = json_object_get(o, "value");
+
+			printf("%-10s %s  %s", key, json_string_value(h), json_string_value(json_object_get(o, "state")));
+			if (v != NULL)
+				printf(" (value %" JSON_INTEGER_FORMAT ")", json_integer_value(v));
+			printf("%s%s\n", p ? ": " : "", p ? json_string_value(p) : "");
+		}
+		printf("%s\n", complete ? "complete" : "incomplete: run 'pcrgate-agent provision'");
+	}
+	json_decref(doc);
+	return complete ? EXIT_OK : EXIT_FAIL;
+}
+
+static int cmd_counter(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	pcrgate_errinfo ei;
+	unsigned long long target;
+	uint64_t value = 0, before = 0, steps = 0;
+	char *end;
+
+	pcrgate_errinfo_clear(&ei);
+	if (argc == 2 && strcmp(argv[1], "read") == 0) {
+		if (agent_counter_read(pcrgate_tpm_esys(tpm), cfg->counter_index, &value, &ei) != PCRGATE_OK) {
+			report("counter read", &ei);
+			return EXIT_FAIL;
+		}
+		printf("%llu\n", (unsigned long long)value);
+		return EXIT_OK;
+	}
+	if (argc == 3 && strcmp(argv[1], "raise") == 0) {
+		errno = 0;
+		target = strtoull(argv[2], &end, 10);
+		if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\0' || errno != 0) {
+			err("counter raise: '%s' is not a security version (a decimal number)", argv[2]);
+			return EXIT_USAGE;
+		}
+		if (agent_counter_raise(tpm, cfg, target, &before, &steps, &ei) != PCRGATE_OK) {
+			report("counter raise", &ei);
+			return EXIT_FAIL;
+		}
+		printf("counter 0x%08x: %llu -> %llu (%llu increment%s)\n", (unsigned)cfg->counter_index,
+		       (unsigned long long)before, target, (unsigned long long)steps, steps == 1 ? "" : "s");
+		return EXIT_OK;
+	}
+	err("counter: 'counter read' or 'counter raise VERSION'");
+	return EXIT_USAGE;
+}
+
+/* --nonce HEX: 0 to 64 bytes (a TPM2B_DATA). */
+static int parse_nonce(const char *cmd, const char *hex, uint8_t *out, size_t *len)
+{
+	if (hex == NULL) {
+		err("%s: --nonce HEX is required (the verifier's challenge)", cmd);
+		return -1;
+	}
+	if (hex[0] == '\0') {
+		*len = 0;
+		return 0;
+	}
+	if (pcrgate_hex_decode(hex, out, MAX_NONCE, len) != 0) {
+		err("%s: --nonce needs hex of at most %d bytes", cmd, MAX_NONCE);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_certify(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	uint8_t nonce[MAX_NONCE];
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	json_t *doc = NULL;
+	size_t nlen = 0;
+	int i, rc = EXIT_FAIL;
+
+	if ((i = parse_cmd(argc, argv, "no", &a)) < 0 || no_more(argc, argv, i) != 0 ||
+	    parse_nonce("certify", a.nonce, nonce, &nlen) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_certify(tpm, cfg, nonce, nlen, &doc, &ei) == PCRGATE_OK && jsonutil_write(doc, a.out, &ei) == PCRGATE_OK)
+		rc = EXIT_OK;
+	else
+		report("certify", &ei);
+	json_decref(doc);
+	return rc;
+}
+
+static int cmd_quote(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	uint8_t nonce[MAX_NONCE];
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	json_t *doc = NULL;
+	size_t nlen = 0;
+	int i, rc = EXIT_FAIL;
+
+	if ((i = parse_cmd(argc, argv, "no", &a)) < 0 || no_more(argc, argv, i) != 0 ||
+	    parse_nonce("quote", a.nonce, nonce, &nlen) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_quote(tpm, cfg, nonce, nlen, &doc, &ei) == PCRGATE_OK && jsonutil_write(doc, a.out, &ei) == PCRGATE_OK)
+		rc = EXIT_OK;
+	else
+		report("quote", &ei);
+	json_decref(doc);
+	return rc;
+}
+
+static int cmd_unwrap(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	uint8_t *policy = NULL, *cipher = NULL, *plain = NULL;
+	size_t plen = 0, clen = 0, klen = 0;
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	int i, rc = EXIT_FAIL;
+
+	if ((i = parse_cmd(argc, argv, "pio", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	if (a.policy == NULL || a.in == NULL || a.out == NULL) {
+		err("unwrap: --policy, --in and --out are required");
+		return EXIT_USAGE;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_file_read(a.policy, POLICY_FILE_MAX, &policy, &plen, &ei) != PCRGATE_OK) {
+		report(a.policy, &ei);
+		goto fail;
+	}
+	if (pcrgate_file_read(a.in, MAX_CIPHERTEXT, &cipher, &clen, &ei) != PCRGATE_OK) {
+		report(a.in, &ei);
+		goto fail;
+	}
+	if (agent_unwrap(tpm, cfg, policy, plen, cipher, clen, &plain, &klen, &ei) != PCRGATE_OK) {
+		report("unwrap", &ei);
+		goto fail;
+	}
+	/* The content key: readable by the agent's user only. */
+	if (pcrgate_file_write_atomic(a.out, plain, klen, 0600, &ei) != PCRGATE_OK) {
+		report(a.out, &ei);
+		goto fail;
+	}
+	rc = EXIT_OK;
+fail:
+	OPENSSL_clear_free(plain, klen);
+	free(policy);
+	free(cipher);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"tcti", required_argument, NULL, 't'},
+		{"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	static const struct {
+		const char *name;
+		int (*run)(const struct agent_config *, pcrgate_tpm *, int, char **);
+	} commands[] = {
+		{"provision", cmd_provision},
+		{"status", cmd_status},
+		{"counter", cmd_counter},
+		{"quote", cmd_quote},
+		{"certify", cmd_certify},
+		{"unwrap", cmd_unwrap},
+	};
+	struct agent_options o;
+	struct agent_config cfg;
+	pcrgate_tpm *tpm = NULL;
+	pcrgate_errinfo ei;
+	size_t i;
+	int c, rc;
+
+	pcrgate_log_init_from_env();
+	/* tpm2-tss logs every TPM error itself; the agent reports each one, with the command, once. */
+	setenv("TSS2_LOG", "all+none", 0);
+	memset(&o, 0, sizeof(o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case 't':
+			o.tcti = optarg;
+			break;
+		case 's':
+			o.state_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("pcrgate-agent %s\n", PACKAGE_VERSION);
+			return EXIT_OK;
+		default:
+			err("unknown option or missing value '%s'; 'pcrgate-agent --help' lists them", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]) && strcmp(argv[optind], commands[i].name) != 0; i++)
+		;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		err("unknown command '%s'; 'pcrgate-agent --help' lists them", argv[optind]);
+		return EXIT_USAGE;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (agent_fault_init(&ei) != PCRGATE_OK || agent_config_resolve(&o, &cfg, &ei) != PCRGATE_OK) {
+		report("settings", &ei);
+		return EXIT_FAIL;
+	}
+	if (agent_open_tpm(&cfg, &tpm, &ei) != PCRGATE_OK) {
+		report("TPM", &ei);
+		return EXIT_FAIL;
+	}
+	rc = commands[i].run(&cfg, tpm, argc - optind, argv + optind);
+	pcrgate_tpm_close(&tpm);
+	return rc;
+}
