@@ -18,38 +18,6 @@
 #include "conffile.h"
 #include "pcrgate/pcr_map.h"
 
-static int set_string(char *dst, size_t cap, const char *value, const char *what, pcrgate_errinfo *ei)
-{
-	size_t n = strlen(value);
-
-	if (n == 0 || n >= cap)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: 1 to %zu bytes expected",
-					   what, cap - 1);
-	memcpy(dst, value, n + 1);
-	return PCRGATE_OK;
-}
-
-/* A number in [lo, hi], hex (0x...) or decimal. */
-static int set_u32(uint32_t *dst, const char *value, uint32_t lo, uint32_t hi, const char *what, pcrgate_errinfo *ei)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(value, &end, 0);
-	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "%s: '%s' is not in 0x%08x to 0x%08x", what, value, (unsigned)lo, (unsigned)hi);
-	*dst = (uint32_t)v;
-	return PCRGATE_OK;
-}
-
-/* A persistent handle the owner may use: 0x81000000 to 0x817fffff. */
-static int set_handle(uint32_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
-{
-	return set_u32(dst, value, 0x81000000u, 0x817fffffu, what, ei);
-}
-
 static int set_alg(uint16_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
 {
 	if (strcmp(value, "rsa") == 0)
@@ -159,13 +127,13 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 			}
 			/* fall through */
 		case K_STRING:
-			r = set_string(keys[i].dst, keys[i].cap, v, where, ei);
+			r = pcrgate_config_string(keys[i].dst, keys[i].cap, v, where, ei);
 			break;
 		case K_INDEX:
-			r = set_u32(keys[i].dst, v, 0x01000000u, 0x01bfffffu, where, ei);
+			r = pcrgate_config_u32(keys[i].dst, v, 0x01000000u, 0x01bfffffu, "an owner NV index", where, ei);
 			break;
 		case K_HANDLE:
-			r = set_handle(keys[i].dst, v, where, ei);
+			r = pcrgate_config_u32(keys[i].dst, v, 0x81000000u, 0x817fffffu, "a persistent handle", where, ei);
 			break;
 		case K_ALG:
 			r = set_alg(keys[i].dst, v, where, ei);
@@ -227,7 +195,7 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 	named = path != NULL;
 	if (path == NULL)
 		path = AGENT_DEFAULT_CONFIG;
-	if ((r = set_string(c.config, sizeof(c.config), path, named_by, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_config_string(c.config, sizeof(c.config), path, named_by, ei)) != PCRGATE_OK)
 		return r;
 	r = pcrgate_config_load(c.config, &file, ei);
 	if (r == PCRGATE_ERR_NOT_FOUND && !named) {
@@ -241,13 +209,13 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 		r = apply_file(file, &c, ei);
 	pcrgate_config_free(&file);
 	if (r == PCRGATE_OK && opts->tcti != NULL)
-		r = set_string(c.tcti, sizeof(c.tcti), opts->tcti, "--tcti", ei);
+		r = pcrgate_config_string(c.tcti, sizeof(c.tcti), opts->tcti, "--tcti", ei);
 	if (r == PCRGATE_OK && opts->state_dir != NULL) {
 		if (opts->state_dir[0] != '/')
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
 						"--state-dir: '%s' is not an absolute path", opts->state_dir);
 		else
-			r = set_string(c.state_dir, sizeof(c.state_dir), opts->state_dir, "--state-dir", ei);
+			r = pcrgate_config_string(c.state_dir, sizeof(c.state_dir), opts->state_dir, "--state-dir", ei);
 	}
 	if (r == PCRGATE_OK)
 		r = check_handles(&c, ei);

@@ -254,7 +254,12 @@ static int parse_nonce(const char *cmd, const char *hex, uint8_t *out, size_t *l
 	return 0;
 }
 
-static int cmd_certify(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+/* The commands that answer a nonce with a signed JSON document (quote, certify). */
+typedef int (*nonce_doc_fn)(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce,
+			    size_t nonce_len, json_t **out, pcrgate_errinfo *ei);
+
+static int run_nonce_doc(const char *name, nonce_doc_fn make, const struct agent_config *cfg, pcrgate_tpm *tpm,
+			 int argc, char **argv)
 {
 	uint8_t nonce[MAX_NONCE];
 	struct cmd_args a;
@@ -264,36 +269,25 @@ static int cmd_certify(const struct agent_config *cfg, pcrgate_tpm *tpm, int arg
 	int i, rc = EXIT_FAIL;
 
 	if ((i = parse_cmd(argc, argv, "no", &a)) < 0 || no_more(argc, argv, i) != 0 ||
-	    parse_nonce("certify", a.nonce, nonce, &nlen) != 0)
+	    parse_nonce(name, a.nonce, nonce, &nlen) != 0)
 		return EXIT_USAGE;
 	pcrgate_errinfo_clear(&ei);
-	if (agent_certify(tpm, cfg, nonce, nlen, &doc, &ei) == PCRGATE_OK && jsonutil_write(doc, a.out, &ei) == PCRGATE_OK)
+	if (make(tpm, cfg, nonce, nlen, &doc, &ei) == PCRGATE_OK && jsonutil_write(doc, a.out, &ei) == PCRGATE_OK)
 		rc = EXIT_OK;
 	else
-		report("certify", &ei);
+		report(name, &ei);
 	json_decref(doc);
 	return rc;
 }
 
+static int cmd_certify(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	return run_nonce_doc("certify", agent_certify, cfg, tpm, argc, argv);
+}
+
 static int cmd_quote(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
 {
-	uint8_t nonce[MAX_NONCE];
-	struct cmd_args a;
-	pcrgate_errinfo ei;
-	json_t *doc = NULL;
-	size_t nlen = 0;
-	int i, rc = EXIT_FAIL;
-
-	if ((i = parse_cmd(argc, argv, "no", &a)) < 0 || no_more(argc, argv, i) != 0 ||
-	    parse_nonce("quote", a.nonce, nonce, &nlen) != 0)
-		return EXIT_USAGE;
-	pcrgate_errinfo_clear(&ei);
-	if (agent_quote(tpm, cfg, nonce, nlen, &doc, &ei) == PCRGATE_OK && jsonutil_write(doc, a.out, &ei) == PCRGATE_OK)
-		rc = EXIT_OK;
-	else
-		report("quote", &ei);
-	json_decref(doc);
-	return rc;
+	return run_nonce_doc("quote", agent_quote, cfg, tpm, argc, argv);
 }
 
 static int cmd_unwrap(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)

@@ -285,3 +285,42 @@ int pcrgate_tcti_resolve(const char *option, const char *config_path, char *tcti
 {
 	return pcrgate_tcti_resolve_in(option, config_path, PCRGATE_DEFAULT_CONFIG, tcti, cap, source, ei);
 }
+
+int pcrgate_config_string(char *dst, size_t cap, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: 1 to %zu bytes expected",
+					   what, cap - 1);
+	memcpy(dst, value, n + 1);
+	return PCRGATE_OK;
+}
+
+int pcrgate_config_u32(uint32_t *dst, const char *value, uint32_t lo, uint32_t hi, const char *kind,
+		       const char *what, pcrgate_errinfo *ei)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(value, &end, 0);
+	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not %s (0x%08x to 0x%08x)", what, value, kind, (unsigned)lo,
+					   (unsigned)hi);
+	*dst = (uint32_t)v;
+	return PCRGATE_OK;
+}
+
+int pcrgate_config_bool(int *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		*dst = 1;
+	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		*dst = 0;
+	else
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: '%s' is not yes or no",
+					   what, value);
+	return PCRGATE_OK;
+}

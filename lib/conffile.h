@@ -23,6 +23,18 @@ typedef struct pcrgate_config pcrgate_config;
 int pcrgate_config_load(const char *path, pcrgate_config **cfg, pcrgate_errinfo *ei);
 void pcrgate_config_free(pcrgate_config **cfg);
 
+/*
+ * Typed values from a config file or an option; `what` names where the value came from
+ * (file:line: key, or --option) in the error. The destination is written only on success.
+ */
+/* A string of 1 to cap-1 bytes, copied into dst. */
+int pcrgate_config_string(char *dst, size_t cap, const char *value, const char *what, pcrgate_errinfo *ei);
+/* A number in [lo, hi], hex (0x...) or decimal; `kind` says what it is ("an NV index"). */
+int pcrgate_config_u32(uint32_t *dst, const char *value, uint32_t lo, uint32_t hi, const char *kind,
+		       const char *what, pcrgate_errinfo *ei);
+/* yes/true/1 or no/false/0. */
+int pcrgate_config_bool(int *dst, const char *value, const char *what, pcrgate_errinfo *ei);
+
 /* Borrowed value of key, or NULL; *line (when non-NULL) gets the line it was set on. */
 const char *pcrgate_config_get(const pcrgate_config *cfg, const char *key, unsigned *line);
 const char *pcrgate_config_path(const pcrgate_config *cfg);

@@ -35,44 +35,6 @@ static int set_path(char *dst, const char *value, const char *what, pcrgate_erri
 	return PCRGATE_OK;
 }
 
-static int set_string(char *dst, size_t cap, const char *value, const char *what, pcrgate_errinfo *ei)
-{
-	size_t n = strlen(value);
-
-	if (n == 0 || n >= cap)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: 1 to %zu bytes expected",
-					   what, cap - 1);
-	memcpy(dst, value, n + 1);
-	return PCRGATE_OK;
-}
-
-/* An NV index handle, hex (0x...) or decimal, in the NV index range 0x01000000-0x01FFFFFF. */
-static int set_index(uint32_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(value, &end, 0);
-	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < 0x01000000ul || v > 0x01FFFFFFul)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "%s: '%s' is not an NV index (0x01000000 to 0x01ffffff)", what, value);
-	*dst = (uint32_t)v;
-	return PCRGATE_OK;
-}
-
-static int set_bool(int *dst, const char *value, const char *what, pcrgate_errinfo *ei)
-{
-	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-		*dst = 1;
-	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-		*dst = 0;
-	else
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "%s: '%s' is not yes or no", what, value);
-	return PCRGATE_OK;
-}
-
 /* Applies the config file's boot.* keys; each error names file:line. */
 static int apply_file(const pcrgate_config *file, struct host_config *cfg, pcrgate_errinfo *ei)
 {
@@ -102,13 +64,13 @@ static int apply_file(const pcrgate_config *file, struct host_config *cfg, pcrga
 			r = set_path(cfg->trust, v, where, ei);
 			break;
 		case 4:
-			r = set_string(cfg->compatible, sizeof(cfg->compatible), v, where, ei);
+			r = pcrgate_config_string(cfg->compatible, sizeof(cfg->compatible), v, where, ei);
 			break;
 		case 5:
-			r = set_index(&cfg->counter_index, v, where, ei);
+			r = pcrgate_config_u32(&cfg->counter_index, v, 0x01000000u, 0x01ffffffu, "an NV index", where, ei);
 			break;
 		default:
-			r = set_bool(&cfg->counter_absent_ok, v, where, ei);
+			r = pcrgate_config_bool(&cfg->counter_absent_ok, v, where, ei);
 			break;
 		}
 	}
@@ -128,11 +90,11 @@ static int apply_options(const struct host_options *o, struct host_config *cfg, 
 	if (r == PCRGATE_OK && o->trust != NULL)
 		r = set_path(cfg->trust, o->trust, "--trust", ei);
 	if (r == PCRGATE_OK && o->compatible != NULL)
-		r = set_string(cfg->compatible, sizeof(cfg->compatible), o->compatible, "--compatible", ei);
+		r = pcrgate_config_string(cfg->compatible, sizeof(cfg->compatible), o->compatible, "--compatible", ei);
 	if (r == PCRGATE_OK && o->tcti != NULL)
-		r = set_string(cfg->tcti, sizeof(cfg->tcti), o->tcti, "--tcti", ei);
+		r = pcrgate_config_string(cfg->tcti, sizeof(cfg->tcti), o->tcti, "--tcti", ei);
 	if (r == PCRGATE_OK && o->counter_index != NULL)
-		r = set_index(&cfg->counter_index, o->counter_index, "--counter-index", ei);
+		r = pcrgate_config_u32(&cfg->counter_index, o->counter_index, 0x01000000u, 0x01ffffffu, "an NV index", "--counter-index", ei);
 	return r;
 }
 

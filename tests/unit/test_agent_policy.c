@@ -390,7 +390,7 @@ static void test_config(void **state)
 	static const struct {
 		const char *text, *expect;
 	} bad[] = {
-		{"srk_handle = 0x01000000\n", "srk_handle: '0x01000000' is not in"},
+		{"srk_handle = 0x01000000\n", "srk_handle: '0x01000000' is not a persistent handle"},
 		{"ak_handle = 0x81800000\n", "ak_handle"},
 		{"ak_handle = 0x81000001\n", "srk_handle and ak_handle are both 0x81000001"},
 		{"counter_index = 0x01c00002\n", "counter_index"},
