@@ -505,6 +505,15 @@ const uint8_t *pcrgate_akpub_name(const pcrgate_akpub *ak, size_t *len)
 	return ak->name;
 }
 
+int pcrgate_akpub_same_key(const pcrgate_akpub *a, const pcrgate_akpub *b)
+{
+	if (a == NULL || b == NULL || a->pkey == NULL || b->pkey == NULL || EVP_PKEY_eq(a->pkey, b->pkey) != 1)
+		return 0;
+	if (a->has_tpm && b->has_tpm)
+		return a->name_len == b->name_len && pcrgate_ct_equal(a->name, b->name, a->name_len);
+	return 1;
+}
+
 int pcrgate_akpub_qualified_name(const pcrgate_akpub *ak, const uint8_t *parent_qn, size_t parent_qn_len,
 				 uint8_t out[PCRGATE_QUOTE_MAX_NAME], size_t *out_len)
 {

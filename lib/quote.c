@@ -2,9 +2,9 @@
  * pcrgate: TPM 2.0 quote verification. The checks run strictly in DESIGN.md's order (size,
  * signature, magic, type, qualified-signer, nonce, pcr-selection, pcr-digest, clock, eventlog):
  * nothing in the attest structure is looked at before its signature holds (nor before the AK
- * is known to be a restricted signing key, when its TPM public area says), the event log is
- * parsed only after everything the signature vouches for passed, and each rejection names its
- * check.
+ * is known to be a restricted signing key, when its TPM public area says), the event logs are
+ * parsed only after everything the signature vouches for passed (lib/quote_eventlog.c), and
+ * each rejection names its check.
  */
 #include "config.h"
 
@@ -18,6 +18,7 @@
 
 #include "akpub.h"
 #include "pcrgate/eventlog.h"
+#include "quote_internal.h"
 #include "reader.h"
 
 static const char *const check_names[PCRGATE_QUOTE_CHECK_COUNT] = {
@@ -41,9 +42,7 @@ const char *pcrgate_quote_check_name(pcrgate_quote_check check)
 	return check_names[check];
 }
 
-/* Records check as the failed one, in result and in ei as "CHECK: detail". */
-__attribute__((format(printf, 4, 5))) static int reject(pcrgate_quote_result *res, pcrgate_errinfo *ei,
-							pcrgate_quote_check check, const char *fmt, ...)
+int quote_reject(pcrgate_quote_result *res, pcrgate_errinfo *ei, pcrgate_quote_check check, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,12 +56,12 @@ __attribute__((format(printf, 4, 5))) static int reject(pcrgate_quote_result *re
 				   res->detail);
 }
 
-static void pass(pcrgate_quote_result *res, pcrgate_quote_check check)
+void quote_pass(pcrgate_quote_result *res, pcrgate_quote_check check)
 {
 	res->passed |= 1u << check;
 }
 
-static void skip(pcrgate_quote_result *res, pcrgate_quote_check check)
+void quote_skip(pcrgate_quote_result *res, pcrgate_quote_check check)
 {
 	res->skipped |= 1u << check;
 }
@@ -83,8 +82,7 @@ const char *pcrgate_sig_scheme_name(uint16_t scheme)
 	}
 }
 
-/* Short hex for messages: the first bytes of a value, enough to tell values apart. */
-static const char *hex_prefix(const uint8_t *p, size_t len, char out[2 * 8 + 4])
+const char *quote_hex_prefix(const uint8_t *p, size_t len, char out[QUOTE_HEX_PREFIX_MAX])
 {
 	size_t n = len < 8 ? len : 8;
 
@@ -96,16 +94,21 @@ static const char *hex_prefix(const uint8_t *p, size_t len, char out[2 * 8 + 4])
 
 static int check_size(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
+	char label[QUOTE_LOG_LABEL_MAX];
+	size_t i;
+
 	if (in->attest_len == 0 || in->attest_len > PCRGATE_QUOTE_MAX_ATTEST)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "attest of %zu bytes (1..%u allowed)",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "attest of %zu bytes (1..%u allowed)",
 			      in->attest_len, PCRGATE_QUOTE_MAX_ATTEST);
 	if (in->signature_len == 0 || in->signature_len > PCRGATE_QUOTE_MAX_SIGNATURE)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "signature of %zu bytes (1..%u allowed)",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "signature of %zu bytes (1..%u allowed)",
 			      in->signature_len, PCRGATE_QUOTE_MAX_SIGNATURE);
-	if (in->eventlog_data != NULL && in->eventlog_len > PCRGATE_EVENTLOG_MAX_SIZE)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "event log of %zu bytes (at most %u)",
-			      in->eventlog_len, PCRGATE_EVENTLOG_MAX_SIZE);
-	pass(res, PCRGATE_QUOTE_CHECK_SIZE);
+	for (i = 0; i < in->eventlog_count; i++)
+		if (in->eventlogs[i].len > PCRGATE_EVENTLOG_MAX_SIZE)
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIZE, "the %s of %zu bytes (at most %u)",
+				      quote_log_label(&in->eventlogs[i], label), in->eventlogs[i].len,
+				      PCRGATE_EVENTLOG_MAX_SIZE);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_SIZE);
 	return PCRGATE_OK;
 }
 
@@ -161,12 +164,12 @@ static int check_ak_attributes(const pcrgate_akpub *ak, pcrgate_quote_result *re
 			used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s%s",
 						 used ? ", " : "", need[i].name);
 	if (used > 0)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the AK's objectAttributes 0x%08x lack %s: only a restricted signing key bound "
 			      "to its TPM makes quotes that prove anything",
 			      ak->attributes, missing);
 	if (ak->attributes & TPMA_OBJECT_DECRYPT)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the AK's objectAttributes 0x%08x have decrypt set: an AK only signs",
 			      ak->attributes);
 	res->ak_attributes_checked = 1;
@@ -189,10 +192,10 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	memset(&ts, 0, sizeof(ts));
 	rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(in->signature, in->signature_len, &off, &ts);
 	if (rc != TSS2_RC_SUCCESS)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "not a well-formed TPMT_SIGNATURE (%s)",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "not a well-formed TPMT_SIGNATURE (%s)",
 			      Tss2_RC_Decode(rc));
 	if (off != in->signature_len)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "%zu bytes after the TPMT_SIGNATURE",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "%zu bytes after the TPMT_SIGNATURE",
 			      in->signature_len - off);
 	res->sig_alg = ts.sigAlg;
 	switch (ts.sigAlg) {
@@ -200,30 +203,30 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 	case TPM2_ALG_RSAPSS:
 		res->hash_alg = ts.signature.rsassa.hash;
 		if (ak->key_type != PCRGATE_KEY_RSA)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 				      "an %s signature cannot come from an ECC key",
 				      pcrgate_sig_scheme_name(ts.sigAlg));
 		break;
 	case TPM2_ALG_ECDSA:
 		res->hash_alg = ts.signature.ecdsa.hash;
 		if (ak->key_type != PCRGATE_KEY_ECC)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 				      "an ecdsa signature cannot come from an RSA key");
 		break;
 	default:
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "signature scheme 0x%04x not supported (rsassa, rsapss, ecdsa)", ts.sigAlg);
 	}
 	/* SHA-1 and SM3 quotes are refused: a quote is only as strong as the hash its signature covers. */
 	if (res->hash_alg != PCRGATE_ALG_SHA256 && res->hash_alg != PCRGATE_ALG_SHA384 &&
 	    res->hash_alg != PCRGATE_ALG_SHA512)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "signature hash %s not accepted (sha256, sha384, sha512)",
 			      pcrgate_alg_label(res->hash_alg, b1));
 	/* A TPM key bound to a scheme signs only with it; anything else did not come from that key. */
 	if (ak->has_tpm && ak->scheme != TPM2_ALG_NULL &&
 	    (ak->scheme != ts.sigAlg || ak->scheme_hash != res->hash_alg))
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the AK signs with %s-%s, the signature is %s-%s",
 			      pcrgate_sig_scheme_name(ak->scheme), pcrgate_alg_label(ak->scheme_hash, b1),
 			      pcrgate_sig_scheme_name(ts.sigAlg), pcrgate_alg_label(res->hash_alg, b2));
@@ -232,35 +235,35 @@ static int check_signature(const pcrgate_quote_input *in, pcrgate_quote_result *
 		const TPMS_SIGNATURE_ECC *ecc = &ts.signature.ecdsa;
 		if (ecc->signatureR.size == 0 || ecc->signatureR.size > ak->field_bytes ||
 		    ecc->signatureS.size == 0 || ecc->signatureS.size > ak->field_bytes)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 				      "ECDSA r and s of %u and %u bytes for a %u-bit curve",
 				      ecc->signatureR.size, ecc->signatureS.size, ak->bits);
 		if (ecdsa_der(ecc, der, sizeof(der), &siglen) != 0)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 				      "cannot encode the ECDSA signature");
 		sig = der;
 	} else {
 		sig = ts.signature.rsassa.sig.buffer;
 		siglen = ts.signature.rsassa.sig.size;
 		if (siglen != ak->bits / 8)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 				      "RSA signature of %zu bytes for a %u-bit key", siglen, ak->bits);
 	}
 	dlen = pcrgate_alg_digest_size(res->hash_alg);
 	if (pcrgate_digest(res->hash_alg, in->attest, in->attest_len, dgst) != 0) {
-		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot hash the attest structure");
+		quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot hash the attest structure");
 		return PCRGATE_ERR_CRYPTO;
 	}
 	r = akpub_verify_digest(ak, ts.sigAlg, res->hash_alg, sig, siglen, dgst, dlen);
 	if (r == PCRGATE_ERR_VERIFY)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE,
 			      "the %s-%s signature does not verify with the AK",
 			      pcrgate_sig_scheme_name(ts.sigAlg), pcrgate_alg_label(res->hash_alg, b1));
 	if (r != 0) {
-		reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot verify: %s", pcrgate_strerror(r));
+		quote_reject(res, ei, PCRGATE_QUOTE_CHECK_SIGNATURE, "cannot verify: %s", pcrgate_strerror(r));
 		return r;
 	}
-	pass(res, PCRGATE_QUOTE_CHECK_SIGNATURE);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_SIGNATURE);
 	return PCRGATE_OK;
 }
 
@@ -314,29 +317,29 @@ static int check_magic_type(const pcrgate_quote_input *in, TPMS_ATTEST *a, pcrga
 
 	reader_init(&rd, in->attest, in->attest_len);
 	if (reader_u32be(&rd, &magic) != 0)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC, "attest of %zu bytes has no magic",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC, "attest of %zu bytes has no magic",
 			      in->attest_len);
 	if (magic != TPM2_GENERATED_VALUE)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_MAGIC,
 			      "magic 0x%08x is not TPM_GENERATED_VALUE: the TPM did not make this structure",
 			      magic);
-	pass(res, PCRGATE_QUOTE_CHECK_MAGIC);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_MAGIC);
 	if (reader_u16be(&rd, &type) != 0)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "attest of %zu bytes has no type",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "attest of %zu bytes has no type",
 			      in->attest_len);
 	if (type != TPM2_ST_ATTEST_QUOTE)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE,
 			      "type 0x%04x is not TPM_ST_ATTEST_QUOTE (0x8018)", type);
 	memset(a, 0, sizeof(*a));
 	rc = Tss2_MU_TPMS_ATTEST_Unmarshal(in->attest, in->attest_len, &off, a);
 	if (rc != TSS2_RC_SUCCESS)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "not a well-formed TPMS_ATTEST quote (%s)",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "not a well-formed TPMS_ATTEST quote (%s)",
 			      Tss2_RC_Decode(rc));
 	if (off != in->attest_len)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "%zu bytes after the TPMS_ATTEST quote",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_TYPE, "%zu bytes after the TPMS_ATTEST quote",
 			      in->attest_len - off);
 	record_fields(a, res);
-	pass(res, PCRGATE_QUOTE_CHECK_TYPE);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_TYPE);
 	return PCRGATE_OK;
 }
 
@@ -345,56 +348,52 @@ static int check_qualified_signer(const pcrgate_quote_input *in, pcrgate_quote_r
 {
 	uint8_t derived[PCRGATE_QUOTE_MAX_NAME];
 	size_t derived_len = 0;
-	char h1[20], h2[20];
+	char h1[QUOTE_HEX_PREFIX_MAX], h2[QUOTE_HEX_PREFIX_MAX];
 
 	if (in->ak_qualified_name == NULL && in->ak_parent_qn == NULL) {
-		skip(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
+		quote_skip(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
 		return PCRGATE_OK;
 	}
 	if (in->ak_qualified_name != NULL &&
 	    (in->ak_qualified_name_len != res->qualified_signer_len ||
 	     !pcrgate_ct_equal(in->ak_qualified_name, res->qualified_signer, res->qualified_signer_len)))
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
 			      "qualifiedSigner %s is not the expected AK qualified name %s",
-			      hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
-			      hex_prefix(in->ak_qualified_name, in->ak_qualified_name_len, h2));
+			      quote_hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
+			      quote_hex_prefix(in->ak_qualified_name, in->ak_qualified_name_len, h2));
 	if (in->ak_parent_qn != NULL) {
 		if (pcrgate_akpub_qualified_name(in->ak, in->ak_parent_qn, in->ak_parent_qn_len, derived,
 						 &derived_len) != 0)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
 				      "cannot derive the AK's qualified name from its parent's");
 		if (derived_len != res->qualified_signer_len ||
 		    !pcrgate_ct_equal(derived, res->qualified_signer, derived_len))
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER,
 				      "qualifiedSigner %s is not the AK under the given parent (%s)",
-				      hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
-				      hex_prefix(derived, derived_len, h2));
+				      quote_hex_prefix(res->qualified_signer, res->qualified_signer_len, h1),
+				      quote_hex_prefix(derived, derived_len, h2));
 	}
-	pass(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER);
 	return PCRGATE_OK;
 }
 
 static int check_nonce(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
 	if (in->nonce == NULL) {
-		skip(res, PCRGATE_QUOTE_CHECK_NONCE);
+		quote_skip(res, PCRGATE_QUOTE_CHECK_NONCE);
 		return PCRGATE_OK;
 	}
 	/* Lengths are public; only the bytes are compared in constant time. */
 	if (in->nonce_len != res->extra_data_len)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData of %zu bytes, the nonce has %zu",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData of %zu bytes, the nonce has %zu",
 			      res->extra_data_len, in->nonce_len);
 	if (!pcrgate_ct_equal(in->nonce, res->extra_data, in->nonce_len))
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData is not the nonce");
-	pass(res, PCRGATE_QUOTE_CHECK_NONCE);
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_NONCE, "extraData is not the nonce");
+	quote_pass(res, PCRGATE_QUOTE_CHECK_NONCE);
 	return PCRGATE_OK;
 }
 
-/*
- * The quote's mask for bank alg: every entry of that bank counts (an empty entry selects
- * nothing, and pcr-selection refuses a bank selected by two non-empty entries).
- */
-static uint32_t quoted_mask(const pcrgate_quote_result *res, uint16_t alg)
+uint32_t quote_quoted_mask(const pcrgate_quote_result *res, uint16_t alg)
 {
 	uint32_t mask = 0;
 	size_t i;
@@ -421,30 +420,30 @@ static int check_pcr_selection(const pcrgate_quote_input *in, pcrgate_quote_resu
 		if (q == 0)
 			continue;
 		if (pcrgate_alg_digest_size(alg) == 0)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
 				      "the quote selects bank %s, unknown here", pcrgate_alg_label(alg, b));
 		for (j = 0; j < i; j++)
 			if (res->selection[j].alg == alg && res->selection[j].mask != 0)
-				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+				return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
 					      "the quote selects bank %s twice", pcrgate_alg_label(alg, b));
 		s = pcrgate_pcrs_mask(in->pcrs, alg);
 		if (q & ~s)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
 				      "%s:%u is quoted but not supplied", pcrgate_alg_label(alg, b),
 				      lowest_bit(q & ~s));
 		if (s & ~q)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
 				      "%s:%u is supplied but not quoted", pcrgate_alg_label(alg, b),
 				      lowest_bit(s & ~q));
 	}
 	for (i = 0; i < nb; i++) {
 		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
 		uint32_t s = pcrgate_pcrs_mask(in->pcrs, alg);
-		if (s != 0 && quoted_mask(res, alg) == 0)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
+		if (s != 0 && quote_quoted_mask(res, alg) == 0)
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_SELECTION,
 				      "%s:%u is supplied but not quoted", pcrgate_alg_label(alg, b), lowest_bit(s));
 	}
-	pass(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
 	return PCRGATE_OK;
 }
 
@@ -453,7 +452,7 @@ static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result 
 	/* The selection matched the set, which holds at most MAX_BANKS banks of MAX_PCRS values. */
 	uint8_t buf[PCRGATE_MAX_BANKS * PCRGATE_MAX_PCRS * PCRGATE_MAX_DIGEST], dgst[PCRGATE_MAX_DIGEST];
 	size_t i, used = 0, dlen = pcrgate_alg_digest_size(res->hash_alg), vlen;
-	char h1[20], h2[20], b[PCRGATE_ALG_LABEL_MAX];
+	char h1[QUOTE_HEX_PREFIX_MAX], h2[QUOTE_HEX_PREFIX_MAX], b[PCRGATE_ALG_LABEL_MAX];
 	unsigned k;
 
 	for (i = 0; i < res->selection_count; i++) {
@@ -463,24 +462,24 @@ static int check_pcr_digest(const pcrgate_quote_input *in, pcrgate_quote_result 
 				continue;
 			v = pcrgate_pcrs_get(in->pcrs, res->selection[i].alg, k, &vlen);
 			if (v == NULL || vlen > sizeof(buf) - used)
-				return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "no room for %s:%u",
+				return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "no room for %s:%u",
 					      pcrgate_alg_label(res->selection[i].alg, b), k);
 			memcpy(buf + used, v, vlen);
 			used += vlen;
 		}
 	}
 	if (pcrgate_digest(res->hash_alg, buf, used, dgst) != 0) {
-		reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "cannot hash the PCR values");
+		quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "cannot hash the PCR values");
 		return PCRGATE_ERR_CRYPTO;
 	}
 	if (res->pcr_digest_len != dlen)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "pcrDigest of %zu bytes, %s gives %zu",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST, "pcrDigest of %zu bytes, %s gives %zu",
 			      res->pcr_digest_len, pcrgate_alg_label(res->hash_alg, b), dlen);
 	if (!pcrgate_ct_equal(dgst, res->pcr_digest, dlen))
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_PCR_DIGEST,
 			      "the supplied PCR values hash to %s, the quote's pcrDigest is %s",
-			      hex_prefix(dgst, dlen, h1), hex_prefix(res->pcr_digest, dlen, h2));
-	pass(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
+			      quote_hex_prefix(dgst, dlen, h1), quote_hex_prefix(res->pcr_digest, dlen, h2));
+	quote_pass(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
 	return PCRGATE_OK;
 }
 
@@ -494,19 +493,19 @@ static int check_clock(const pcrgate_quote_input *in, pcrgate_quote_result *res,
 	const pcrgate_clock_state *p = in->previous, *c = &res->clock;
 
 	if (p == NULL) {
-		skip(res, PCRGATE_QUOTE_CHECK_CLOCK);
+		quote_skip(res, PCRGATE_QUOTE_CHECK_CLOCK);
 		return PCRGATE_OK;
 	}
 	if (c->reset_count < p->reset_count)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK, "resetCount went back from %u to %u",
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK, "resetCount went back from %u to %u",
 			      p->reset_count, c->reset_count);
 	if (c->reset_count == p->reset_count && c->restart_count < p->restart_count)
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
 			      "restartCount went back from %u to %u without a reset", p->restart_count,
 			      c->restart_count);
 	if (c->clock < p->clock) {
 		if (!in->accept_clock_restore || c->reset_count == p->reset_count || res->safe)
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
+			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_CLOCK,
 				      "clock went back from %llu to %llu ms%s", (unsigned long long)p->clock,
 				      (unsigned long long)c->clock,
 				      c->reset_count > p->reset_count && !res->safe
@@ -516,167 +515,8 @@ static int check_clock(const pcrgate_quote_input *in, pcrgate_quote_result *res,
 	}
 	res->rebooted = c->reset_count > p->reset_count;
 	res->restarted = !res->rebooted && c->restart_count > p->restart_count;
-	pass(res, PCRGATE_QUOTE_CHECK_CLOCK);
+	quote_pass(res, PCRGATE_QUOTE_CHECK_CLOCK);
 	return PCRGATE_OK;
-}
-
-/* A PCR's value after a TPM reset when nothing extended it, as the PC Client profile fixes it. */
-static void reset_value(unsigned pcr, unsigned pcr0_start, size_t len, uint8_t *out)
-{
-	/* PCRs 17 to 22 belong to a dynamic root of trust: all ones until it resets them. */
-	memset(out, pcr >= 17 && pcr <= 22 ? 0xff : 0x00, len);
-	/* PCR 0 starts with the locality the CRTM started in (or 4 after an H-CRTM event). */
-	if (pcr == 0)
-		out[len - 1] = (uint8_t)pcr0_start;
-}
-
-/* Names the banks a log carries ("sha1, sha256"), for messages. */
-static const char *log_banks(const pcrgate_eventlog *log, char *out, size_t cap)
-{
-	char b[PCRGATE_ALG_LABEL_MAX];
-	size_t i, used = 0, n = pcrgate_eventlog_bank_count(log);
-
-	out[0] = '\0';
-	for (i = 0; i < n && used < cap; i++)
-		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "",
-					 pcrgate_alg_label(pcrgate_eventlog_bank_alg(log, i), b));
-	return n ? out : "none";
-}
-
-static int log_carries(const pcrgate_eventlog *log, uint16_t alg)
-{
-	size_t i, n = pcrgate_eventlog_bank_count(log);
-
-	for (i = 0; i < n; i++)
-		if (pcrgate_eventlog_bank_alg(log, i) == alg)
-			return 1;
-	return 0;
-}
-
-/* One quoted bank:index against the replayed log; the failure names it. */
-static int explain_pcr(const pcrgate_quote_input *in, const pcrgate_pcrs *replayed, unsigned pcr0_start,
-		       uint16_t alg, unsigned k, pcrgate_quote_result *res, pcrgate_errinfo *ei, int *extended)
-{
-	uint8_t reset[PCRGATE_MAX_DIGEST];
-	const uint8_t *lv, *qv;
-	size_t ll = 0, ql = 0;
-	char h1[20], h2[20], b[PCRGATE_ALG_LABEL_MAX];
-
-	qv = pcrgate_pcrs_get(in->pcrs, alg, k, &ql);
-	lv = pcrgate_pcrs_get(replayed, alg, k, &ll);
-	*extended = lv != NULL;
-	if (lv == NULL) {
-		if (qv == NULL || ql == 0 || ql > sizeof(reset))
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "%s:%u has no quoted value",
-				      pcrgate_alg_label(alg, b), k);
-		reset_value(k, pcr0_start, ql, reset);
-		if (!pcrgate_ct_equal(qv, reset, ql))
-			return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-				      "%s:%u is quoted with a value the event log does not explain (no event "
-				      "extends it): %s, not its reset value %s",
-				      pcrgate_alg_label(alg, b), k, hex_prefix(qv, ql, h1),
-				      hex_prefix(reset, ql, h2));
-		return PCRGATE_OK;
-	}
-	if (qv == NULL || ll != ql || !pcrgate_ct_equal(lv, qv, ll))
-		return reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-			      "%s:%u: the event log replays to %s, the quote has %s",
-			      pcrgate_alg_label(alg, b), k, hex_prefix(lv, ll, h1),
-			      qv ? hex_prefix(qv, ql, h2) : "nothing");
-	return PCRGATE_OK;
-}
-
-/*
- * The log is parsed only here, once the signed quote and the PCR values it vouches for have
- * passed every other check. Then every quoted PCR must be explained by the log: in a bank the
- * log carries, either replayed to its quoted value or, when no event extends it, at its reset
- * value. A log that extends none of the quoted PCRs proves nothing and is refused.
- */
-static int check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
-{
-	pcrgate_eventlog *log = NULL;
-	pcrgate_pcrs *replayed = NULL;
-	pcrgate_errinfo lei;
-	size_t i, nb, nv = 0, compared = 0;
-	uint16_t valg[PCRGATE_MAX_BANKS];
-	uint32_t vmask[PCRGATE_MAX_BANKS];
-	char b[PCRGATE_ALG_LABEL_MAX], banks[64];
-	unsigned k, pcr0_start;
-	int r, extended;
-
-	if (in->eventlog_data == NULL) {
-		skip(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
-		return PCRGATE_OK;
-	}
-	pcrgate_errinfo_clear(&lei);
-	if ((r = pcrgate_eventlog_parse(in->eventlog_data, in->eventlog_len, &log, &lei)) != 0) {
-		if (lei.has_offset)
-			reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-			       "the event log is malformed at offset %zu: %s", lei.offset,
-			       lei.message[0] ? lei.message : pcrgate_strerror(r));
-		else
-			reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "the event log is malformed: %s",
-			       lei.message[0] ? lei.message : pcrgate_strerror(r));
-		return r == PCRGATE_ERR_NOMEM ? r : PCRGATE_ERR_VERIFY;
-	}
-	pcrgate_errinfo_clear(&lei);
-	if ((r = pcrgate_eventlog_replay(log, &replayed, &lei)) != 0) {
-		reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot replay the event log: %s",
-		       lei.message[0] ? lei.message : pcrgate_strerror(r));
-		r = r == PCRGATE_ERR_NOMEM ? r : PCRGATE_ERR_VERIFY;
-		goto fail;
-	}
-	/* The supplied set holds exactly the quoted banks (pcr-selection), sorted by name. */
-	nb = pcrgate_pcrs_bank_count(in->pcrs);
-	for (i = 0; i < nb; i++) {
-		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
-		if (quoted_mask(res, alg) != 0 && !log_carries(log, alg)) {
-			r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-				   "the quote selects bank %s, which the event log does not carry "
-				   "(it carries %s)",
-				   pcrgate_alg_label(alg, b), log_banks(log, banks, sizeof(banks)));
-			goto fail;
-		}
-	}
-	pcr0_start = pcrgate_eventlog_pcr0_start(log);
-	for (i = 0; i < nb; i++) {
-		uint16_t alg = pcrgate_pcrs_bank_alg(in->pcrs, i);
-		uint32_t q = quoted_mask(res, alg);
-		if (q == 0)
-			continue;
-		/* A PCR set holds at most as many banks; checked so that no bank goes unexplained. */
-		if (nv == PCRGATE_MAX_BANKS) {
-			r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "more than %d quoted banks",
-				   PCRGATE_MAX_BANKS);
-			goto fail;
-		}
-		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
-			if (!(q & ((uint32_t)1 << k)))
-				continue;
-			if ((r = explain_pcr(in, replayed, pcr0_start, alg, k, res, ei, &extended)) != 0)
-				goto fail;
-			compared += extended ? 1 : 0;
-		}
-		valg[nv] = alg;
-		vmask[nv++] = q;
-	}
-	if (compared == 0) {
-		r = reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-			   "the event log extends none of the quoted PCRs in any bank the quote covers");
-		goto fail;
-	}
-	res->eventlog_compared = compared;
-	res->eventlog_verified_count = nv;
-	for (i = 0; i < nv; i++) {
-		res->eventlog_verified[i].alg = valg[i];
-		res->eventlog_verified[i].mask = vmask[i];
-	}
-	pass(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
-	r = PCRGATE_OK;
-fail:
-	pcrgate_pcrs_free(&replayed);
-	pcrgate_eventlog_free(&log);
-	return r;
 }
 
 int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
@@ -692,13 +532,6 @@ int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *re
 	    (in->attest == NULL && in->attest_len > 0) || (in->signature == NULL && in->signature_len > 0))
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					"a quote needs an AK, an attest structure and a signature");
-	else if (in->eventlog_data == NULL && in->eventlog_len > 0)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-					"an event log length without its bytes");
-	else if (in->eventlog_data != NULL && in->pcrs == NULL)
-		r = pcrgate_errinfo_set(
-			ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-			"an event log is compared with the quoted PCR values, which were not given");
 	else if (in->ak_parent_qn != NULL && !in->ak->has_tpm)
 		r = pcrgate_errinfo_set(
 			ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
@@ -708,7 +541,7 @@ int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *re
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					"a parent's qualified name of %zu bytes", in->ak_parent_qn_len);
 	else
-		r = PCRGATE_OK;
+		r = quote_check_eventlog_input(in, ei);
 	if (r != 0) {
 		snprintf(res->detail, sizeof(res->detail), "%s", ei ? ei->message : "invalid argument");
 		return r;
@@ -719,12 +552,12 @@ int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *re
 	    (r = check_qualified_signer(in, res, ei)) != 0 || (r = check_nonce(in, res, ei)) != 0)
 		return r;
 	if (in->pcrs == NULL) {
-		skip(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
-		skip(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
+		quote_skip(res, PCRGATE_QUOTE_CHECK_PCR_SELECTION);
+		quote_skip(res, PCRGATE_QUOTE_CHECK_PCR_DIGEST);
 	} else if ((r = check_pcr_selection(in, res, ei)) != 0 || (r = check_pcr_digest(in, res, ei)) != 0) {
 		return r;
 	}
-	if ((r = check_clock(in, res, ei)) != 0 || (r = check_eventlog(in, res, ei)) != 0)
+	if ((r = check_clock(in, res, ei)) != 0 || (r = quote_check_eventlog(in, res, ei)) != 0)
 		return r;
 	return PCRGATE_OK;
 }

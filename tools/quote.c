@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "pcrgate/eventlog.h"
+#include "pcrgate/evidence.h"
 #include "pcrgate/quote.h"
 
 #define MAX_NONCE 64 /* a TPM2B_DATA */
@@ -21,11 +22,17 @@ static void usage_verify(FILE *f)
 {
 	static const char *const lines[] = {
 		"usage: pcrgate quote verify --ak AK --attest MSG --sig SIG",
-		"         [--pcrs FILE [--pcrs-format FMT]] [--nonce HEX | --nonce-file FILE]",
-		"         [--ak-name HEX] [--ak-parent PARENT]",
-		"         [--previous-clock CLOCK:RESETS:RESTARTS [--accept-clock-restore]]",
-		"         [--eventlog LOG] [--json]",
+		"         [--pcrs FILE [--pcrs-format FMT]] [--eventlog LOG] [COMMON OPTIONS]",
+		"       pcrgate quote verify --evidence FILE [--ak AK] [--report FILE] [COMMON OPTIONS]",
+		"  COMMON OPTIONS: [--nonce HEX | --nonce-file FILE] [--ak-name HEX] [--ak-parent PARENT]",
+		"         [--previous-clock CLOCK:RESETS:RESTARTS [--accept-clock-restore]] [--json]",
 		"",
+		"  --evidence FILE    an agent's evidence document (pcrgate-agent quote): the quote, its",
+		"                     signature, PCR values, event logs and AK qualified name, and the AK",
+		"                     unless --ak names the enrolled one (then they must be the same key);",
+		"                     its nonce is not trusted: give --nonce or --nonce-file",
+		"  --report FILE      with --evidence: the quote must bind this report, its extraData",
+		"                     being SHA-256(nonce || report) (needs --nonce or --nonce-file)",
 		"  --ak AK            the AK's public key: PEM or DER SubjectPublicKeyInfo,",
 		"                     TPM2B_PUBLIC or TPMT_PUBLIC",
 		"  --attest MSG       the quote: marshalled TPMS_ATTEST (tpm2_quote -m)",
@@ -55,8 +62,8 @@ static void usage_verify(FILE *f)
 
 struct verify_args {
 	const char *ak, *attest, *sig, *pcrs, *nonce_hex, *nonce_file, *ak_name, *ak_parent, *previous,
-		*eventlog;
-	int pcrs_format, json, accept_clock_restore;
+		*eventlog, *evidence, *report;
+	int pcrs_format, pcrs_format_given, json, accept_clock_restore;
 };
 
 /* Reads a file named by an option; failures are reported as "OPTION FILE: message". */
@@ -167,7 +174,7 @@ static int parse_previous(const char *arg, pcrgate_clock_state *prev)
 /* Which input each optional check needs, for the summary of what was skipped. */
 static const char *const check_inputs[PCRGATE_QUOTE_CHECK_COUNT] = {
 	[PCRGATE_QUOTE_CHECK_QUALIFIED_SIGNER] = "--ak-name or --ak-parent",
-	[PCRGATE_QUOTE_CHECK_NONCE] = "--nonce",
+	[PCRGATE_QUOTE_CHECK_NONCE] = "--nonce or --nonce-file",
 	[PCRGATE_QUOTE_CHECK_PCR_SELECTION] = "--pcrs",
 	[PCRGATE_QUOTE_CHECK_PCR_DIGEST] = "--pcrs",
 	[PCRGATE_QUOTE_CHECK_CLOCK] = "--previous-clock",
@@ -336,22 +343,155 @@ static void print_summary(const pcrgate_akpub *ak, const pcrgate_quote_result *r
 	}
 }
 
+/* Everything one verification read or made; released by inputs_free. */
+struct inputs {
+	uint8_t *akbuf, *attest, *sig, *pcrbuf, *nonce_buf, *logbuf, *evbuf, *report;
+	size_t aklen, attest_len, siglen, pcrlen, nonce_len, loglen, evlen, report_len;
+	pcrgate_akpub *ak;
+	pcrgate_pcrs *pcrs;
+	pcrgate_evidence *ev;
+};
+
+static void inputs_free(struct inputs *x)
+{
+	pcrgate_evidence_free(&x->ev);
+	pcrgate_pcrs_free(&x->pcrs);
+	pcrgate_akpub_free(&x->ak);
+	free(x->akbuf);
+	free(x->attest);
+	free(x->sig);
+	free(x->pcrbuf);
+	free(x->nonce_buf);
+	free(x->logbuf);
+	free(x->evbuf);
+	free(x->report);
+}
+
+static int load_ak(const struct verify_args *a, struct inputs *x)
+{
+	pcrgate_errinfo ei;
+	char ctx[512];
+
+	pcrgate_errinfo_clear(&ei);
+	if (read_input("--ak", a->ak, 64 * 1024, &x->akbuf, &x->aklen) != 0)
+		return -1;
+	if ((x->ak = pcrgate_akpub_new()) == NULL) {
+		cli_error("quote verify: out of memory");
+		return -1;
+	}
+	if (pcrgate_akpub_load(x->ak, x->akbuf, x->aklen, &ei) != 0) {
+		snprintf(ctx, sizeof(ctx), "quote verify: --ak %s", a->ak);
+		cli_report(ctx, &ei);
+		return -1;
+	}
+	return 0;
+}
+
+/* The quote, signature, PCR values and event log, each from its own file. */
+static int load_files(const struct verify_args *a, struct inputs *x, pcrgate_quote_input *in)
+{
+	pcrgate_errinfo ei;
+	char ctx[512];
+
+	pcrgate_errinfo_clear(&ei);
+	if (read_capped("--attest", a->attest, PCRGATE_QUOTE_MAX_ATTEST, &x->attest, &x->attest_len) != 0 ||
+	    read_capped("--sig", a->sig, PCRGATE_QUOTE_MAX_SIGNATURE, &x->sig, &x->siglen) != 0)
+		return -1;
+	if (a->pcrs != NULL) {
+		if (read_input("--pcrs", a->pcrs, PCRGATE_PCRFILE_MAX, &x->pcrbuf, &x->pcrlen) != 0)
+			return -1;
+		if (pcrgate_pcrfile_parse(x->pcrbuf, x->pcrlen, a->pcrs_format, x->attest, x->attest_len, &x->pcrs,
+					  NULL, &ei) != 0) {
+			snprintf(ctx, sizeof(ctx), "quote verify: --pcrs %s", a->pcrs);
+			cli_report(ctx, &ei);
+			return -1;
+		}
+	}
+	/* Only read here: the library parses the log once the signed quote has passed its checks. */
+	if (a->eventlog != NULL &&
+	    read_capped("--eventlog", a->eventlog, PCRGATE_EVENTLOG_MAX_SIZE, &x->logbuf, &x->loglen) != 0)
+		return -1;
+	in->ak = x->ak;
+	in->attest = x->attest;
+	in->attest_len = x->attest_len;
+	in->signature = x->sig;
+	in->signature_len = x->siglen;
+	in->pcrs = x->pcrs;
+	if (x->logbuf != NULL) {
+		in->eventlogs[0].data = x->logbuf;
+		in->eventlogs[0].len = x->loglen;
+		in->eventlog_count = 1;
+	}
+	return 0;
+}
+
+/*
+ * Everything from an evidence document but the nonce. The AK is the document's, or the one --ak
+ * names (an enrolled key), which the document's must then be: a quote by another key than the
+ * one the document states is refused before anything is verified.
+ */
+static int load_evidence(const struct verify_args *a, struct inputs *x, pcrgate_quote_input *in)
+{
+	pcrgate_errinfo ei;
+	char ctx[512];
+
+	pcrgate_errinfo_clear(&ei);
+	if (read_input("--evidence", a->evidence, PCRGATE_EVIDENCE_MAX_SIZE, &x->evbuf, &x->evlen) != 0)
+		return -1;
+	if (pcrgate_evidence_parse(x->evbuf, x->evlen, &x->ev, &ei) != 0) {
+		snprintf(ctx, sizeof(ctx), "quote verify: --evidence %s", a->evidence);
+		cli_report(ctx, &ei);
+		return -1;
+	}
+	if (x->ak != NULL && !pcrgate_akpub_same_key(x->ak, pcrgate_evidence_ak(x->ev))) {
+		cli_error("quote verify: --evidence %s: its ak_public is not the key --ak %s names", a->evidence,
+			  a->ak);
+		return -1;
+	}
+	if (pcrgate_evidence_quote_input(x->ev, in) != 0) {
+		cli_error("quote verify: --evidence %s: unusable", a->evidence);
+		return -1;
+	}
+	in->ak = x->ak != NULL ? x->ak : pcrgate_evidence_ak(x->ev);
+	return 0;
+}
+
+/* The expected extraData: the nonce, or with --report SHA-256(nonce || report). */
+static int load_nonce(const struct verify_args *a, struct inputs *x, uint8_t *nonce, size_t *nonce_len)
+{
+	uint8_t binding[PCRGATE_EVIDENCE_BINDING_SIZE];
+
+	if (a->nonce_file != NULL) {
+		if (read_input("--nonce-file", a->nonce_file, MAX_NONCE, &x->nonce_buf, nonce_len) != 0)
+			return -1;
+		memcpy(nonce, x->nonce_buf, *nonce_len);
+	}
+	if (a->report == NULL)
+		return 0;
+	if (read_input("--report", a->report, CLI_MAX_INPUT, &x->report, &x->report_len) != 0)
+		return -1;
+	if (pcrgate_evidence_report_binding(nonce, *nonce_len, x->report, x->report_len, binding) != 0) {
+		cli_error("quote verify: --report %s: cannot hash it with the nonce", a->report);
+		return -1;
+	}
+	memcpy(nonce, binding, sizeof(binding));
+	*nonce_len = sizeof(binding);
+	return 0;
+}
+
 static int run_verify(const struct verify_args *a)
 {
-	uint8_t *akbuf = NULL, *attest = NULL, *sig = NULL, *pcrbuf = NULL, *nonce_buf = NULL, *logbuf = NULL;
-	size_t aklen = 0, attest_len = 0, siglen = 0, pcrlen = 0, nonce_len = 0, loglen = 0;
 	uint8_t nonce[MAX_NONCE], qn[PCRGATE_QUOTE_MAX_NAME], parent[PCRGATE_QUOTE_MAX_NAME];
-	size_t qn_len = 0, parent_len = 0;
-	pcrgate_akpub *ak = NULL;
-	pcrgate_pcrs *pcrs = NULL;
+	size_t nonce_len = 0, qn_len = 0, parent_len = 0;
+	struct inputs x;
 	pcrgate_clock_state prev;
 	pcrgate_quote_input in;
 	pcrgate_quote_result res;
 	pcrgate_errinfo ei;
-	char ctx[512];
 	int r = CLI_EXIT_USAGE, vr;
 
 	memset(&in, 0, sizeof(in));
+	memset(&x, 0, sizeof(x));
 	pcrgate_errinfo_clear(&ei);
 	if (a->nonce_hex != NULL &&
 	    parse_hex_arg("--nonce", a->nonce_hex, nonce, sizeof(nonce), &nonce_len) != 0)
@@ -364,49 +504,15 @@ static int run_verify(const struct verify_args *a)
 		goto out;
 
 	r = CLI_EXIT_FAIL;
-	if (read_input("--ak", a->ak, 64 * 1024, &akbuf, &aklen) != 0 ||
-	    read_capped("--attest", a->attest, PCRGATE_QUOTE_MAX_ATTEST, &attest, &attest_len) != 0 ||
-	    read_capped("--sig", a->sig, PCRGATE_QUOTE_MAX_SIGNATURE, &sig, &siglen) != 0)
+	if ((a->ak != NULL && load_ak(a, &x) != 0) ||
+	    (a->evidence != NULL ? load_evidence(a, &x, &in) : load_files(a, &x, &in)) != 0 ||
+	    load_nonce(a, &x, nonce, &nonce_len) != 0)
 		goto out;
-	if (a->nonce_file != NULL) {
-		if (read_input("--nonce-file", a->nonce_file, MAX_NONCE, &nonce_buf, &nonce_len) != 0)
-			goto out;
-		memcpy(nonce, nonce_buf, nonce_len);
-	}
-	if ((ak = pcrgate_akpub_new()) == NULL) {
-		cli_error("quote verify: out of memory");
-		goto out;
-	}
-	if (pcrgate_akpub_load(ak, akbuf, aklen, &ei) != 0) {
-		snprintf(ctx, sizeof(ctx), "quote verify: --ak %s", a->ak);
-		cli_report(ctx, &ei);
-		goto out;
-	}
-	if (a->pcrs != NULL) {
-		if (read_input("--pcrs", a->pcrs, PCRGATE_PCRFILE_MAX, &pcrbuf, &pcrlen) != 0)
-			goto out;
-		if (pcrgate_pcrfile_parse(pcrbuf, pcrlen, a->pcrs_format, attest, attest_len, &pcrs, NULL,
-					  &ei) != 0) {
-			snprintf(ctx, sizeof(ctx), "quote verify: --pcrs %s", a->pcrs);
-			cli_report(ctx, &ei);
-			goto out;
-		}
-	}
-	/* Only read here: the library parses the log once the signed quote has passed its checks. */
-	if (a->eventlog != NULL &&
-	    read_capped("--eventlog", a->eventlog, PCRGATE_EVENTLOG_MAX_SIZE, &logbuf, &loglen) != 0)
-		goto out;
-
-	in.ak = ak;
-	in.attest = attest;
-	in.attest_len = attest_len;
-	in.signature = sig;
-	in.signature_len = siglen;
 	if (a->nonce_hex != NULL || a->nonce_file != NULL) {
 		in.nonce = nonce;
 		in.nonce_len = nonce_len;
 	}
-	in.pcrs = pcrs;
+	/* A qualified name given here is the verifier's own knowledge: it overrides the document's. */
 	if (a->ak_name != NULL) {
 		in.ak_qualified_name = qn;
 		in.ak_qualified_name_len = qn_len;
@@ -417,8 +523,6 @@ static int run_verify(const struct verify_args *a)
 	}
 	in.previous = a->previous != NULL ? &prev : NULL;
 	in.accept_clock_restore = a->accept_clock_restore;
-	in.eventlog_data = logbuf;
-	in.eventlog_len = loglen;
 
 	vr = pcrgate_quote_verify(&in, &res, &ei);
 	if (vr == PCRGATE_ERR_INVALID_ARGUMENT) {
@@ -427,23 +531,16 @@ static int run_verify(const struct verify_args *a)
 		goto out;
 	}
 	if (a->json)
-		print_json(ak, &res, vr == 0);
+		print_json(in.ak, &res, vr == 0);
 	if (vr != 0) {
 		cli_report("quote verify", &ei);
 		goto out;
 	}
 	if (!a->json)
-		print_summary(ak, &res);
+		print_summary(in.ak, &res);
 	r = CLI_EXIT_OK;
 out:
-	pcrgate_pcrs_free(&pcrs);
-	pcrgate_akpub_free(&ak);
-	free(akbuf);
-	free(attest);
-	free(sig);
-	free(pcrbuf);
-	free(nonce_buf);
-	free(logbuf);
+	inputs_free(&x);
 	return r;
 }
 
@@ -462,6 +559,8 @@ static int cmd_verify(int argc, char **argv)
 		{"previous-clock", required_argument, NULL, 'c'},
 		{"accept-clock-restore", no_argument, NULL, 'R'},
 		{"eventlog", required_argument, NULL, 'e'},
+		{"evidence", required_argument, NULL, 'E'},
+		{"report", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -487,6 +586,7 @@ static int cmd_verify(int argc, char **argv)
 			a.pcrs = optarg;
 			break;
 		case 'F':
+			a.pcrs_format_given = 1;
 			if ((a.pcrs_format = pcrgate_pcrfile_format_from_name(optarg)) < 0) {
 				cli_error("quote verify: unknown --pcrs-format '%s'; see --help", optarg);
 				return CLI_EXIT_USAGE;
@@ -513,6 +613,12 @@ static int cmd_verify(int argc, char **argv)
 		case 'e':
 			a.eventlog = optarg;
 			break;
+		case 'E':
+			a.evidence = optarg;
+			break;
+		case 'r':
+			a.report = optarg;
+			break;
 		case 'j':
 			a.json = 1;
 			break;
@@ -529,8 +635,22 @@ static int cmd_verify(int argc, char **argv)
 		cli_error("quote verify: unexpected argument '%s'", argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
-	if (a.ak == NULL || a.attest == NULL || a.sig == NULL) {
-		cli_error("quote verify: --ak, --attest and --sig are required");
+	if (a.evidence != NULL && (a.attest != NULL || a.sig != NULL || a.pcrs != NULL || a.pcrs_format_given ||
+				   a.eventlog != NULL)) {
+		cli_error("quote verify: --evidence carries the quote, signature, PCR values and event logs: "
+			  "it cannot be mixed with --attest, --sig, --pcrs, --pcrs-format or --eventlog");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.evidence == NULL && (a.ak == NULL || a.attest == NULL || a.sig == NULL)) {
+		cli_error("quote verify: --ak, --attest and --sig are required (or --evidence)");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.report != NULL && a.evidence == NULL) {
+		cli_error("quote verify: --report checks a report bound to --evidence");
+		return CLI_EXIT_USAGE;
+	}
+	if (a.report != NULL && a.nonce_hex == NULL && a.nonce_file == NULL) {
+		cli_error("quote verify: --report is bound with the nonce: it needs --nonce or --nonce-file");
 		return CLI_EXIT_USAGE;
 	}
 	if (a.nonce_hex != NULL && a.nonce_file != NULL) {

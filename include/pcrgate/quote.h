@@ -81,6 +81,12 @@ PCRGATE_API int pcrgate_akpub_qualified_name(const pcrgate_akpub *ak, const uint
 PCRGATE_API int pcrgate_akpub_tpm_info(const pcrgate_akpub *ak, uint32_t *attributes, uint16_t *scheme,
 				       uint16_t *scheme_hash);
 
+/*
+ * 1 when a and b hold the same public key (and, when both come from TPM public areas, the same
+ * TPM name, which covers the attributes and policy too); 0 otherwise or when either is empty.
+ */
+PCRGATE_API int pcrgate_akpub_same_key(const pcrgate_akpub *a, const pcrgate_akpub *b);
+
 /* ---- Quote verification ---- */
 
 /* The checks, in the order they run. */
@@ -106,7 +112,7 @@ PCRGATE_API const char *pcrgate_quote_check_name(pcrgate_quote_check check);
 /* Caps applied before any other work. */
 #define PCRGATE_QUOTE_MAX_ATTEST    2304 /* a TPM2B_ATTEST's buffer */
 #define PCRGATE_QUOTE_MAX_SIGNATURE 518	 /* a TPMT_SIGNATURE with an RSA-4096 signature */
-/* The event log's cap is PCRGATE_EVENTLOG_MAX_SIZE (pcrgate/eventlog.h), also checked first. */
+/* Each event log's cap is PCRGATE_EVENTLOG_MAX_SIZE (pcrgate/eventlog.h), also checked first. */
 
 /* What a TPM's clock said at the time of a quote; the previous one is checked for monotonicity. */
 typedef struct pcrgate_clock_state {
@@ -114,6 +120,14 @@ typedef struct pcrgate_clock_state {
 	uint32_t reset_count;
 	uint32_t restart_count;
 } pcrgate_clock_state;
+
+/* One event log among several (pcrgate_quote_input.eventlogs): a name for messages, raw bytes. */
+#define PCRGATE_QUOTE_MAX_EVENTLOGS 4
+struct pcrgate_quote_eventlog {
+	const char *name; /* "firmware", "boot", ...; NULL reads as "event log" */
+	const uint8_t *data;
+	size_t len;
+};
 
 /* Inputs of one verification. Zero it first; optional inputs left NULL skip their check. */
 typedef struct pcrgate_quote_input {
@@ -142,11 +156,13 @@ typedef struct pcrgate_quote_input {
 	 */
 	int accept_clock_restore;
 	/*
-	 * A TCG event log as raw bytes (untrusted), replayed against pcrs (which it then needs).
-	 * It is parsed only when its check runs, after every check of the signed quote passed.
+	 * TCG event logs as raw bytes (untrusted), replayed against pcrs (which they then need):
+	 * eventlogs[0..eventlog_count), the firmware's then the boot extension's, replayed in this
+	 * order into one PCR state. Each is size-checked first and parsed only when the eventlog
+	 * check runs, after every check of the signed quote passed; messages name a log by name.
 	 */
-	const uint8_t *eventlog_data;
-	size_t eventlog_len;
+	struct pcrgate_quote_eventlog eventlogs[PCRGATE_QUOTE_MAX_EVENTLOGS];
+	size_t eventlog_count;
 } pcrgate_quote_input;
 
 #define PCRGATE_QUOTE_MAX_SELECTION 16 /* TPMS_PCR_SELECTIONs in one TPML_PCR_SELECTION */
@@ -191,10 +207,10 @@ typedef struct pcrgate_quote_result {
 	int clock_restored; /* Clock went back after an unorderly reset (accept_clock_restore) */
 
 	/*
-	 * From the eventlog check, when it passed: every quoted PCR is then explained by the log.
-	 * eventlog_compared counts the quoted bank:index pairs the log extends (replayed and
+	 * From the eventlog check, when it passed: every quoted PCR is then explained by the logs.
+	 * eventlog_compared counts the quoted bank:index pairs some log extends (replayed and
 	 * compared); the others were at their reset value. eventlog_verified[i].mask has bit k
-	 * set when PCR k of bank eventlog_verified[i].alg is quoted and the log explains it: only
+	 * set when PCR k of bank eventlog_verified[i].alg is quoted and the logs explain it: only
 	 * events on those PCRs are vouched for by the quote, events on any other PCR are not.
 	 */
 	size_t eventlog_compared;
@@ -211,11 +227,13 @@ typedef struct pcrgate_quote_result {
  * when the quote is accepted, PCRGATE_ERR_VERIFY when a check failed (ei then holds the
  * detail), or another error when the input itself is unusable (no AK, eventlog without pcrs).
  *
- * The eventlog check: every bank the quote selects must be one the log carries; each quoted
- * PCR the log extends must replay to the quoted value; each quoted PCR the log never extends
- * must hold its reset value (PCR 0: zeros with the log's StartupLocality or H-CRTM value in
- * the last byte; PCRs 17 to 22: all 0xff; any other: zeros); a log that extends none of the
- * quoted PCRs is refused. So quote only PCRs the log describes.
+ * The eventlog check: the logs are replayed in order into one PCR state (a PCR starts as a
+ * replay of one log starts it, PCR 0 with the first log's StartupLocality or H-CRTM value, which
+ * no later log may set). Every bank the quote selects must be one every log carries; each quoted
+ * PCR some log extends must replay to the quoted value; each quoted PCR no log extends must hold
+ * its reset value (PCR 0: zeros with the first log's StartupLocality or H-CRTM value in the last
+ * byte; PCRs 17 to 22: all 0xff; any other: zeros); logs that extend none of the quoted PCRs are
+ * refused. So quote only PCRs the logs describe.
  */
 PCRGATE_API int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *result,
 				     pcrgate_errinfo *ei);

@@ -5,7 +5,7 @@
  * attest is signed here with the ECC key, so inputs get past the signature to the parser and
  * every later check; the rest is read as a PCR file (any format, selection from the attest), its
  * first bytes as a nonce and as a previous clock state, as the flags ask. With flags bit 7 the
- * rest is split instead: a PCR file of a 2-byte length, then an event log, which the
+ * rest is split instead: a PCR file of a 2-byte length, then event logs (split_logs), which the
  * verification parses once the quote passed (flags bit 2 and a matching PCR file get there).
  * Any crash, overrun or leak is a bug.
  */
@@ -70,6 +70,28 @@ static int take(const uint8_t **p, size_t *left, const uint8_t **out, size_t *ou
 	return 0;
 }
 
+/*
+ * The event logs: a first byte n, then n - 1 logs of a 2-byte length each (as far as the input
+ * goes) and the last log taking the rest; n is taken modulo the cap, and 0 means one log.
+ */
+static void split_logs(const uint8_t *p, size_t left, pcrgate_quote_input *in)
+{
+	static const char *const names[] = {"firmware", "boot", NULL, "other"};
+	size_t n, i;
+
+	if (left < 1)
+		return;
+	n = p[0] % PCRGATE_QUOTE_MAX_EVENTLOGS + 1;
+	p++;
+	left--;
+	for (i = 0; i + 1 < n && take(&p, &left, &in->eventlogs[i].data, &in->eventlogs[i].len) == 0; i++)
+		in->eventlogs[i].name = names[i];
+	in->eventlogs[i].name = names[i];
+	in->eventlogs[i].data = p;
+	in->eventlogs[i].len = left;
+	in->eventlog_count = i + 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t endorsement[4] = {0x40, 0x00, 0x00, 0x0b};
@@ -128,17 +150,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	pcrfile = p;
 	pcrfile_len = left;
-	if ((flags & 128) && take(&p, &left, &pcrfile, &pcrfile_len) == 0) {
-		in.eventlog_data = p;
-		in.eventlog_len = left;
-	}
+	if ((flags & 128) && take(&p, &left, &pcrfile, &pcrfile_len) == 0)
+		split_logs(p, left, &in);
 	if (pcrgate_pcrfile_parse(pcrfile, pcrfile_len, PCRGATE_PCRFILE_AUTO, attest, attest_len, &pcrs, NULL,
 				  NULL) == 0)
 		in.pcrs = pcrs;
-	else {
-		in.eventlog_data = NULL;
-		in.eventlog_len = 0;
-	}
+	else
+		in.eventlog_count = 0;
 	(void)pcrgate_quote_verify(&in, &res, NULL);
 	pcrgate_pcrs_free(&pcrs);
 	return 0;

@@ -88,6 +88,25 @@ static pcrgate_pcrs *replay(const struct logbuf *l)
 	return replayed;
 }
 
+/* The input's event logs: l1 (unnamed when alone), then l2 named "boot" (l1 then "firmware"). */
+static void set_logs(struct fx *f, const struct logbuf *l1, const struct logbuf *l2)
+{
+	memset(f->in.eventlogs, 0, sizeof(f->in.eventlogs));
+	f->in.eventlog_count = 0;
+	if (l1 == NULL)
+		return;
+	f->in.eventlogs[0].name = l2 != NULL ? "firmware" : NULL;
+	f->in.eventlogs[0].data = l1->buf;
+	f->in.eventlogs[0].len = l1->len;
+	f->in.eventlog_count = 1;
+	if (l2 == NULL)
+		return;
+	f->in.eventlogs[1].name = "boot";
+	f->in.eventlogs[1].data = l2->buf;
+	f->in.eventlogs[1].len = l2->len;
+	f->in.eventlog_count = 2;
+}
+
 /* The quote now covers exactly p (which the fixture takes), banks in log order, and the log l. */
 static void fx_quote_pcrs(struct fx *f, pcrgate_pcrs *p, const struct logbuf *l)
 {
@@ -97,8 +116,7 @@ static void fx_quote_pcrs(struct fx *f, pcrgate_pcrs *p, const struct logbuf *l)
 	f->in.pcrs = p;
 	assert_int_equal(qt_attest_select(&f->a, p, log_banks, 2, f->key->hash), 0);
 	fx_sign(f);
-	f->in.eventlog_data = l ? l->buf : NULL;
-	f->in.eventlog_len = l ? l->len : 0;
+	set_logs(f, l, NULL);
 }
 
 /* A quote over exactly the PCRs and values that replaying log gives, with the log. */
@@ -148,8 +166,7 @@ static void test_eventlog(void **state)
 
 	/* A log with no event for quoted PCRs that are not at their reset value explains nothing. */
 	fx_init_from_log(&f, &log);
-	f.in.eventlog_data = other.buf;
-	f.in.eventlog_len = other.len;
+	set_logs(&f, &other, NULL);
 	expect_reject(&f, "eventlog");
 	assert_non_null(strstr(f.res.detail, "sha1:0 is quoted with a value the event log does not explain "
 					     "(no event extends it)"));
@@ -165,7 +182,10 @@ static void test_eventlog(void **state)
 	f.in.pcrs = NULL;
 	assert_int_equal(verify(&f), PCRGATE_ERR_INVALID_ARGUMENT);
 	f.in.pcrs = f.pcrs;
-	f.in.eventlog_data = NULL;
+	f.in.eventlogs[0].data = NULL;
+	assert_int_equal(verify(&f), PCRGATE_ERR_INVALID_ARGUMENT);
+	f.in.eventlogs[0].data = other.buf;
+	f.in.eventlog_count = PCRGATE_QUOTE_MAX_EVENTLOGS + 1;
 	assert_int_equal(verify(&f), PCRGATE_ERR_INVALID_ARGUMENT);
 	fx_free(&f);
 }
@@ -241,6 +261,121 @@ static void test_eventlog_unexplained(void **state)
 	fx_free(&f);
 }
 
+/* The union of two replays (their PCRs are disjoint). */
+static pcrgate_pcrs *merge(const struct logbuf *a, const struct logbuf *b)
+{
+	pcrgate_pcrs *p = replay(a), *q = replay(b);
+	const uint8_t *v;
+	size_t i, len;
+	unsigned k;
+
+	for (i = 0; i < pcrgate_pcrs_bank_count(q); i++) {
+		uint16_t alg = pcrgate_pcrs_bank_alg(q, i);
+		for (k = 0; k < PCRGATE_MAX_PCRS; k++)
+			if ((v = pcrgate_pcrs_get(q, alg, k, &len)) != NULL) {
+				assert_null(pcrgate_pcrs_get(p, alg, k, NULL));
+				assert_int_equal(pcrgate_pcrs_set(p, alg, k, v, len), 0);
+			}
+	}
+	pcrgate_pcrs_free(&q);
+	return p;
+}
+
+/*
+ * Several logs replay in order into one PCR state: a log split in two by PCR verifies in either
+ * order; where both extend a PCR, only the order the TPM saw (firmware, then boot) does. Each
+ * failure names the log at fault.
+ */
+static void test_eventlog_several(void **state)
+{
+	static const unsigned fw_pcrs[] = {0, 1, 4, 8, 8};
+	static const unsigned fw_only[] = {0, 1, 4};
+	static const unsigned boot_pcrs[] = {8, 9};
+	static const unsigned boot8[] = {8};
+	static const uint16_t sha1_only[] = {PCRGATE_ALG_SHA1};
+	static uint8_t big[PCRGATE_EVENTLOG_MAX_SIZE + 1];
+	struct logbuf fw, fw1, boot, boot1, boot_sha1, boot_loc;
+	uint8_t d[PCRGATE_MAX_DIGEST], v[PCRGATE_MAX_DIGEST], zero = 0;
+	pcrgate_pcrs *p;
+	size_t b, len;
+	struct fx f;
+
+	(void)state;
+	make_log(&fw1, fw_only, 3);
+	make_log(&boot, boot_pcrs, 2);
+	/* Split by PCR: firmware 0, 1, 4; boot 8, 9. Either order explains the same quote. */
+	fx_init(&f, &ecdsa, PCRGATE_AKPUB_PEM);
+	fx_quote_pcrs(&f, merge(&fw1, &boot), NULL);
+	set_logs(&f, &fw1, &boot);
+	expect_accept(&f);
+	assert_int_equal(f.res.eventlog_compared, 10); /* PCRs 0, 1, 4, 8, 9 in two banks */
+	assert_int_equal(f.res.eventlog_verified_count, 2);
+	assert_int_equal(f.res.eventlog_verified[0].mask, 0x313u);
+	assert_int_equal(f.res.eventlog_verified[1].mask, 0x313u);
+	set_logs(&f, &boot, &fw1);
+	expect_accept(&f);
+	/* Either log alone leaves quoted PCRs unexplained, and says which logs were given. */
+	set_logs(&f, &fw1, NULL);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha1:8 is quoted with a value the event log does not explain"));
+	f.in.eventlogs[0].name = "firmware";
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "the firmware event log does not explain"));
+
+	/* Both extend PCR 8: the firmware's two events, then the boot's one. */
+	make_log(&fw, fw_pcrs, 5);
+	make_log(&boot1, boot8, 1);
+	p = replay(&fw);
+	for (b = 0; b < 2; b++) {
+		const uint8_t *fw8 = pcrgate_pcrs_get(p, log_banks[b], 8, &len);
+		assert_non_null(fw8);
+		memcpy(v, fw8, len);
+		assert_int_equal(pcrgate_digest(log_banks[b], &zero, 1, d), 0); /* boot's event 0 */
+		assert_int_equal(pcrgate_pcr_extend(log_banks[b], v, d), 0);
+		assert_int_equal(pcrgate_pcrs_set(p, log_banks[b], 8, v, len), 0);
+	}
+	fx_quote_pcrs(&f, p, NULL);
+	set_logs(&f, &fw, &boot1);
+	expect_accept(&f);
+	assert_int_equal(f.res.eventlog_compared, 8);
+	set_logs(&f, &boot1, &fw);
+	f.in.eventlogs[0].name = "boot";
+	f.in.eventlogs[1].name = "firmware";
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha1:8: the event logs (boot, firmware) replay to "));
+	assert_non_null(strstr(f.res.detail, "of the firmware event log)"));
+	/* The firmware's log alone does not explain PCR 8, and the mismatch names it. */
+	set_logs(&f, &fw, NULL);
+	f.in.eventlogs[0].name = "firmware";
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "sha1:8: the firmware event log replays to "));
+
+	/* One bad log among good ones is named, with the offset where it went wrong. */
+	set_logs(&f, &fw, &boot1);
+	f.in.eventlogs[1].len = boot1.len - 3;
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "the boot event log is malformed at offset "));
+	assert_null(strstr(f.res.detail, "firmware"));
+	/* Every log must carry every quoted bank. */
+	write_log(&boot_sha1, sha1_only, 1, -1, boot8, 1);
+	set_logs(&f, &fw, &boot_sha1);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "bank sha256, which the boot event log does not carry (it carries sha1)"));
+	/* Only the first log sets PCR 0's starting value. */
+	write_log(&boot_loc, log_banks, 2, 3, boot8, 1);
+	set_logs(&f, &fw, &boot_loc);
+	expect_reject(&f, "eventlog");
+	assert_non_null(strstr(f.res.detail, "the boot event log sets PCR 0's starting value"));
+	/* Each log's size is checked first, and named. */
+	set_logs(&f, &fw, &boot1);
+	f.in.eventlogs[1].data = big;
+	f.in.eventlogs[1].len = sizeof(big);
+	expect_reject(&f, "size");
+	assert_non_null(strstr(f.res.detail, "the boot event log of "));
+	assert_int_equal(f.res.passed, 0);
+	fx_free(&f);
+}
+
 /* The log is untrusted bytes: parsed only after the signed quote passed, its errors name an offset. */
 static void test_eventlog_parse_order(void **state)
 {
@@ -253,13 +388,13 @@ static void test_eventlog_parse_order(void **state)
 	make_log(&log, log_pcrs, 1);
 	fx_init_from_log(&f, &log);
 	/* Cut inside its last event. */
-	f.in.eventlog_len = log.len - 3;
+	f.in.eventlogs[0].len = log.len - 3;
 	expect_reject(&f, "eventlog");
 	assert_non_null(strstr(f.res.detail, "malformed at offset "));
 	assert_true(f.res.passed & (1u << PCRGATE_QUOTE_CHECK_PCR_DIGEST));
 	/* Garbage is not looked at while the signature fails, nor while the clock does. */
 	memset(log.buf, 0xa5, 64);
-	f.in.eventlog_len = 64;
+	f.in.eventlogs[0].len = 64;
 	f.attest[10] ^= 1;
 	expect_reject(&f, "signature");
 	f.attest[10] ^= 1;
@@ -268,8 +403,8 @@ static void test_eventlog_parse_order(void **state)
 	f.in.previous = NULL;
 	expect_reject(&f, "eventlog");
 	/* A log over the cap fails the size check, before anything else. */
-	f.in.eventlog_data = big;
-	f.in.eventlog_len = sizeof(big);
+	f.in.eventlogs[0].data = big;
+	f.in.eventlogs[0].len = sizeof(big);
 	expect_reject(&f, "size");
 	assert_int_equal(f.res.passed, 0);
 	fx_free(&f);
@@ -320,8 +455,9 @@ static void test_eventlog_upstream_mismatch(void **state)
 	f.in.pcrs = replayed;
 	assert_int_equal(qt_attest_select(&f.a, replayed, banks, nb, f.key->hash), 0);
 	fx_sign(&f);
-	f.in.eventlog_data = buf;
-	f.in.eventlog_len = len;
+	f.in.eventlogs[0].data = buf;
+	f.in.eventlogs[0].len = len;
+	f.in.eventlog_count = 1;
 	expect_reject(&f, "eventlog");
 	assert_non_null(strstr(f.res.detail, ":5:"));
 	fx_free(&f);
@@ -330,8 +466,8 @@ static void test_eventlog_upstream_mismatch(void **state)
 
 /*
  * A seed for fuzz_quote that reaches the event log: flags 0x86 (signed by the fuzzer with its
- * ECC key; a PCR file and an event log follow), u16 attest length, attest, u16 signature length,
- * signature, the PCRs as text lines with a u16 length, the log.
+ * ECC key; a PCR file and event logs follow), u16 attest length, attest, u16 signature length,
+ * signature, the PCRs as text lines with a u16 length, a byte 0 (one log), the log.
  */
 static void write_seeds(void **state)
 {
@@ -364,7 +500,8 @@ static void write_seeds(void **state)
 	seed_put(seed, sizeof(seed), &n, f.attest, f.attest_len);
 	seed_put(seed, sizeof(seed), &n, f.sig, f.sig_len);
 	seed_put(seed, sizeof(seed), &n, text, tl);
-	assert_true(sizeof(seed) - n >= log.len);
+	assert_true(sizeof(seed) - n > log.len);
+	seed[n++] = 0;
 	memcpy(seed + n, log.buf, log.len);
 	n += log.len;
 	fx_free(&f);
@@ -392,6 +529,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eventlog),
 		cmocka_unit_test(test_eventlog_unexplained),
+		cmocka_unit_test(test_eventlog_several),
 		cmocka_unit_test(test_eventlog_parse_order),
 		cmocka_unit_test(test_eventlog_upstream_mismatch),
 		cmocka_unit_test(write_seeds),
