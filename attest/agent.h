@@ -16,6 +16,8 @@
 #include "pcrgate/tpm.h"
 
 #define AGENT_PATH_MAX 4096
+#define AGENT_URL_MAX 2048
+#define AGENT_GROUP_MAX 128
 
 /* Defaults; each can be changed in the agent's config file (docs/agent.md). */
 #define AGENT_DEFAULT_CONFIG "/etc/pcrgate/agent.conf"
@@ -35,6 +37,8 @@
 #define AGENT_COUNTER_AUTH_FILE "counter.auth" /* the counter's write authValue, mode 0600 */
 #define AGENT_LOCK_FILE "lock"                 /* serializes provisioning and counter raises */
 #define AGENT_COUNTER_AUTH_SIZE 32
+#define AGENT_DEVICE_FILE "device.json"               /* the verifier's device id (enroll) */
+#define AGENT_AUTHORIZATION_FILE "authorization.json" /* the last update authorization, mode 0600 */
 
 /* Which EKs to provision. */
 enum { AGENT_EK_RSA = 1, AGENT_EK_ECC = 2 };
@@ -52,6 +56,11 @@ struct agent_config {
 	uint16_t ak_alg;
 	unsigned eks;        /* AGENT_EK_* */
 	uint32_t quote_pcrs; /* bit n: PCR n is quoted, in every active bank */
+	/* The verifier (client.c); "" when unset. */
+	char verifier_url[AGENT_URL_MAX];
+	char verifier_ca[AGENT_PATH_MAX];     /* CA certificate(s) of the verifier's TLS server */
+	char verifier_jws_key[AGENT_PATH_MAX]; /* the verifier's ES256 public key (PEM), for authorizations */
+	char device_group[AGENT_GROUP_MAX];   /* the group asked for at enrollment */
 };
 
 /* Command-line settings; NULL means not given. */
@@ -122,6 +131,23 @@ int agent_counter_raise(pcrgate_tpm *tpm, const struct agent_config *cfg, uint64
 int agent_unwrap(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *policy_json, size_t policy_len,
 		 const uint8_t *ciphertext, size_t clen, uint8_t **out, size_t *outlen, pcrgate_errinfo *ei);
 
+/* ---- Enrollment: credential activation (activate.c) ---- */
+
+/* The EK that agent_activate uses, and whose public area enrollment sends: RSA when configured, else ECC. */
+uint16_t agent_activate_ek_alg(const struct agent_config *cfg);
+
+/*
+ * TPM2_ActivateCredential with the AK (cfg->ak_handle) and the EK agent_activate_ek_alg
+ * names: blob is the verifier's marshalled TPM2B_ID_OBJECT, secret its marshalled
+ * TPM2B_ENCRYPTED_SECRET. The EK is authorized by a policy session satisfying
+ * PolicySecret(TPM_RH_ENDORSEMENT) (the TCG EK templates' authPolicy); the response is
+ * encrypted in a session salted with the SRK, so the recovered secret never crosses the bus
+ * in the clear. *out (malloc'd; the caller frees it with OPENSSL_clear_free) gets the secret.
+ * A credential made for another EK or another AK is PCRGATE_ERR_VERIFY.
+ */
+int agent_activate(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *blob, size_t bloblen,
+		   const uint8_t *secret, size_t secretlen, uint8_t **out, size_t *outlen, pcrgate_errinfo *ei);
+
 /* ---- Attestation (evidence.c, certify.c) ---- */
 
 /* TPM2_Quote by the AK over the configured PCRs in every active bank, as one evidence document. */
@@ -130,6 +156,33 @@ int agent_quote(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t 
 /* TPM2_Certify of the update key by the AK, with the key's public area, as JSON. */
 int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce, size_t nonce_len,
 		  json_t **out, pcrgate_errinfo *ei);
+
+/* ---- The verifier client (client.c) ---- */
+
+/* What enrollment did: the device id, and whether the device was enrolled before this run. */
+struct agent_enrollment {
+	char device_id[128];
+	int already;
+};
+
+/*
+ * Enrolls this TPM with the configured verifier: POST /v1/enroll (EK public area and
+ * certificate, AK, the update key's certification), the credential activated in the TPM,
+ * POST /v1/enroll/activate; the device id goes to STATE_DIR/device.json (atomically). An
+ * enrolled device is left as it is unless force is set.
+ */
+int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, struct agent_enrollment *out,
+		 pcrgate_errinfo *ei);
+
+/*
+ * One attestation: a nonce from the verifier, a quote over it (or over SHA-256(nonce ||
+ * report) when report is given, which then travels with the evidence), POST /v1/attest.
+ * *response gets the verifier's answer (verdict, reasons, ...). An authorization in it is
+ * checked (signature with verifier_jws_key, this device and AK) and saved to
+ * STATE_DIR/authorization.json; *authorized is then 1. A "fail" verdict is not an error.
+ */
+int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *report, size_t report_len,
+		 json_t **response, int *authorized, pcrgate_errinfo *ei);
 
 /* ---- Fault injection, for tests only ---- */
 

@@ -107,6 +107,10 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 		{"ak_alg", K_ALG, &c->ak_alg, 0},
 		{"ek", K_EKS, &c->eks, 0},
 		{"quote_pcrs", K_PCRS, &c->quote_pcrs, 0},
+		{"verifier_url", K_STRING, c->verifier_url, sizeof(c->verifier_url)},
+		{"verifier_ca", K_PATH, c->verifier_ca, sizeof(c->verifier_ca)},
+		{"verifier_jws_key", K_PATH, c->verifier_jws_key, sizeof(c->verifier_jws_key)},
+		{"device_group", K_STRING, c->device_group, sizeof(c->device_group)},
 	};
 	char where[AGENT_PATH_MAX + 48];
 	const char *v;

@@ -1,7 +1,7 @@
 /*
  * pcrgate-agent: the device agent's command line. Global options name the config file, the
  * TPM and the state directory; each command is one function: provision, status, counter,
- * quote, certify and unwrap. docs/man/pcrgate-agent.1 is the manual, docs/agent.md the guide.
+ * quote, certify and unwrap, and the verifier's client: enroll, attest and report. docs/man/pcrgate-agent.1 is the manual, docs/agent.md the guide.
  */
 #include "config.h"
 
@@ -22,6 +22,9 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 #define MAX_NONCE 64       /* a TPM2B_DATA */
 #define MAX_CIPHERTEXT 512 /* an RSA-4096 block */
+#define MAX_REPORT (64 * 1024) /* bytes of an update report sent with an attestation */
+#define MAX_RELEASE 128
+#define MAX_REASON 1024
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err(const char *fmt, ...)
@@ -58,6 +61,10 @@ static void usage(FILE *f)
 	      "  certify --nonce HEX [--out F] the AK's certification of the update key (JSON)\n"
 	      "  unwrap --policy P --in C --out K\n"
 	      "                                decrypt C with the update key under the signed policy P\n"
+	      "  enroll [--force]              enroll this TPM with the configured verifier\n"
+	      "  attest [--report F] [--out F] attest to the verifier; keeps an update authorization\n"
+	      "  report --release R --outcome installed|committed|fell-back|failed [--reason TEXT] [--out F]\n"
+	      "                                an attestation that carries an update's outcome\n"
 	      "\n"
 	      "  --config FILE   the agent's config file (default " AGENT_DEFAULT_CONFIG ", or $" AGENT_CONFIG_ENV ")\n"
 	      "  --tcti TCTI     the TPM (default: the config's tcti, else as pcrgate.conf and $PCRGATE_TCTI say)\n"
@@ -69,8 +76,8 @@ static void usage(FILE *f)
 
 /* A command's options. */
 struct cmd_args {
-	int json;
-	const char *nonce, *out, *policy, *in;
+	int json, force;
+	const char *nonce, *out, *policy, *in, *report, *release, *outcome, *reason;
 };
 
 /* Parses the options of argv[0] that allowed lists (their short letters); returns the index after them, or -1. */
@@ -80,7 +87,9 @@ static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args
 		{"json", no_argument, NULL, 'j'},     {"nonce", required_argument, NULL, 'n'},
 		{"out", required_argument, NULL, 'o'}, {"policy", required_argument, NULL, 'p'},
 		{"in", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"force", no_argument, NULL, 'f'},    {"report", required_argument, NULL, 'r'},
+		{"release", required_argument, NULL, 'R'}, {"outcome", required_argument, NULL, 'O'},
+		{"reason", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -108,6 +117,21 @@ static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args
 			break;
 		case 'p':
 			a->policy = optarg;
+			break;
+		case 'f':
+			a->force = 1;
+			break;
+		case 'r':
+			a->report = optarg;
+			break;
+		case 'R':
+			a->release = optarg;
+			break;
+		case 'O':
+			a->outcome = optarg;
+			break;
+		case 'e':
+			a->reason = optarg;
 			break;
 		default:
 			a->in = optarg;
@@ -330,6 +354,192 @@ fail:
 	return rc;
 }
 
+static int cmd_enroll(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct agent_enrollment e;
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	int i;
+
+	if ((i = parse_cmd(argc, argv, "f", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_enroll(tpm, cfg, a.force, &e, &ei) != PCRGATE_OK) {
+		report("enroll", &ei);
+		return EXIT_FAIL;
+	}
+	if (e.already)
+		printf("enrolled already as %s (--force enrolls again)\n", e.device_id);
+	else
+		printf("enrolled: device %s\n", e.device_id);
+	return EXIT_OK;
+}
+
+/* A member of an object as text: strings as they are, numbers in decimal, else NULL. */
+static const char *member_text(const json_t *o, const char *key, char *buf, size_t cap)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+static const char *known(const char *s)
+{
+	return s != NULL ? s : "?";
+}
+
+/* The verdict for people; exit 0 on pass, 1 on fail. */
+static int print_verdict(const struct agent_config *cfg, const json_t *resp, int authorized)
+{
+	const json_t *reasons = json_object_get(resp, "reasons"), *authz = json_object_get(resp, "authorization");
+	const char *verdict = json_string_value(json_object_get(resp, "verdict"));
+	const char *id = json_string_value(json_object_get(resp, "attestation_id"));
+	const char *check = json_string_value(json_object_get(resp, "failed_check"));
+	const char *code, *detail;
+	char b0[32], b1[32], b2[32];
+	const json_t *r;
+	size_t i;
+	int pass = verdict != NULL && strcmp(verdict, "pass") == 0;
+
+	printf("verdict: %s", pass ? "pass" : "fail");
+	if (check != NULL)
+		printf(": %s", check);
+	if (id != NULL)
+		printf(" (attestation %s)", id);
+	putchar('\n');
+	json_array_foreach(reasons, i, r) {
+		code = json_is_string(r) ? json_string_value(r) : json_string_value(json_object_get(r, "code"));
+		detail = json_string_value(json_object_get(r, "detail"));
+		printf("  reason: %s%s%s\n", code ? code : "?", detail ? ": " : "", detail ? detail : "");
+	}
+	if (json_is_string(json_object_get(resp, "release")))
+		printf("release: %s\n", json_string_value(json_object_get(resp, "release")));
+	if (authorized) {
+		printf("authorized: release %s version %s (security version %s) from %s\n",
+		       known(member_text(authz, "release", b0, sizeof(b0))), known(member_text(authz, "version", b1, sizeof(b1))),
+		       known(member_text(authz, "security_version", b2, sizeof(b2))),
+		       known(json_string_value(json_object_get(authz, "bundle_url"))));
+		printf("authorization saved to %s/%s\n", cfg->state_dir, AGENT_AUTHORIZATION_FILE);
+	}
+	return pass ? EXIT_OK : EXIT_FAIL;
+}
+
+/* Writes the verifier's answer (it carries the token) readable by the agent's user only. */
+static int write_answer(const json_t *resp, const char *path, pcrgate_errinfo *ei)
+{
+	char *text = json_dumps(resp, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int r;
+
+	if (text == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	r = pcrgate_file_write_atomic(path, (const uint8_t *)text, strlen(text), 0600, ei);
+	free(text);
+	return r;
+}
+
+static int run_attest(const char *name, const struct agent_config *cfg, pcrgate_tpm *tpm, const uint8_t *doc,
+		      size_t len, const char *out)
+{
+	pcrgate_errinfo ei;
+	json_t *resp = NULL;
+	int authorized = 0, rc = EXIT_FAIL;
+
+	pcrgate_errinfo_clear(&ei);
+	if (agent_attest(tpm, cfg, doc, len, &resp, &authorized, &ei) != PCRGATE_OK) {
+		report(name, &ei);
+		return EXIT_FAIL;
+	}
+	if (out != NULL && write_answer(resp, out, &ei) != PCRGATE_OK)
+		report(out, &ei);
+	else
+		rc = print_verdict(cfg, resp, authorized);
+	json_decref(resp);
+	return rc;
+}
+
+static int cmd_attest(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *doc = NULL;
+	int i, rc;
+
+	if ((i = parse_cmd(argc, argv, "ro", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	/* The report must be a JSON object: the verifier reads it as one. */
+	if (a.report != NULL && (pcrgate_file_read(a.report, MAX_REPORT, &buf, &len, &ei) != PCRGATE_OK ||
+				 jsonutil_parse(buf, len, MAX_REPORT, &doc, &ei) != PCRGATE_OK)) {
+		report(a.report, &ei);
+		free(buf);
+		return EXIT_FAIL;
+	}
+	json_decref(doc);
+	rc = run_attest("attest", cfg, tpm, buf, len, a.out);
+	free(buf);
+	return rc;
+}
+
+/* Printable text of 1 to max bytes: it lands in the verifier's records. */
+static int check_text(const char *opt, const char *v, size_t max)
+{
+	size_t n = strlen(v), i;
+
+	for (i = 0; i < n && (unsigned char)v[i] >= 0x20 && v[i] != 0x7f; i++)
+		;
+	if (n == 0 || n > max || i != n) {
+		err("report: %s needs text of 1 to %zu characters without control characters", opt, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_report(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	static const char *const outcomes[] = {"installed", "committed", "fell-back", "failed"};
+	struct cmd_args a;
+	json_t *doc;
+	char *text;
+	size_t k;
+	int i, rc;
+
+	if ((i = parse_cmd(argc, argv, "ROeo", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	if (a.release == NULL || a.outcome == NULL) {
+		err("report: --release and --outcome are required");
+		return EXIT_USAGE;
+	}
+	for (k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]) && strcmp(a.outcome, outcomes[k]) != 0; k++)
+		;
+	if (k == sizeof(outcomes) / sizeof(outcomes[0])) {
+		err("report: --outcome '%s' is not installed, committed, fell-back or failed", a.outcome);
+		return EXIT_USAGE;
+	}
+	if (check_text("--release", a.release, MAX_RELEASE) != 0 ||
+	    (a.reason != NULL && check_text("--reason", a.reason, MAX_REASON) != 0))
+		return EXIT_USAGE;
+	doc = json_pack("{s:s,s:s,s:s}", "release", a.release, "outcome", a.outcome, "reason",
+			a.reason != NULL ? a.reason : "");
+	/* Sorted and compact: the bytes the quote binds are the bytes the verifier receives. */
+	if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(doc);
+		err("report: out of memory (or the text is not UTF-8)");
+		return EXIT_FAIL;
+	}
+	json_decref(doc);
+	rc = run_attest("report", cfg, tpm, (const uint8_t *)text, strlen(text), a.out);
+	free(text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -347,6 +557,9 @@ int main(int argc, char **argv)
 		{"quote", cmd_quote},
 		{"certify", cmd_certify},
 		{"unwrap", cmd_unwrap},
+		{"enroll", cmd_enroll},
+		{"attest", cmd_attest},
+		{"report", cmd_report},
 	};
 	struct agent_options o;
 	struct agent_config cfg;

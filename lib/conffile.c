@@ -184,6 +184,15 @@ const char *pcrgate_config_path(const pcrgate_config *cfg)
 	return cfg != NULL ? cfg->path : NULL;
 }
 
+const char *pcrgate_config_key(const pcrgate_config *cfg, size_t i, unsigned *line)
+{
+	if (cfg == NULL || i >= cfg->count)
+		return NULL;
+	if (line != NULL)
+		*line = cfg->settings[i].line;
+	return cfg->settings[i].key;
+}
+
 const char *pcrgate_tcti_source_name(int source)
 {
 	switch (source) {

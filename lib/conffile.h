@@ -38,6 +38,8 @@ int pcrgate_config_bool(int *dst, const char *value, const char *what, pcrgate_e
 /* Borrowed value of key, or NULL; *line (when non-NULL) gets the line it was set on. */
 const char *pcrgate_config_get(const pcrgate_config *cfg, const char *key, unsigned *line);
 const char *pcrgate_config_path(const pcrgate_config *cfg);
+/* The i-th key in file order (NULL past the last), so a reader can refuse keys it does not know. */
+const char *pcrgate_config_key(const pcrgate_config *cfg, size_t i, unsigned *line);
 
 /* pcrgate_tcti_resolve with another default config path (tests use one that does not exist). */
 int pcrgate_tcti_resolve_in(const char *option, const char *config_path, const char *default_config, char *tcti,

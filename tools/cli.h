@@ -42,5 +42,7 @@ int cli_dispatch(const struct cli_group *g, int argc, char **argv);
 int cmd_eventlog(int argc, char **argv);
 int cmd_quote(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static const struct cli_command commands[] = {
 	{"eventlog", cmd_eventlog, "read, replay and show TCG measured-boot event logs"},
 	{"quote", cmd_quote, "verify TPM 2.0 quotes"},
 	{"policy", cmd_policy, "predict, sign and check the PCR policies of releases"},
+	{"admin", cmd_admin, "the verifier's admin API: devices, policies, releases, rollouts, audit"},
+	{"audit", cmd_audit, "check exported audit logs of the verifier"},
 };
 
 static const struct cli_group top = {NULL, commands, sizeof(commands) / sizeof(commands[0]), NULL};

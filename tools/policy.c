@@ -19,6 +19,7 @@
 #include "pcrgate/pcrs.h"
 
 #include "cli.h"
+#include "policy_draft.h"
 #include "policy_sign.h"
 
 #define PATH_MAX_POLICY 4096
@@ -298,6 +299,8 @@ static const struct cli_command commands[] = {
 	{"sign", cmd_policy_sign, "sign a release's PCR policy: PolicyPCR AND PolicyNV(counter <= version)"},
 	{"auth-digest", cmd_policy_auth_digest, "the authPolicy of an update key bound to a policy key"},
 	{"verify-certify", cmd_policy_verify_certify, "check a device's certification of its update key"},
+	{"from-eventlog", cmd_policy_from_eventlog, "draft a reference policy from a known-good event log"},
+	{"check", cmd_policy_check, "evaluate event logs against a reference policy (pass or fail, with reasons)"},
 };
 
 static const struct cli_group group = {"policy", commands, sizeof(commands) / sizeof(commands[0]),

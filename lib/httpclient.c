@@ -1,0 +1,447 @@
+/*
+ * pcrgate: the HTTPS client (libcurl) the agent and `pcrgate admin` talk to the verifier with.
+ * lib/httpclient.h says what it promises; the reasons for each curl setting are given here.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "httpclient.h"
+
+struct httpclient {
+	CURL *curl;
+	struct curl_slist *headers; /* holds the token: cleared before it is freed */
+	char base[HTTPCLIENT_URL_MAX];
+	char errbuf[CURL_ERROR_SIZE];
+	size_t max_response;
+};
+
+/* A response body being received; over cap it is refused and the transfer aborted. */
+struct body {
+	uint8_t *p;
+	size_t len, alloc, cap;
+	int over;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+/* curl_global_init is not safe to race with other threads' curl use: once, before any handle. */
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int httpclient_host_is_loopback(const char *host)
+{
+	char buf[64];
+	struct in_addr a4;
+	struct in6_addr a6;
+	size_t n;
+
+	if (host == NULL)
+		return 0;
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	n = strlen(host);
+	if (n < 3 || n - 2 >= sizeof(buf) || host[0] != '[' || host[n - 1] != ']')
+		return 0;
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+int httpclient_escape(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			if (cap - o < 2)
+				return PCRGATE_ERR_LIMIT;
+			out[o++] = (char)ch;
+		} else {
+			if (cap - o < 4)
+				return PCRGATE_ERR_LIMIT;
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	if (cap - o < 1)
+		return PCRGATE_ERR_LIMIT;
+	out[o] = '\0';
+	return PCRGATE_OK;
+}
+
+/* Scheme and host of the base URL: https anywhere, http on loopback only, no credentials in it. */
+static int check_url(const char *url, int *https, pcrgate_errinfo *ei)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL;
+	int r = PCRGATE_ERR_CONFIG;
+
+	if (u == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "cannot parse a URL");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s' is not a URL such as https://verifier.example:8443",
+				    url);
+		goto fail;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "the URL must not carry credentials");
+		goto fail;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK || strchr(url, '#') != NULL) {
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s': a base URL has no query or fragment", url);
+		goto fail;
+	}
+	if (strcmp(scheme, "https") == 0) {
+		*https = 1;
+	} else if (strcmp(scheme, "http") == 0 && httpclient_host_is_loopback(host)) {
+		*https = 0;
+	} else if (strcmp(scheme, "http") == 0) {
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
+				    "'%s': plain http only to a loopback host (for tests); use https", url);
+		goto fail;
+	} else {
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s': the scheme must be https", url);
+		goto fail;
+	}
+	r = PCRGATE_OK;
+fail:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(query);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* The token file's one line, without the final newline: visible ASCII only (it goes in a header). */
+static int read_token(const char *path, char **out, pcrgate_errinfo *ei)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	int r;
+
+	if ((r = pcrgate_file_read(path, HTTPCLIENT_TOKEN_MAX, &buf, &len, ei)) != PCRGATE_OK)
+		return r;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	for (i = 0; i < len && buf[i] > 0x20 && buf[i] < 0x7f; i++)
+		;
+	if (len == 0 || i != len) {
+		OPENSSL_clear_free(buf, len);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "token file %s: not one line of printable characters", path);
+	}
+	*out = (char *)buf;
+	return PCRGATE_OK;
+}
+
+static void clear_headers(struct curl_slist **h)
+{
+	struct curl_slist *i;
+
+	for (i = *h; i != NULL; i = i->next)
+		OPENSSL_cleanse(i->data, strlen(i->data));
+	curl_slist_free_all(*h);
+	*h = NULL;
+}
+
+static int add_header(struct curl_slist **h, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*h, line);
+
+	if (n == NULL)
+		return PCRGATE_ERR_NOMEM;
+	*h = n;
+	return PCRGATE_OK;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb, want;
+	uint8_t *p;
+
+	if (n > b->cap - b->len) {
+		b->over = 1;
+		return 0;
+	}
+	if (n + 1 > b->alloc - b->len) {
+		want = b->alloc ? b->alloc : 4096;
+		while (want - b->len < n + 1)
+			want *= 2;
+		if (want > b->cap + 1)
+			want = b->cap + 1;
+		if ((p = realloc(b->p, want)) == NULL)
+			return 0;
+		b->p = p;
+		b->alloc = want;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+#define SETOPT(c, opt, val) (r == CURLE_OK ? (r = curl_easy_setopt((c), (opt), (val))) : r)
+
+int httpclient_new(const struct httpclient_options *o, httpclient **out, pcrgate_errinfo *ei)
+{
+	httpclient *c = NULL;
+	char *token = NULL, *line = NULL;
+	size_t n, tlen = 0;
+	CURLcode r = CURLE_OK;
+	int https = 0, rc = PCRGATE_ERR_INVALID_ARGUMENT;
+
+	if (o == NULL || o->base_url == NULL || out == NULL)
+		return pcrgate_errinfo_set(ei, rc, PCRGATE_NO_OFFSET, "no URL");
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "libcurl: %s",
+					   curl_easy_strerror(global_rc));
+	n = strlen(o->base_url);
+	if (n == 0 || n >= HTTPCLIENT_URL_MAX)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "the URL is empty or too long");
+	if ((rc = check_url(o->base_url, &https, ei)) != PCRGATE_OK)
+		return rc;
+	if (https && (o->ca_file == NULL || o->ca_file[0] == '\0'))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: https needs the CA certificate the server's chains to", o->base_url);
+	if (o->token_file != NULL && (rc = read_token(o->token_file, &token, ei)) != PCRGATE_OK)
+		return rc;
+	rc = PCRGATE_ERR_NOMEM;
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->curl = curl_easy_init()) == NULL)
+		goto nomem;
+	/* Paths are appended to the base: no doubled slash when the base ends in one. */
+	memcpy(c->base, o->base_url, n + 1);
+	while (n > 0 && c->base[n - 1] == '/')
+		c->base[--n] = '\0';
+	c->max_response = o->max_response ? o->max_response : HTTPCLIENT_DEFAULT_MAX_RESPONSE;
+	if (add_header(&c->headers, "Accept: application/json") != 0 ||
+	    add_header(&c->headers, "Content-Type: application/json") != 0 ||
+	    /* No "Expect: 100-continue" round trip before larger bodies. */
+	    add_header(&c->headers, "Expect:") != 0)
+		goto nomem;
+	if (token != NULL) {
+		tlen = strlen(token);
+		if ((line = malloc(tlen + 32)) == NULL)
+			goto nomem;
+		snprintf(line, tlen + 32, "Authorization: Bearer %s", token);
+		rc = add_header(&c->headers, line);
+		OPENSSL_cleanse(line, strlen(line));
+		free(line);
+		if (rc != PCRGATE_OK)
+			goto nomem;
+	}
+	SETOPT(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	SETOPT(c->curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM for timeouts: callers may be threaded */
+	SETOPT(c->curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
+	SETOPT(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(c->curl, CURLOPT_USERAGENT, "pcrgate/" PACKAGE_VERSION);
+	SETOPT(c->curl, CURLOPT_HTTPHEADER, c->headers);
+	SETOPT(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	       o->connect_timeout_ms > 0 ? o->connect_timeout_ms : HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS);
+	SETOPT(c->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : HTTPCLIENT_DEFAULT_TIMEOUT_MS);
+	SETOPT(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+	SETOPT(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (https) {
+		/* The configured CA and nothing else: no system store, no CA directory. */
+		SETOPT(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		SETOPT(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+		SETOPT(c->curl, CURLOPT_CAINFO, o->ca_file);
+		SETOPT(c->curl, CURLOPT_CAPATH, NULL);
+		SETOPT(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (o->cert_file != NULL) {
+			SETOPT(c->curl, CURLOPT_SSLCERT, o->cert_file);
+			SETOPT(c->curl, CURLOPT_SSLKEY, o->key_file != NULL ? o->key_file : o->cert_file);
+		}
+	} else if (o->cert_file != NULL) {
+		rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					 "a client certificate needs an https URL");
+		goto fail;
+	}
+	if (r != CURLE_OK) {
+		rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "libcurl: %s", curl_easy_strerror(r));
+		goto fail;
+	}
+	OPENSSL_clear_free(token, tlen);
+	*out = c;
+	return PCRGATE_OK;
+nomem:
+	rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+fail:
+	OPENSSL_clear_free(token, tlen);
+	httpclient_free(&c);
+	return rc;
+}
+
+void httpclient_free(httpclient **c)
+{
+	if (c == NULL || *c == NULL)
+		return;
+	if ((*c)->curl != NULL)
+		curl_easy_cleanup((*c)->curl);
+	clear_headers(&(*c)->headers);
+	free(*c);
+	*c = NULL;
+}
+
+/* The request path: "/..." of visible characters (escaping is the caller's job). */
+static int check_path(const char *path, pcrgate_errinfo *ei)
+{
+	const char *p;
+
+	if (path == NULL || path[0] != '/')
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "a request path starts with /");
+	for (p = path; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+						   "request path with an unescaped character 0x%02x",
+						   (unsigned)(unsigned char)*p);
+	return PCRGATE_OK;
+}
+
+/* One request; the body received goes to *b (the caller frees b->p). */
+static int perform(httpclient *c, const char *method, const char *path, const char *data, size_t dlen,
+		   long *status, struct body *b, pcrgate_errinfo *ei)
+{
+	char url[HTTPCLIENT_URL_MAX * 2];
+	CURLcode r = CURLE_OK;
+	long code = 0;
+	int n;
+
+	if (check_path(path, ei) != PCRGATE_OK)
+		return PCRGATE_ERR_INVALID_ARGUMENT;
+	n = snprintf(url, sizeof(url), "%s%s", c->base, path);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s %s: URL too long", method,
+					   path);
+	memset(b, 0, sizeof(*b));
+	b->cap = c->max_response;
+	c->errbuf[0] = '\0';
+	SETOPT(c->curl, CURLOPT_URL, url);
+	SETOPT(c->curl, CURLOPT_WRITEDATA, b);
+	if (data == NULL) {
+		SETOPT(c->curl, CURLOPT_HTTPGET, 1L);
+		SETOPT(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	} else {
+		SETOPT(c->curl, CURLOPT_POSTFIELDS, data);
+		SETOPT(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)dlen);
+		SETOPT(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
+	}
+	if (r == CURLE_OK)
+		r = curl_easy_perform(c->curl);
+	/* The body is ours only during this call. */
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (b->over || r == CURLE_FILESIZE_EXCEEDED)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					   "%s %s: response larger than %zu bytes", method, url, c->max_response);
+	if (r != CURLE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s %s: %s", method, url,
+					   c->errbuf[0] ? c->errbuf : curl_easy_strerror(r));
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+	pg_debug("%s %s: HTTP %ld, %zu bytes", method, path, code, b->len);
+	*status = code;
+	return PCRGATE_OK;
+}
+
+static int request_json(httpclient *c, const char *method, const char *path, const json_t *body, long *status,
+			json_t **json, pcrgate_errinfo *ei)
+{
+	struct body b = {0};
+	json_error_t jerr;
+	json_t *doc = NULL;
+	char *data = NULL;
+	long code = 0;
+	int r;
+
+	if (body != NULL && (data = json_dumps(body, JSON_COMPACT)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s %s: cannot encode the body",
+					   method, path);
+	if (body == NULL && strcmp(method, "GET") != 0)
+		data = strdup("");
+	if (body == NULL && strcmp(method, "GET") != 0 && data == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	r = perform(c, method, path, data, data != NULL ? strlen(data) : 0, &code, &b, ei);
+	free(data);
+	if (r != PCRGATE_OK)
+		goto done;
+	if (b.len > 0) {
+		doc = json_loadb((const char *)b.p, b.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (doc == NULL && code >= 200 && code < 300) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, jerr.position >= 0 ? (size_t)jerr.position : PCRGATE_NO_OFFSET,
+						"%s %s: HTTP %ld with a response that is not JSON: %s", method, path,
+						code, jerr.text);
+			goto done;
+		}
+	}
+	*status = code;
+	*json = doc;
+	doc = NULL;
+done:
+	json_decref(doc);
+	free(b.p);
+	return r;
+}
+
+int httpclient_get(httpclient *c, const char *path, long *status, json_t **json, pcrgate_errinfo *ei)
+{
+	return request_json(c, "GET", path, NULL, status, json, ei);
+}
+
+int httpclient_post(httpclient *c, const char *path, const json_t *body, long *status, json_t **json,
+		    pcrgate_errinfo *ei)
+{
+	return request_json(c, "POST", path, body, status, json, ei);
+}
+
+int httpclient_put(httpclient *c, const char *path, const json_t *body, long *status, json_t **json,
+		   pcrgate_errinfo *ei)
+{
+	return request_json(c, "PUT", path, body, status, json, ei);
+}
+
+int httpclient_get_raw(httpclient *c, const char *path, long *status, uint8_t **body, size_t *len,
+		       pcrgate_errinfo *ei)
+{
+	struct body b = {0};
+	long code = 0;
+	int r;
+
+	if ((r = perform(c, "GET", path, NULL, 0, &code, &b, ei)) != PCRGATE_OK) {
+		free(b.p);
+		return r;
+	}
+	if (b.p == NULL && (b.p = calloc(1, 1)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	*status = code;
+	*body = b.p;
+	*len = b.len;
+	return PCRGATE_OK;
+}
+
+const char *httpclient_error_text(const json_t *json)
+{
+	return json_is_object(json) ? json_string_value(json_object_get(json, "error")) : NULL;
+}

@@ -1,0 +1,78 @@
+/*
+ * pcrgate (library-internal): the HTTPS client of the agent and of `pcrgate admin` (libcurl).
+ *
+ * One client talks to one service (a base URL) over one reused connection (keep-alive). TLS
+ * always verifies the server against the configured CA file, and only that CA: there is no way
+ * to turn verification off. Plain http:// is accepted only for a loopback host (127.0.0.0/8,
+ * ::1, localhost), which is what tests use. Redirects are never followed, so a bearer token is
+ * only ever sent to the configured service, and it never appears in a log or an error.
+ * Responses are capped: a larger one aborts the transfer.
+ */
+#ifndef PCRGATE_HTTPCLIENT_H
+#define PCRGATE_HTTPCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "pcrgate/common.h"
+
+#define HTTPCLIENT_URL_MAX 2048
+#define HTTPCLIENT_TOKEN_MAX 4096                        /* bytes of a bearer token file */
+#define HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define HTTPCLIENT_DEFAULT_TIMEOUT_MS 60000L
+#define HTTPCLIENT_DEFAULT_MAX_RESPONSE (16u * 1024 * 1024)
+
+struct httpclient_options {
+	const char *base_url;   /* https://host[:port][/prefix], or http:// to a loopback host */
+	const char *ca_file;    /* PEM CA certificate(s) the server must chain to; required for https */
+	const char *token_file; /* optional: a bearer token (one line) sent as Authorization */
+	const char *cert_file;  /* optional: a client certificate (PEM) ... */
+	const char *key_file;   /* ... and its key (PEM); defaults to cert_file */
+	long connect_timeout_ms; /* 0: HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS */
+	long timeout_ms;         /* the whole request; 0: HTTPCLIENT_DEFAULT_TIMEOUT_MS */
+	size_t max_response;     /* bytes of a response body; 0: HTTPCLIENT_DEFAULT_MAX_RESPONSE */
+};
+
+typedef struct httpclient httpclient;
+
+/* Checks the options (URL, scheme, CA file, token file) and makes a client. */
+int httpclient_new(const struct httpclient_options *opts, httpclient **out, pcrgate_errinfo *ei);
+/* NULL-safe; clears the token from memory. */
+void httpclient_free(httpclient **c);
+
+/*
+ * A request with a JSON body (NULL: none) to the base URL plus path ("/v1/...", with an
+ * optional query already escaped). 0 whenever the server answered: *status gets the HTTP
+ * status and *json (the caller's reference; NULL for an empty body) the parsed response. A
+ * 2xx body that is not JSON is PCRGATE_ERR_FORMAT; other statuses may carry any body (then
+ * *json is NULL). No answer (connection, TLS, timeout): PCRGATE_ERR_IO naming the URL and
+ * curl's error; a body over the cap: PCRGATE_ERR_LIMIT.
+ */
+int httpclient_get(httpclient *c, const char *path, long *status, json_t **json, pcrgate_errinfo *ei);
+int httpclient_post(httpclient *c, const char *path, const json_t *body, long *status, json_t **json,
+		    pcrgate_errinfo *ei);
+int httpclient_put(httpclient *c, const char *path, const json_t *body, long *status, json_t **json,
+		   pcrgate_errinfo *ei);
+
+/*
+ * GET with the raw body (NUL-terminated one past *len, malloc'd) for non-JSON answers such as
+ * JSON lines; same errors as httpclient_get.
+ */
+int httpclient_get_raw(httpclient *c, const char *path, long *status, uint8_t **body, size_t *len,
+		       pcrgate_errinfo *ei);
+
+/* The "error" member of an error response, or NULL. */
+const char *httpclient_error_text(const json_t *json);
+
+/*
+ * Percent-encodes s for one path segment or query value (everything but A-Z a-z 0-9 - . _ ~)
+ * into out; PCRGATE_ERR_LIMIT when it does not fit in cap.
+ */
+int httpclient_escape(const char *s, char *out, size_t cap);
+
+/* 1 when host (as in a URL: a name, an IPv4 address or a bracketed IPv6 one) is loopback. */
+int httpclient_host_is_loopback(const char *host);
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * Unit tests of the verifier's store and audit log: on SQLite (a temporary file) always, and
+ * on PostgreSQL when PCRGATE_PG_URL names a database (tests/verifier/with-postgres sets one
+ * up). Migrations, typed parameters with hostile values, rollback, constraint errors, the
+ * audit chain, its append-only table, and concurrent appends from several threads.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "verifier/audit.h"
+#include "verifier/store.h"
+#include "verifier/store_internal.h"
+
+static char url[512];
+static char tmpdir[256];
+static unsigned run_id;
+
+/* A key unique to this test run, so tests on a reused PostgreSQL database never collide. */
+static void key(char *out, size_t cap, const char *what, int n)
+{
+	snprintf(out, cap, "%s-%u-%d", what, run_id, n);
+}
+
+static int sqlite_setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/pcrgate-store.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(url, sizeof(url), "sqlite:%s/verifier.db?pool=4", tmpdir);
+	return 0;
+}
+
+static int sqlite_teardown(void **state)
+{
+	const char *suffix[] = {"", "-wal", "-shm"};
+	char path[300];
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/verifier.db%s", tmpdir, suffix[i]);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+	return 0;
+}
+
+static int pg_setup(void **state)
+{
+	(void)state;
+	snprintf(url, sizeof(url), "%s", getenv("PCRGATE_PG_URL"));
+	return 0;
+}
+
+static vstore *open_store(void)
+{
+	pcrgate_errinfo ei = {0};
+	vstore *s = NULL;
+
+	if (vstore_open(url, &s, &ei) != 0)
+		fail_msg("vstore_open: %s", ei.message);
+	return s;
+}
+
+static void *opener(void *arg)
+{
+	pcrgate_errinfo ei = {0};
+	vstore *s = NULL;
+
+	(void)arg;
+	if (vstore_open(url, &s, &ei) != 0) {
+		fprintf(stderr, "vstore_open: %s\n", ei.message);
+		return (void *)1;
+	}
+	vstore_close(&s);
+	return NULL;
+}
+
+/* Verifiers starting at once on a new database: each migration is applied once, none fails. */
+static void test_open_concurrent(void **state)
+{
+	pthread_t t[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, opener, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *ret = NULL;
+
+		pthread_join(t[i], &ret);
+		assert_null(ret);
+	}
+}
+
+static void test_migrations_idempotent(void **state)
+{
+	vstore *a;
+	vstore *b;
+
+	(void)state;
+	a = open_store();
+	b = open_store();
+	assert_int_equal(vstore_schema_version(a), vstore_schema_latest());
+	assert_int_equal(vstore_schema_version(b), vstore_schema_version(a));
+	assert_string_equal(vstore_backend(a), strncmp(url, "sqlite:", 7) == 0 ? "sqlite" : "postgresql");
+	vstore_close(&a);
+	vstore_close(&b);
+	assert_null(b);
+	vstore_close(&b);
+}
+
+/* Hostile values: SQL metacharacters, quotes, backslashes, non-ASCII, placeholders in text. */
+static const char *const texts[] = {
+	"'; DROP TABLE devices; --",
+	"it's \"quoted\" and back\\slashed\\",
+	"grüße, 日本語, emoji \xf0\x9f\x94\x92",
+	"? $1 :name @p %s",
+	"",
+	"line\nbreak\ttab",
+};
+
+static const uint8_t blob_nul[] = {0x00, 0x01, 0x00, 0xff, 0x27, 0x5c, 0x00};
+
+struct roundtrip {
+	const char *id;
+	int64_t clock;
+	int rows;
+};
+
+static int check_row(const struct vcol *cols, size_t n, void *arg, pcrgate_errinfo *ei)
+{
+	struct roundtrip *rt = arg;
+
+	(void)ei;
+	assert_int_equal(n, 6);
+	assert_int_equal(cols[0].type, VP_TEXT);
+	assert_int_equal(cols[0].len, strlen(rt->id));
+	assert_memory_equal(cols[0].text, rt->id, cols[0].len);
+	assert_int_equal(cols[1].type, VP_BLOB);
+	assert_int_equal(cols[1].len, sizeof(blob_nul));
+	assert_memory_equal(cols[1].blob, blob_nul, sizeof(blob_nul));
+	assert_int_equal(cols[2].type, VP_BLOB);
+	assert_int_equal(cols[2].len, 0);
+	assert_int_equal(cols[3].type, VP_NULL);
+	assert_int_equal(cols[4].type, VP_INT);
+	assert_true(cols[4].i64 == rt->clock);
+	assert_int_equal(cols[5].type, VP_TEXT);
+	assert_string_equal(cols[5].text, "pending");
+	rt->rows++;
+	return 0;
+}
+
+struct insert_args {
+	const char *id;
+	int64_t clock;
+	int fail_after;
+};
+
+static int insert_device(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct insert_args *a = arg;
+	const struct vparam p[] = {
+		VPARAM_TEXT(a->id),   VPARAM_BLOB(blob_nul, sizeof(blob_nul)), VPARAM_BLOB("", 0), VPARAM_NULL,
+		VPARAM_INT(a->clock), VPARAM_TEXT(NULL),
+	};
+	int r = vstore_exec(tx,
+			    "INSERT INTO devices (id, ek_public, ak_public, ek_certificate, clock, grp, created_at)"
+			    " VALUES (?, ?, ?, ?, ?, ?, 1) -- a comment with ? in it",
+			    p, 6, NULL, NULL, NULL, ei);
+
+	if (r != 0)
+		return r;
+	return a->fail_after ? pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "fail on purpose") : 0;
+}
+
+struct select_args {
+	const char *id;
+	struct roundtrip *rt;
+};
+
+static int select_device(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct select_args *a = arg;
+	const struct vparam p[] = {VPARAM_TEXT(a->id)};
+
+	return vstore_exec(tx, "SELECT id, ek_public, ak_public, ek_certificate, clock, state FROM devices WHERE id = ?",
+			   p, 1, check_row, a->rt, NULL, ei);
+}
+
+static void test_params_roundtrip(void **state)
+{
+	const int64_t clocks[] = {INT64_MAX, INT64_MIN, 0, -1};
+	vstore *s = open_store();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		pcrgate_errinfo ei = {0};
+		char id[300];
+		struct roundtrip rt = {.id = id, .clock = clocks[i % 4]};
+		struct insert_args ins = {.id = id, .clock = rt.clock};
+		struct select_args sel = {.id = id, .rt = &rt};
+
+		snprintf(id, sizeof(id), "%s|%u", texts[i], run_id);
+		if (vstore_run(s, insert_device, &ins, &ei) != 0)
+			fail_msg("insert %zu: %s", i, ei.message);
+		if (vstore_run_read(s, select_device, &sel, &ei) != 0)
+			fail_msg("select %zu: %s", i, ei.message);
+		assert_int_equal(rt.rows, 1);
+	}
+	vstore_close(&s);
+}
+
+static int count_rows(const struct vcol *cols, size_t n, void *arg, pcrgate_errinfo *ei)
+{
+	(void)ei;
+	assert_int_equal(n, 1);
+	*(int64_t *)arg = vcol_int(&cols[0], -1);
+	return 0;
+}
+
+struct count_args {
+	const char *id;
+	int64_t n;
+};
+
+static int count_device(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct count_args *a = arg;
+	const struct vparam p[] = {VPARAM_TEXT(a->id)};
+
+	return vstore_exec(tx, "SELECT COUNT(*) FROM devices WHERE id = ?", p, 1, count_rows, &a->n, NULL, ei);
+}
+
+static int insert_twice(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct insert_args *a = arg;
+	int r = insert_device(tx, a, ei);
+
+	return r != 0 ? r : insert_device(tx, a, ei);
+}
+
+static void test_rollback(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	char id[64];
+	struct insert_args ins = {.id = id, .fail_after = 1};
+	struct count_args cnt = {.id = id};
+	vstore *s = open_store();
+
+	(void)state;
+	key(id, sizeof(id), "rollback", 1);
+	/* The body fails after its insert: nothing of it stays. */
+	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), PCRGATE_ERR_VERIFY);
+	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+	assert_int_equal(cnt.n, 0);
+	/* A duplicate key in the second insert: a constraint error, and the first insert is gone too. */
+	ins.fail_after = 0;
+	assert_int_equal(vstore_run(s, insert_twice, &ins, &ei), VSTORE_ERR_CONSTRAINT);
+	assert_non_null(strstr(ei.message, "constraint"));
+	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+	assert_int_equal(cnt.n, 0);
+	vstore_close(&s);
+}
+
+struct update_args {
+	const char *id;
+	long changes;
+};
+
+static int update_state(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct update_args *a = arg;
+	const struct vparam p[] = {VPARAM_TEXT(a->id)};
+
+	/* A single-use transition: the second run changes nothing. */
+	return vstore_exec(tx, "UPDATE devices SET state = 'active' WHERE id = ? AND state = 'pending'", p, 1, NULL,
+			   NULL, &a->changes, ei);
+}
+
+static int bad_state(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	const struct vparam p[] = {VPARAM_TEXT(arg)};
+
+	return vstore_exec(tx, "UPDATE devices SET state = 'bogus' WHERE id = ?", p, 1, NULL, NULL, NULL, ei);
+}
+
+static int wrong_count(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	(void)arg;
+	return vstore_exec(tx, "SELECT ?, '?', \"id\" FROM devices", NULL, 0, NULL, NULL, NULL, ei);
+}
+
+static void test_changes_and_checks(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	char id[64];
+	struct insert_args ins = {.id = id};
+	struct update_args upd = {.id = id, .changes = -1};
+	vstore *s = open_store();
+
+	(void)state;
+	key(id, sizeof(id), "changes", 1);
+	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), 0);
+	assert_int_equal(vstore_run(s, update_state, &upd, &ei), 0);
+	assert_int_equal(upd.changes, 1);
+	assert_int_equal(vstore_run(s, update_state, &upd, &ei), 0);
+	assert_int_equal(upd.changes, 0);
+	assert_int_equal(vstore_run(s, bad_state, id, &ei), VSTORE_ERR_CONSTRAINT);
+	assert_int_equal(vstore_run(s, wrong_count, NULL, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	vstore_close(&s);
+}
+
+static void test_placeholders(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	char *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(vstore_sql_numbered("SELECT a FROM t WHERE a = ? AND b = '?''?' AND \"c?\" = ? -- ?\n"
+					     "AND d = ? /* ? */ AND e = ?",
+					     &out, &n, &ei),
+			 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(out, "SELECT a FROM t WHERE a = $1 AND b = '?''?' AND \"c?\" = $2 -- ?\n"
+				 "AND d = $3 /* ? */ AND e = $4");
+	free(out);
+}
+
+static void test_urls(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	vstore *s = NULL;
+
+	(void)state;
+	assert_int_equal(vstore_open("mysql://x", &s, &ei), PCRGATE_ERR_CONFIG);
+	assert_int_equal(vstore_open("sqlite:", &s, &ei), PCRGATE_ERR_CONFIG);
+	assert_int_equal(vstore_open("sqlite:/tmp/x.db?pool=0", &s, &ei), PCRGATE_ERR_CONFIG);
+	assert_int_equal(vstore_open("sqlite:/tmp/x.db?pool=abc", &s, &ei), PCRGATE_ERR_CONFIG);
+	assert_int_equal(vstore_open("sqlite:/tmp/x.db?cache=shared", &s, &ei), PCRGATE_ERR_CONFIG);
+	/* A connection that fails names no password. */
+	assert_int_equal(vstore_open("postgresql://u:sekrit-pw@/db?host=/nonexistent-pcrgate&pool=2&connect_timeout=1",
+				     &s, &ei),
+			 PCRGATE_ERR_IO);
+	assert_null(strstr(ei.message, "sekrit"));
+	assert_int_equal(vstore_open("pg:host=/nonexistent-pcrgate password='sekrit pw' pool=3 dbname=x", &s, &ei),
+			 PCRGATE_ERR_IO);
+	assert_null(strstr(ei.message, "sekrit"));
+	assert_null(s);
+}
+
+/* Checks an export: every line parses, hashes, links to the one before, seq runs 1.. without gap. */
+struct chain {
+	int64_t next;
+	char last[AUDITCHAIN_HASH_HEX + 1];
+	int tampered_seen;
+};
+
+static int check_line(const char *line, size_t len, void *arg, pcrgate_errinfo *ei)
+{
+	struct chain *c = arg;
+	struct auditchain_entry e;
+	char stored[AUDITCHAIN_HASH_HEX + 1];
+	char computed[AUDITCHAIN_HASH_HEX + 1];
+	json_t *doc = NULL;
+
+	assert_null(memchr(line, '\n', len));
+	if (auditchain_entry_parse(line, len, &doc, &e, stored, ei) != 0)
+		fail_msg("export line: %s", ei->message);
+	assert_true(e.seq == c->next);
+	assert_string_equal(e.prev_hash, c->last);
+	assert_int_equal(auditchain_hash(&e, computed, ei), 0);
+	assert_string_equal(computed, stored);
+	memcpy(c->last, stored, sizeof(c->last));
+	c->next++;
+	json_decref(doc);
+	return 0;
+}
+
+static int export_all(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct chain *c = arg;
+	char head[AUDITCHAIN_HASH_HEX + 1];
+	int64_t seq;
+	size_t count;
+	int r;
+
+	c->next = 1;
+	memcpy(c->last, AUDITCHAIN_GENESIS, sizeof(c->last));
+	/* In pages, as the admin API reads it. */
+	do {
+		if ((r = audit_export(tx, c->next - 1, 7, check_line, c, &count, ei)) != 0)
+			return r;
+	} while (count == 7);
+	if ((r = audit_head(tx, &seq, head, ei)) != 0)
+		return r;
+	assert_true(seq == c->next - 1);
+	assert_string_equal(head, c->last);
+	return 0;
+}
+
+static int append_some(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	json_t *detail = json_pack("{s:s, s:i, s:[s, b], s:{s:n}}", "device", texts[0], "n", *(int *)arg, "list",
+				   texts[2], 1, "nested", "z");
+	int r;
+
+	r = audit_append(tx, "admin:alice", "device.revoke", texts[1], detail, ei);
+	if (r == 0)
+		r = audit_append(tx, "verifier", "attest.pass", NULL, NULL, ei);
+	json_decref(detail);
+	return r;
+}
+
+static int tamper(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	return vstore_exec(tx, arg, NULL, 0, NULL, NULL, NULL, ei);
+}
+
+static int append_then_fail(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	int r = append_some(tx, arg, ei);
+
+	return r != 0 ? r : pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "fail on purpose");
+}
+
+static void test_audit_chain(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	struct chain before = {0};
+	struct chain after = {0};
+	vstore *s = open_store();
+
+	(void)state;
+	assert_int_equal(vstore_run_read(s, export_all, &before, &ei), 0);
+	for (int i = 0; i < 3; i++)
+		if (vstore_run(s, append_some, &i, &ei) != 0)
+			fail_msg("append: %s", ei.message);
+	/* A rolled-back transaction leaves no entry. */
+	assert_int_equal(vstore_run(s, append_then_fail, &(int){9}, &ei), PCRGATE_ERR_VERIFY);
+	assert_int_equal(vstore_run_read(s, export_all, &after, &ei), 0);
+	assert_true(after.next == before.next + 6);
+	/* The table refuses changes, whatever the SQL. */
+	assert_int_not_equal(vstore_run(s, tamper, "UPDATE audit SET actor = 'mallory'", &ei), 0);
+	assert_int_not_equal(vstore_run(s, tamper, "DELETE FROM audit WHERE seq = 1", &ei), 0);
+	assert_int_not_equal(vstore_run(s, tamper, "DELETE FROM audit_head", &ei), 0);
+	if (strcmp(vstore_backend(s), "postgresql") == 0)
+		assert_int_not_equal(vstore_run(s, tamper, "TRUNCATE audit", &ei), 0);
+	assert_int_equal(vstore_run_read(s, export_all, &after, &ei), 0);
+	assert_true(after.next == before.next + 6);
+	vstore_close(&s);
+}
+
+static int append_real(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	return audit_append(tx, "verifier", "x", "y", arg, ei);
+}
+
+static void test_audit_refuses(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	json_t *real = json_pack("{s:f}", "x", 1.5);
+	json_t *array = json_array();
+	vstore *s = open_store();
+
+	(void)state;
+	assert_int_equal(vstore_run(s, append_real, real, &ei), PCRGATE_ERR_FORMAT);
+	assert_int_equal(vstore_run(s, append_real, array, &ei), PCRGATE_ERR_FORMAT);
+	json_decref(real);
+	json_decref(array);
+	vstore_close(&s);
+}
+
+#define THREADS 4
+#define PER_THREAD 25
+
+static int append_one(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	json_t *detail = json_pack("{s:i}", "i", *(int *)arg);
+	int r = audit_append(tx, "verifier", "attest.pass", "dev", detail, ei);
+
+	json_decref(detail);
+	return r;
+}
+
+static void *appender(void *arg)
+{
+	vstore *s = arg;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		pcrgate_errinfo ei = {0};
+
+		if (vstore_run(s, append_one, &i, &ei) != 0) {
+			fprintf(stderr, "append: %s\n", ei.message);
+			return (void *)1;
+		}
+	}
+	return NULL;
+}
+
+static void test_audit_concurrent(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	struct chain before = {0};
+	struct chain after = {0};
+	pthread_t t[THREADS];
+	vstore *s = open_store();
+	/* A second store on the same database: appends from "another verifier". */
+	vstore *other = open_store();
+
+	(void)state;
+	assert_int_equal(vstore_run_read(s, export_all, &before, &ei), 0);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, appender, i % 2 ? other : s), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *ret = NULL;
+
+		pthread_join(t[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(vstore_run_read(s, export_all, &after, &ei), 0);
+	assert_true(after.next == before.next + THREADS * PER_THREAD);
+	vstore_close(&s);
+	vstore_close(&other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest common[] = {
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_urls),
+	};
+	const struct CMUnitTest store[] = {
+		cmocka_unit_test(test_open_concurrent),
+		cmocka_unit_test(test_migrations_idempotent),
+		cmocka_unit_test(test_params_roundtrip),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_changes_and_checks),
+		cmocka_unit_test(test_audit_chain),
+		cmocka_unit_test(test_audit_refuses),
+		cmocka_unit_test(test_audit_concurrent),
+	};
+	int failed;
+
+	run_id = (unsigned)getpid() ^ (unsigned)time(NULL);
+	failed = cmocka_run_group_tests_name("store-common", common, NULL, NULL);
+	failed += cmocka_run_group_tests_name("store-sqlite", store, sqlite_setup, sqlite_teardown);
+	if (getenv("PCRGATE_PG_URL") != NULL && getenv("PCRGATE_PG_URL")[0] != '\0')
+		failed += cmocka_run_group_tests_name("store-postgresql", store, pg_setup, NULL);
+	return failed;
+}

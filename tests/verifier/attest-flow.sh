@@ -1,0 +1,321 @@
+#!/bin/bash
+# End-to-end test of the verifier with a real device: pcrgate-verifierd over HTTPS on loopback
+# (SQLite by default; PostgreSQL when run by attest-flow-pg.sh), a swtpm with EK certificates
+# from a private CA, pcrgate-boot measuring a slot, and pcrgate-agent enrolling (EK certificate
+# chain, certified update key, credential activation) and attesting against a reference policy
+# drafted from the device's own event log. Then a release is targeted at the device: the answer
+# carries a signed authorization the agent checks and a content key only its TPM can unwrap.
+# Then the attacks of issue 5, each refused with its check named and recorded.
+set -u
+. "$top_srcdir/tests/lib.sh"
+
+if [ -z "${PCRGATE_SWTPM_EK_CA_DIR:-}" ]; then
+	PCRGATE_SWTPM_EK_CA=1 exec "$top_srcdir/tests/integration/with-swtpm" "$BASH" "$0" "$@"
+fi
+
+. "$top_srcdir/tests/integration/agent-lib.sh"
+. "$top_srcdir/tests/integration/boot-lib.sh"
+. "$top_srcdir/tests/verifier/verifier-lib.sh"
+
+agent_need curl python3 tpm2_readpublic
+make_scratch
+agent_setup
+boot_setup
+DB=${VERIFIER_DB:-sqlite:$SCRATCH/verifier/verifier.db}
+verifier_setup "$DB"
+cd "$SCRATCH" || fail "cannot enter $SCRATCH"
+{
+	echo "boot_eventlog = $BOOT_LOG"
+	echo "firmware_eventlog = $SCRATCH/no-firmware-log"
+} >>"$AGENT_DIR/agent.conf"
+
+agent_ok provision
+boot_install a 1.0 1
+boot_cmd boot >boot.out 2>&1 || fail "pcrgate-boot did not boot: $(cat boot.out)"
+
+# ---- Enrollment ----
+# First an enrollment whose activation fails (a wrong secret): the AK stays unproven.
+"$AGENT" certify --nonce 00 --out certify.json >/dev/null 2>&1 || fail "pcrgate-agent certify failed"
+tpm2_readpublic -c 0x81010001 -o ek.pub >/dev/null 2>&1 || fail "no EK at 0x81010001"
+tpm2_readpublic -c 0x81000010 -o ak.pub >/dev/null 2>&1 || fail "no AK at 0x81000010"
+python3 - <<-'EOF' || fail "cannot build the enrollment request"
+	import base64, json
+	b = lambda f: base64.b64encode(open(f, "rb").read()).decode()
+	json.dump({"ek_public": b("ek.pub"), "ak_public": b("ak.pub"),
+	           "update_key_certification": json.load(open("certify.json"))}, open("enroll-nocert.json", "w"))
+EOF
+api POST /v1/enroll enroll-nocert.json
+[ "$status" = 403 ] && [ "$(jget 'd["check"]')" = ek-certificate ] ||
+	fail "an enrollment without an EK certificate: $status $(cat resp)"
+"$AGENT" enroll >enroll.out 2>&1 || fail "pcrgate-agent enroll failed: $(cat enroll.out)"
+DEVICE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$AGENT_DIR/state/device.json") ||
+	fail "no device id after enrollment"
+echo "ok: enrolled as $DEVICE (EK certificate chain, update key certification, credential activation)"
+"$AGENT" enroll >enroll2.out 2>&1 || fail "a second pcrgate-agent enroll failed: $(cat enroll2.out)"
+
+# ---- Policy and a passing attestation ----
+pcrgate policy from-eventlog "$BOOT_LOG" --name gw --pcrs 8 --release-name v1 --release-version 1.0 \
+	--security-version 1 --out policy.json >draft.out 2>&1 || fail "from-eventlog failed: $(cat draft.out)"
+admin policy put default policy.json
+"$AGENT" attest --out attest.json >attest.out 2>&1 || fail "attestation failed: $(cat attest.out attest.json)"
+python3 -c 'import json; d = json.load(open("attest.json")); assert d["verdict"] == "pass" and d["release"] == "v1", d' ||
+	fail "the verdict is not pass on v1: $(cat attest.json)"
+echo "ok: the device attests (quote, event log, policy): pass, release v1"
+
+# ---- A release targeted at the device: authorization and content key ----
+head -c 32 /dev/urandom >content.key
+manifest=$(head -c 64 /dev/urandom | sha256sum | cut -d' ' -f1)
+admin release put v2 --version 2.0 --security-version 2 --manifest-digest "$manifest" \
+	--bundle-url https://updates.example/v2.bundle --content-key-file content.key
+admin target v2 --device "$DEVICE"
+"$AGENT" attest --out attest2.json >attest2.out 2>&1 || fail "attestation failed: $(cat attest2.out)"
+[ -s "$AGENT_DIR/state/authorization.json" ] || fail "no authorization saved: $(cat attest2.out)"
+python3 - "$AGENT_DIR/state/authorization.json" "$DEVICE" "$manifest" <<-'EOF' || fail "the authorization's claims are wrong"
+	import base64, json, sys
+	a = json.load(open(sys.argv[1]))
+	tok = a["token"]
+	p = tok.split(".")[1]; c = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+	assert c["device"] == sys.argv[2] and c["manifest_digest"] == sys.argv[3], c
+	assert c["release"] == "v2" and c["security_version"] == 2 and c["exp"] > c["iat"], c
+	h = tok.split(".")[0]; assert json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"] == "ES256"
+	open("wrapped.bin", "wb").write(base64.b64decode(a["content_key_wrapped"]))
+EOF
+echo "ok: the release targeted at the device comes with an ES256 authorization bound to it"
+# The content key opens only in this TPM, under a policy the vendor signed for its PCRs and version.
+tpm2_pcrread -o pcrs.bin sha256:0,1,2,3,4,5,6,7,8,9 >/dev/null 2>&1
+pcrgate eventlog pcrs --json "$BOOT_LOG" >pcrs.json 2>/dev/null || fail "cannot replay the boot log"
+pcrgate policy sign --key "$AGENT_DIR/vendor.key" --pcrs pcrs.json --security-version 1 --out signed.json \
+	>sign.out 2>&1 || fail "pcrgate policy sign failed: $(cat sign.out)"
+agent_ok unwrap --policy signed.json --in wrapped.bin --out unwrapped.key
+cmp -s content.key unwrapped.key || fail "the unwrapped content key differs"
+echo "ok: the wrapped content key unwraps with the update key under the signed policy"
+
+# ---- Attacks ----
+# request NAME NONCE_HEX EVIDENCE_FILE [DEVICE]: an attestation request body in NAME.
+request() {
+	python3 -c 'import json,sys; json.dump({"device_id": sys.argv[4], "nonce": sys.argv[2],
+		"evidence": json.load(open(sys.argv[3]))}, open(sys.argv[1], "w"))' "$1" "$2" "$3" "${4:-$DEVICE}"
+}
+# nonce [DEVICE]: a fresh nonce in $NONCE.
+nonce() {
+	printf '{"device_id": "%s"}' "${1:-$DEVICE}" >nonce.json
+	api POST /v1/attest/nonce nonce.json
+	[ "$status" = 200 ] || fail "no nonce: $status $(cat resp)"
+	NONCE=$(jget 'd["nonce"]')
+}
+# refused CHECK BODY_FILE: the attestation must fail at CHECK.
+refused() {
+	api POST /v1/attest "$2"
+	[ "$status" = 200 ] || fail "$1: HTTP $status $(cat resp)"
+	[ "$(jget 'd["verdict"]')" = fail ] && [ "$(jget 'd["failed_check"]')" = "$1" ] ||
+		fail "expected a failure at $1: $(cat resp)"
+}
+# A genuine evidence document for a fresh nonce: ev.json, its request good.json.
+genuine() {
+	nonce
+	agent_ok quote --nonce "$NONCE" --out ev.json
+	request good.json "$NONCE" ev.json
+}
+
+genuine
+api POST /v1/attest good.json
+[ "$(jget 'd["verdict"]')" = pass ] || fail "a genuine attestation fails: $(cat resp)"
+refused nonce good.json
+echo "ok: replayed evidence (its nonce used) is refused at the nonce check"
+
+# A second device, imported by the operator with a software AK: its nonce, our evidence.
+python3 - <<-'EOF' || fail "cannot make the second device"
+	import json, subprocess, base64
+	subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ak2.key"], check=True, capture_output=True)
+EOF
+tpm2_readpublic -c 0x81010002 -o ek2.pub >/dev/null 2>&1 || cp ek.pub ek2.pub
+python3 - <<-'EOF' || fail "cannot build the import request"
+	import base64, json
+	b = lambda f: base64.b64encode(open(f, "rb").read()).decode()
+	ek = bytearray(open("ek2.pub", "rb").read()); ek[-1] ^= 1
+	open("ek2.pub", "wb").write(bytes(ek))
+	json.dump({"ek_public": b("ek2.pub"), "ak_public": b("ak.pub"),
+	           "ak_qualified_name": "000b" + "11" * 32, "group": "other"}, open("import.json", "w"))
+EOF
+admin import import.json
+OTHER=$(python3 -c 'import json; print(json.load(open("'"$SCRATCH"'/admin.out")).get("device_id", ""))' 2>/dev/null ||
+	sed -n 's/.*\([0-9a-f]\{32\}\).*/\1/p' "$SCRATCH/admin.out" | head -n 1)
+[ -n "$OTHER" ] || fail "no device id from the import: $(cat "$SCRATCH/admin.out")"
+nonce "$OTHER"
+other_nonce=$NONCE
+agent_ok quote --nonce "$other_nonce" --out ev-other.json
+request other.json "$other_nonce" ev-other.json
+refused nonce other.json
+grep -q "another device" resp || fail "the refusal does not say the nonce is another device's: $(cat resp)"
+echo "ok: a nonce issued to another device is refused"
+# Our evidence sent as the other device's: the quote is not by the AK enrolled for it.
+request as-other.json "$other_nonce" ev-other.json "$OTHER"
+refused qualified-signer as-other.json
+echo "ok: a quote by an AK not enrolled for the device is refused"
+
+# Tampered evidence: a PCR value, the event log (changed, dropped, reordered events), the selection.
+tamper() {
+	python3 - "$1" "$2" <<-'EOF' || fail "cannot tamper $2"
+		import base64, json, struct, sys
+		d = json.load(open("ev.json")); how = sys.argv[2]
+		def events(log):
+		    # crypto-agile: the Spec ID event (TCG_PCR_EVENT), then TCG_PCR_EVENT2s.
+		    off = 32 + struct.unpack_from("<I", log, 28)[0]
+		    nalg = struct.unpack_from("<I", log, 32 + 24)[0]
+		    sizes = {}
+		    for i in range(nalg):
+		        a, s = struct.unpack_from("<HH", log, 32 + 28 + 4 * i)
+		        sizes[a] = s
+		    out = []
+		    while off < len(log):
+		        start = off
+		        off += 8
+		        n = struct.unpack_from("<I", log, off)[0]; off += 4
+		        for _ in range(n):
+		            a = struct.unpack_from("<H", log, off)[0]; off += 2 + sizes[a]
+		        size = struct.unpack_from("<I", log, off)[0]; off += 4 + size
+		        out.append((start, off))
+		    return out
+		log = bytearray(base64.b64decode(d["eventlogs"]["boot"]))
+		ev = events(log); head = log[:ev[0][0]]
+		parts = [bytes(log[s:e]) for s, e in ev]
+		if how == "pcr":
+		    v = d["pcrs"]["sha256"]["8"]; d["pcrs"]["sha256"]["8"] = ("0" if v[0] != "0" else "1") + v[1:]
+		elif how == "selection":
+		    del d["pcrs"]["sha256"]["9"]
+		elif how == "changed":
+		    # the first digest of the last event (pcr, type, count, alg come first)
+		    p = bytearray(parts[-1]); p[14] ^= 1; parts[-1] = bytes(p)
+		    log = head + b"".join(parts)
+		elif how == "dropped":
+		    log = head + b"".join(parts[:-1])
+		elif how == "reordered":
+		    # two events on one PCR swap places (on different PCRs the order would not matter)
+		    idx = [struct.unpack_from("<I", p, 0)[0] for p in parts]
+		    i = next(i for i in range(len(parts)) for j in range(i + 1, len(parts)) if idx[i] == idx[j] and parts[i] != parts[j])
+		    j = next(j for j in range(i + 1, len(parts)) if idx[j] == idx[i] and parts[j] != parts[i])
+		    parts[i], parts[j] = parts[j], parts[i]
+		    log = head + b"".join(parts)
+		d["eventlogs"]["boot"] = base64.b64encode(bytes(log)).decode()
+		json.dump(d, open(sys.argv[1], "w"))
+	EOF
+}
+for how in pcr:pcr-digest selection:pcr-selection changed:eventlog dropped:eventlog reordered:eventlog; do
+	genuine
+	tamper "t-${how%%:*}.json" "${how%%:*}"
+	request bad.json "$NONCE" "t-${how%%:*}.json"
+	refused "${how#*:}" bad.json
+done
+echo "ok: a changed PCR value, a changed, dropped or reordered event and another PCR set are refused"
+
+# resetCount going backwards: the stored floor is above what the TPM says.
+sqlite_or_psql() {
+	case $DB in
+	sqlite:*) python3 -c 'import sqlite3,sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' \
+		"${DB#sqlite:}" "$1" ;;
+	*) psql -q "$PCRGATE_PG_URL" -c "$1" >/dev/null ;;
+	esac || fail "cannot run: $1"
+}
+sqlite_or_psql "UPDATE devices SET reset_count = reset_count + 5 WHERE id = '$DEVICE'"
+genuine
+refused clock good.json
+sqlite_or_psql "UPDATE devices SET reset_count = reset_count - 5 WHERE id = '$DEVICE'"
+echo "ok: resetCount going backwards is refused at the clock check"
+
+# Oversized evidence: refused with 413 before any work; malformed JSON: 400.
+head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'a' | sed 's/^/{"device_id":"x","evidence":"/; s/$/"}/' >big.json
+api POST /v1/attest big.json
+[ "$status" = 413 ] || fail "oversized evidence: HTTP $status"
+printf '{"device_id": "%s", "evidence": {' "$DEVICE" >broken.json
+api POST /v1/attest broken.json
+[ "$status" = 400 ] || fail "malformed JSON: HTTP $status"
+echo "ok: oversized evidence is refused with 413, malformed JSON with 400"
+
+# SQL metacharacters in every string field are data, never SQL.
+meta="x'; DROP TABLE devices; --\"\\"
+python3 -c 'import json,sys; json.dump({"device_id": sys.argv[1]}, open("meta-nonce.json", "w"))' "$meta"
+api POST /v1/attest/nonce meta-nonce.json
+[ "$status" = 404 ] || fail "a device id with SQL metacharacters: HTTP $status"
+genuine
+python3 - "$meta" <<-'EOF'
+	import json, sys
+	d = json.load(open("good.json")); d["device_id"] = sys.argv[1]; json.dump(d, open("meta.json", "w"))
+	d = json.load(open("good.json")); d["report"] = json.dumps({"release": sys.argv[1], "outcome": "failed", "reason": sys.argv[1]})
+	json.dump(d, open("meta-report.json", "w"))
+EOF
+api POST /v1/attest meta.json
+[ "$status" = 404 ] || fail "an attestation for a device id with SQL metacharacters: HTTP $status"
+printf '{"group": "%s"}' "x'\'' OR 1=1; --" >meta-group.json
+api PUT "/v1/admin/devices/$DEVICE/group" meta-group.json
+[ "$status" = 401 ] || fail "the admin API without a token: HTTP $status"
+admin group "$DEVICE" "x' OR 1=1; --"
+admin --json device "$DEVICE"
+grep -q "x' OR 1=1; --" "$SCRATCH/admin.out" || fail "the group was not stored verbatim: $(cat "$SCRATCH/admin.out")"
+admin --json devices
+[ "$(python3 -c 'import json; print(len(json.load(open("'"$SCRATCH"'/admin.out"))["devices"]))')" = 2 ] ||
+	fail "the devices table changed: $(cat "$SCRATCH/admin.out")"
+admin group "$DEVICE" gateways
+echo "ok: SQL metacharacters in device ids, groups and reports are stored and compared as data"
+
+# A measurement the policy does not allow, a release it does not know, a security version below its minimum.
+python3 -c '
+import json; p = json.load(open("policy.json"))
+p["min_security_version"] = 5
+json.dump(p, open("policy-min.json", "w"))' || fail "cannot edit the policy"
+admin policy put default policy-min.json
+genuine
+refused security-version-below-minimum good.json
+admin policy put default policy.json
+boot_install a 1.1 1
+boot_reboot >/dev/null 2>&1 || fail "cannot reboot"
+boot_cmd boot >boot.out 2>&1 || fail "pcrgate-boot did not boot: $(cat boot.out)"
+genuine
+api POST /v1/attest good.json
+python3 -c 'import json; d = json.load(open("resp")); codes = {r["code"] for r in d["reasons"]}
+assert d["verdict"] == "fail" and {"measurement-not-allowed", "unknown-release"} <= codes, d' ||
+	fail "a kernel the policy does not allow: $(cat resp)"
+echo "ok: a measurement not in the policy, an unknown release and a low security version are refused with reasons"
+
+# A revoked device.
+admin revoke "$DEVICE"
+api POST /v1/attest good.json
+[ "$(jget 'd["failed_check"]')" = revoked ] || fail "a revoked device: $(cat resp)"
+nonce_status=$(printf '{"device_id": "%s"}' "$DEVICE" >n.json; api POST /v1/attest/nonce n.json; echo "$status")
+[ "$nonce_status" = 403 ] || fail "a revoked device gets a nonce: $nonce_status"
+echo "ok: a revoked device is refused"
+
+# Every verdict is recorded with its reasons, and the audit log's chain verifies.
+admin --json attestations --device "$DEVICE" --limit 100
+python3 -c 'import json; a = json.load(open("'"$SCRATCH"'/admin.out"))["attestations"]
+checks = {x["failed_check"] for x in a}
+need = {"nonce", "qualified-signer", "pcr-digest", "pcr-selection", "eventlog", "clock", "security-version-below-minimum", "revoked"}
+assert need - checks <= {"qualified-signer"}, (need - checks)' || fail "verdicts not recorded: $(cat "$SCRATCH/admin.out")"
+admin audit export "$SCRATCH/audit.jsonl"
+pcrgate audit verify "$SCRATCH/audit.jsonl" >audit.out 2>&1 || fail "the audit chain does not verify: $(cat audit.out)"
+grep -q '"action":"enroll-activated"' audit.jsonl && grep -q '"action":"authorize-update"' audit.jsonl &&
+	grep -q '"action":"device-revoke"' audit.jsonl || fail "the audit log misses decisions"
+echo "ok: verdicts are recorded with their reasons; the audit chain verifies"
+
+# A second verifier process on the same store: stateless, so a nonce from one is good at the other.
+admin allow-reenroll "$OTHER"
+sqlite_or_psql "UPDATE devices SET state = 'active' WHERE id = '$DEVICE'"
+pcrgate policy from-eventlog "$BOOT_LOG" --name gw --pcrs 8 --release-name v1.1 --release-version 1.1 \
+	--security-version 1 --out policy11.json >draft.out 2>&1 || fail "from-eventlog failed: $(cat draft.out)"
+admin policy put default policy11.json
+verifier_config "$VERIFIER_DIR/second.conf" "$(verifier_free_port)" "$DB"
+verifier_start "$VERIFIER_DIR/second.conf" "$VERIFIER_DIR/second.log"
+SECOND=$REPLY
+API_URL=$SECOND nonce
+agent_ok quote --nonce "$NONCE" --out ev.json
+request good.json "$NONCE" ev.json
+api POST /v1/attest good.json
+[ "$(jget 'd["verdict"]')" = pass ] || fail "a nonce from the second verifier, evidence to the first: $(cat resp)"
+API_URL=$SECOND api POST /v1/attest good.json
+[ "$(jget 'd["failed_check"]')" = nonce ] || fail "the second verifier accepts a used nonce: $(cat resp)"
+echo "ok: two verifiers on one store serve one device: nonce from one, evidence to the other"
+
+curl -sf --cacert "$VERIFIER_DIR/tls.pem" "$VERIFIER_URL/metrics" >metrics.txt || fail "no /metrics"
+grep -q 'nonce' metrics.txt || fail "/metrics has no verdicts by reason: $(head -20 metrics.txt)"
+agent_no_handles "the verifier flow"
+verifier_stop_all
+echo "PASS: verifier flow on ${DB%%:*}"

@@ -1,0 +1,4 @@
+#!/bin/bash
+# The store's unit test again, on a private PostgreSQL server (tests/verifier/with-postgres):
+# migrations, typed parameters, rollback, the audit chain and concurrent appends on libpq.
+exec "$top_srcdir/tests/verifier/with-postgres" "$top_builddir/tests/unit/test_store"

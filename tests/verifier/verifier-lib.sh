@@ -1,0 +1,122 @@
+# Helpers for the verifier's end-to-end tests; sourced after tests/lib.sh, never run.
+#
+# verifier_setup DB makes a TLS certificate for 127.0.0.1, the ES256 authorization key, a
+# config in $VERIFIER_DIR and starts pcrgate-verifierd on a free loopback port with the store
+# DB (a store URL); verifier_token makes an admin token. After it:
+#   VERIFIER_URL  https://127.0.0.1:PORT
+#   VERIFIER_DIR  its files: verifier.conf, tls.pem/key, jws.key/.pem, token, log
+#   PCRGATE_ADMIN_URL, PCRGATE_ADMIN_CACERT, PCRGATE_ADMIN_TOKEN_FILE  exported for `pcrgate admin`
+
+VERIFIERD=$top_builddir/verifier/pcrgate-verifierd
+VERIFIER_PIDS=
+
+verifier_openssl() {
+	openssl "$@" >>"$VERIFIER_DIR/openssl.log" 2>&1 || fail "openssl $1 failed (see $VERIFIER_DIR/openssl.log)"
+}
+
+# A TCP port nobody listens on now.
+verifier_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# verifier_config FILE PORT DB [EXTRA_LINES]: a config for one verifier process.
+verifier_config() {
+	{
+		echo "listen_address = 127.0.0.1"
+		echo "port = $2"
+		echo "tls_cert = $VERIFIER_DIR/tls.pem"
+		echo "tls_key = $VERIFIER_DIR/tls.key"
+		echo "database = $3"
+		echo "threads = 4"
+		echo "jws_key = $VERIFIER_DIR/jws.key"
+		echo "policy_key = $VERIFIER_DIR/vendor.pem"
+		echo "counter_index = $AGENT_COUNTER"
+		echo "ek_ca = $VERIFIER_DIR/ek-ca"
+		# As root the daemon serves only after dropping to an unprivileged user.
+		[ "$(id -u)" = 0 ] && echo "user = nobody"
+		echo "nonce_ttl = ${VERIFIER_NONCE_TTL:-300}"
+		echo "authorization_ttl = 600"
+		[ -n "${4:-}" ] && printf '%s\n' "$4"
+	} >"$1"
+}
+
+# verifier_start CONF LOG: starts one verifier and waits until /healthz answers; its URL in $REPLY.
+verifier_start() {
+	local conf=$1 log=$2 port pid i
+	port=$(sed -n 's/^port = //p' "$conf")
+	"$VERIFIERD" --config "$conf" serve >"$log" 2>&1 &
+	pid=$!
+	VERIFIER_PIDS="$VERIFIER_PIDS $pid"
+	for ((i = 0; i < 250; i++)); do
+		kill -0 "$pid" 2>/dev/null || fail "pcrgate-verifierd exited: $(cat "$log")"
+		if curl -sf --cacert "$VERIFIER_DIR/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+			REPLY=https://127.0.0.1:$port
+			return 0
+		fi
+		sleep 0.04
+	done
+	fail "pcrgate-verifierd did not answer on port $port: $(cat "$log")"
+}
+
+# Stops every verifier this test started (SIGTERM: a graceful stop, which must succeed).
+verifier_stop_all() {
+	local pid
+	for pid in $VERIFIER_PIDS; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	VERIFIER_PIDS=
+}
+
+verifier_setup() {
+	local db=$1
+	[ -x "$VERIFIERD" ] || fail "$VERIFIERD is not built"
+	agent_need curl python3
+	VERIFIER_DIR=$SCRATCH/verifier
+	mkdir -p "$VERIFIER_DIR" || fail "cannot create $VERIFIER_DIR"
+	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
+	verifier_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VERIFIER_DIR/jws.key"
+	verifier_openssl pkey -in "$VERIFIER_DIR/jws.key" -pubout -out "$VERIFIER_DIR/jws.pem"
+	# What the daemon reads after dropping privileges: its keys, the vendor policy key, the EK CAs.
+	cp "$AGENT_DIR/vendor.pem" "$VERIFIER_DIR/" &&
+		cp -r "${PCRGATE_SWTPM_EK_CA_DIR:?run under with-swtpm with PCRGATE_SWTPM_EK_CA=1}" "$VERIFIER_DIR/ek-ca" ||
+		fail "cannot copy the verifier's trust anchors"
+	if [ "$(id -u)" = 0 ]; then
+		chmod o+x "$SCRATCH" && chown -R nobody "$VERIFIER_DIR" || fail "cannot hand $VERIFIER_DIR to nobody"
+	fi
+	verifier_config "$VERIFIER_DIR/verifier.conf" "$(verifier_free_port)" "$db"
+	"$VERIFIERD" --config "$VERIFIER_DIR/verifier.conf" token create test >"$VERIFIER_DIR/token.out" 2>&1 ||
+		fail "pcrgate-verifierd token create failed: $(cat "$VERIFIER_DIR/token.out")"
+	grep -Eo '[0-9a-f]{64}' "$VERIFIER_DIR/token.out" | head -n 1 >"$VERIFIER_DIR/token"
+	[ -s "$VERIFIER_DIR/token" ] || fail "no token in: $(cat "$VERIFIER_DIR/token.out")"
+	chmod 600 "$VERIFIER_DIR/token"
+	verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
+	VERIFIER_URL=$REPLY
+	trap 'verifier_stop_all; rm -rf "$SCRATCH"' EXIT
+	export PCRGATE_ADMIN_URL=$VERIFIER_URL PCRGATE_ADMIN_CACERT=$VERIFIER_DIR/tls.pem
+	export PCRGATE_ADMIN_TOKEN_FILE=$VERIFIER_DIR/token
+	{
+		echo "verifier_url = $VERIFIER_URL"
+		echo "verifier_ca = $VERIFIER_DIR/tls.pem"
+		echo "verifier_jws_key = $VERIFIER_DIR/jws.pem"
+	} >>"$AGENT_DIR/agent.conf"
+}
+
+# api METHOD PATH [BODY_FILE]: a raw request to the verifier; body in $SCRATCH/resp, status in $status.
+api() {
+	local args=(-s -o "$SCRATCH/resp" -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" -X "$1")
+	[ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$3")
+	status=$(curl "${args[@]}" "${API_URL:-$VERIFIER_URL}$2") || fail "curl $1 $2 failed"
+}
+
+# jget EXPR: a value from the last response (python expression on d).
+jget() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print('"$1"')' "$SCRATCH/resp"
+}
+
+# pcrgate admin with the test's verifier and token.
+admin() {
+	pcrgate admin "$@" >"$SCRATCH/admin.out" 2>"$SCRATCH/admin.err" ||
+		fail "pcrgate admin $* failed: $(cat "$SCRATCH/admin.err")"
+}

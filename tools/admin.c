@@ -1,0 +1,892 @@
+/*
+ * pcrgate admin: the verifier's admin API from the command line (devices, policies, releases,
+ * rollouts, attestations, the audit log). Global options name the verifier, the bearer token
+ * and the CA; each subcommand is one request (the audit export pages through the log). Lists
+ * print as aligned tables, or the server's JSON with --json. docs/man/pcrgate-admin.1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "attest/jsonutil.h"
+#include "cli.h"
+#include "httpclient.h"
+
+#define ADMIN_URL_ENV "PCRGATE_ADMIN_URL"
+#define ADMIN_TOKEN_ENV "PCRGATE_ADMIN_TOKEN_FILE"
+#define ADMIN_CACERT_ENV "PCRGATE_ADMIN_CACERT"
+#define ADMIN_MAX_DOC (4u * 1024 * 1024) /* a policy or import document read from a file */
+#define ADMIN_MAX_CONTENT_KEY 1024
+#define ADMIN_AUDIT_PAGE 1000
+#define ADMIN_AUDIT_MAX (512u * 1024 * 1024) /* bytes of a whole audit export */
+#define ADMIN_ESC 512                        /* an escaped path segment */
+
+struct admin {
+	httpclient *c;
+	int json;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: pcrgate admin [--url URL] [--token-file FILE] [--cacert FILE] [--json] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  devices                          the enrolled devices\n"
+	      "  device ID                        one device\n"
+	      "  revoke ID                        revoke a device\n"
+	      "  allow-reenroll ID                let a device enroll again\n"
+	      "  group ID GROUP                   put a device in a group\n"
+	      "  import FILE                      import a device (JSON: ek_public, ak_public, ...)\n"
+	      "  policy put NAME FILE             store a reference policy\n"
+	      "  policy list | policy show NAME   the reference policies\n"
+	      "  release put NAME --version V --security-version S --manifest-digest HEX\n"
+	      "              --bundle-url URL --content-key-file F\n"
+	      "                                   register a release\n"
+	      "  release list                     the releases\n"
+	      "  target RELEASE (--device ID | --group G)\n"
+	      "                                   roll a release out to a device or a group\n"
+	      "  rollouts                         the rollouts\n"
+	      "  attestations [--device ID] [--limit N]\n"
+	      "                                   the latest attestations\n"
+	      "  audit [--after SEQ] [--limit N]  audit log entries (JSON lines)\n"
+	      "  audit export FILE                the whole audit log into FILE\n"
+	      "\n"
+	      "  --url URL          the verifier (or $" ADMIN_URL_ENV ")\n"
+	      "  --token-file FILE  the admin bearer token (or $" ADMIN_TOKEN_ENV ")\n"
+	      "  --cacert FILE      the CA of the verifier's certificate (or $" ADMIN_CACERT_ENV ")\n"
+	      "  --json             print the server's JSON\n"
+	      "\n"
+	      "Exit status: 0 success, 1 failure or refused by the server, 2 usage error. 'man pcrgate-admin'.\n",
+	      f);
+}
+
+/* ---- Requests ---- */
+
+/* A refusal: the server's own words. */
+static int refused(const char *method, const char *path, long status, const json_t *doc)
+{
+	const char *text = httpclient_error_text(doc);
+	const char *check = json_is_object(doc) ? json_string_value(json_object_get(doc, "check")) : NULL;
+
+	cli_error("admin: %s %s: %s (HTTP %ld%s%s)", method, path, text ? text : "refused", status,
+		  check ? ", check " : "", check ? check : "");
+	return CLI_EXIT_FAIL;
+}
+
+/* One JSON request; 0 with *out (may be NULL for an empty answer) on 2xx, else the exit code. */
+static int request(struct admin *a, const char *method, const char *path, const json_t *body, json_t **out)
+{
+	pcrgate_errinfo ei;
+	json_t *doc = NULL;
+	long status = 0;
+	int r;
+
+	pcrgate_errinfo_clear(&ei);
+	if (strcmp(method, "GET") == 0)
+		r = httpclient_get(a->c, path, &status, &doc, &ei);
+	else if (strcmp(method, "PUT") == 0)
+		r = httpclient_put(a->c, path, body, &status, &doc, &ei);
+	else
+		r = httpclient_post(a->c, path, body, &status, &doc, &ei);
+	if (r != PCRGATE_OK) {
+		cli_report("admin", &ei);
+		return CLI_EXIT_FAIL;
+	}
+	if (status < 200 || status > 299) {
+		refused(method, path, status, doc);
+		json_decref(doc);
+		return CLI_EXIT_FAIL;
+	}
+	*out = doc;
+	return CLI_EXIT_OK;
+}
+
+/* GET of JSON lines (the audit log); 0 with the body, else the exit code. */
+static int request_lines(struct admin *a, const char *path, uint8_t **body, size_t *len)
+{
+	pcrgate_errinfo ei;
+	json_t *doc;
+	long status = 0;
+
+	pcrgate_errinfo_clear(&ei);
+	if (httpclient_get_raw(a->c, path, &status, body, len, &ei) != PCRGATE_OK) {
+		cli_report("admin", &ei);
+		return CLI_EXIT_FAIL;
+	}
+	if (status < 200 || status > 299) {
+		doc = json_loadb((const char *)*body, *len, 0, NULL);
+		refused("GET", path, status, doc);
+		json_decref(doc);
+		free(*body);
+		*body = NULL;
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static void print_json(const json_t *doc)
+{
+	if (doc != NULL)
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	else
+		fputs("{}", stdout);
+	putchar('\n');
+}
+
+/* ---- Human output ---- */
+
+struct column {
+	const char *header;
+	const char *key, *alt; /* the member, or alt when the server names it so */
+	int time;              /* Unix seconds shown as UTC */
+};
+
+/* A cell's text: strings with control characters replaced, numbers, times, booleans; "-" when absent. */
+static void cell(const json_t *row, const struct column *col, char *out, size_t cap)
+{
+	const json_t *v = json_object_get(row, col->key);
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	if (v == NULL && col->alt != NULL)
+		v = json_object_get(row, col->alt);
+	if (json_is_string(v)) {
+		snprintf(out, cap, "%s", json_string_value(v));
+		for (i = 0; out[i] != '\0'; i++)
+			if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+				out[i] = '?';
+	} else if (json_is_integer(v) && col->time) {
+		t = (time_t)json_integer_value(v);
+		if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_integer(v)) {
+		snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(out, cap, "%s", json_is_true(v) ? "yes" : "no");
+	} else if (v == NULL || json_is_null(v)) {
+		snprintf(out, cap, "-");
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(out, cap, "%s", s != NULL ? s : "?");
+		free(s);
+	}
+}
+
+#define CELL_MAX 96
+#define MAX_COLUMNS 8
+
+static void print_table(const json_t *rows, const struct column *cols, size_t ncols)
+{
+	size_t width[MAX_COLUMNS], i, c, n;
+	char text[CELL_MAX];
+	const json_t *row;
+
+	for (c = 0; c < ncols; c++)
+		width[c] = strlen(cols[c].header);
+	json_array_foreach(rows, i, row)
+		for (c = 0; c < ncols; c++) {
+			cell(row, &cols[c], text, sizeof(text));
+			if ((n = strlen(text)) > width[c])
+				width[c] = n;
+		}
+	for (c = 0; c < ncols; c++)
+		printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c].header, c + 1 < ncols ? "  " : "\n");
+	json_array_foreach(rows, i, row)
+		for (c = 0; c < ncols; c++) {
+			cell(row, &cols[c], text, sizeof(text));
+			printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, text, c + 1 < ncols ? "  " : "\n");
+		}
+}
+
+/* The list in an answer: the array itself, or the object's member key (else its only array). */
+static const json_t *list_of(const json_t *doc, const char *key)
+{
+	const json_t *v, *found = NULL;
+	const char *k;
+	int n = 0;
+
+	if (json_is_array(doc))
+		return doc;
+	if (json_is_array(json_object_get(doc, key)))
+		return json_object_get(doc, key);
+	json_object_foreach((json_t *)doc, k, v)
+		if (json_is_array(v)) {
+			found = v;
+			n++;
+		}
+	return n == 1 ? found : NULL;
+}
+
+/* A list answer as a table (or as JSON). */
+static int show_list(struct admin *a, const char *path, const char *key, const struct column *cols, size_t ncols)
+{
+	json_t *doc = NULL;
+	const json_t *rows;
+	int rc;
+
+	if ((rc = request(a, "GET", path, NULL, &doc)) != CLI_EXIT_OK)
+		return rc;
+	if (a->json) {
+		print_json(doc);
+	} else if ((rows = list_of(doc, key)) == NULL) {
+		cli_error("admin: GET %s: the answer holds no list of %s", path, key);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		print_table(rows, cols, ncols);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* One object as "key: value" lines (or as JSON). */
+static void show_object(struct admin *a, const json_t *doc)
+{
+	struct column col = {NULL, NULL, NULL, 0};
+	char text[CELL_MAX * 4];
+	const json_t *v;
+	const char *k;
+
+	if (a->json || !json_is_object(doc)) {
+		print_json(doc);
+		return;
+	}
+	json_object_foreach((json_t *)doc, k, v) {
+		col.key = k;
+		col.time = strcmp(k + (strlen(k) > 3 ? strlen(k) - 3 : 0), "_at") == 0;
+		cell(doc, &col, text, sizeof(text));
+		printf("%s: %s\n", k, text);
+	}
+}
+
+/* A change: the server's answer with --json, else one line saying what was done. */
+static int change(struct admin *a, const char *method, const char *path, const json_t *body, const char *done)
+{
+	json_t *doc = NULL;
+	int rc = request(a, method, path, body, &doc);
+
+	if (rc == CLI_EXIT_OK) {
+		if (a->json)
+			print_json(doc);
+		else
+			printf("%s\n", done);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- Arguments ---- */
+
+/* "PREFIX/ESCAPED-SEGMENT[SUFFIX]" into out. */
+static int path_for(char *out, size_t cap, const char *prefix, const char *segment, const char *suffix)
+{
+	char esc[ADMIN_ESC];
+	int n;
+
+	if (segment[0] == '\0' || httpclient_escape(segment, esc, sizeof(esc)) != PCRGATE_OK) {
+		cli_error("admin: '%s' is not a usable name or id", segment);
+		return -1;
+	}
+	n = snprintf(out, cap, "%s/%s%s", prefix, esc, suffix);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int want_args(int argc, char **argv, int n, const char *synopsis)
+{
+	if (argc != n + 1) {
+		cli_error("admin: usage: pcrgate admin %s", synopsis);
+		return -1;
+	}
+	(void)argv;
+	return 0;
+}
+
+/* A decimal number of at most max. */
+static int parse_number(const char *opt, const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || *out > max) {
+		cli_error("admin: %s '%s' is not a number from 0 to %llu", opt, v, max);
+		return -1;
+	}
+	return 0;
+}
+
+/* A JSON object from a file. */
+static int read_doc(const char *path, json_t **out)
+{
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	pcrgate_errinfo_clear(&ei);
+	r = pcrgate_file_read(path, ADMIN_MAX_DOC, &buf, &len, &ei);
+	if (r == PCRGATE_OK)
+		r = jsonutil_parse(buf, len, ADMIN_MAX_DOC, out, &ei);
+	free(buf);
+	if (r != PCRGATE_OK)
+		cli_report(path, &ei);
+	return r;
+}
+
+/* ---- Subcommands ---- */
+
+static const struct column device_cols[] = {
+	{"ID", "id", "device_id", 0},         {"STATE", "state", NULL, 0},
+	{"GROUP", "group", "grp", 0},         {"RELEASE", "release", NULL, 0},
+	{"VERDICT", "last_verdict", NULL, 0}, {"LAST ATTESTATION", "last_attestation_at", "updated_at", 1},
+};
+
+static int sub_devices(struct admin *a, int argc, char **argv)
+{
+	if (want_args(argc, argv, 0, "devices") != 0)
+		return CLI_EXIT_USAGE;
+	return show_list(a, "/v1/admin/devices", "devices", device_cols, sizeof(device_cols) / sizeof(device_cols[0]));
+}
+
+static int sub_device(struct admin *a, int argc, char **argv)
+{
+	char path[1024];
+	json_t *doc = NULL;
+	int rc;
+
+	if (want_args(argc, argv, 1, "device ID") != 0 || path_for(path, sizeof(path), "/v1/admin/devices", argv[1], "") != 0)
+		return CLI_EXIT_USAGE;
+	if ((rc = request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
+		show_object(a, doc);
+	json_decref(doc);
+	return rc;
+}
+
+/* revoke and allow-reenroll: POST /v1/admin/devices/ID/ACTION. */
+static int device_action(struct admin *a, int argc, char **argv, const char *action, const char *done)
+{
+	char path[1024], what[640], synopsis[64];
+
+	snprintf(synopsis, sizeof(synopsis), "%s ID", argv[0]);
+	if (want_args(argc, argv, 1, synopsis) != 0 ||
+	    path_for(path, sizeof(path), "/v1/admin/devices", argv[1], action) != 0)
+		return CLI_EXIT_USAGE;
+	snprintf(what, sizeof(what), "%s: %s", argv[1], done);
+	return change(a, "POST", path, NULL, what);
+}
+
+static int sub_revoke(struct admin *a, int argc, char **argv)
+{
+	return device_action(a, argc, argv, "/revoke", "revoked");
+}
+
+static int sub_allow_reenroll(struct admin *a, int argc, char **argv)
+{
+	return device_action(a, argc, argv, "/allow-reenroll", "may enroll again");
+}
+
+static int sub_group(struct admin *a, int argc, char **argv)
+{
+	char path[1024], what[640];
+	json_t *body;
+	int rc;
+
+	if (want_args(argc, argv, 2, "group ID GROUP") != 0 ||
+	    path_for(path, sizeof(path), "/v1/admin/devices", argv[1], "/group") != 0)
+		return CLI_EXIT_USAGE;
+	if ((body = json_pack("{s:s}", "group", argv[2])) == NULL) {
+		cli_error("admin: group: '%s' is not UTF-8 text", argv[2]);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(what, sizeof(what), "%s: in group %s", argv[1], argv[2]);
+	rc = change(a, "PUT", path, body, what);
+	json_decref(body);
+	return rc;
+}
+
+static int sub_import(struct admin *a, int argc, char **argv)
+{
+	json_t *body = NULL, *doc = NULL;
+	const char *id;
+	int rc;
+
+	if (want_args(argc, argv, 1, "import FILE") != 0)
+		return CLI_EXIT_USAGE;
+	if (read_doc(argv[1], &body) != PCRGATE_OK)
+		return CLI_EXIT_FAIL;
+	if ((rc = request(a, "POST", "/v1/admin/devices/import", body, &doc)) == CLI_EXIT_OK) {
+		id = json_string_value(json_object_get(doc, "device_id"));
+		if (a->json || id == NULL)
+			print_json(doc);
+		else
+			printf("imported: device %s\n", id);
+	}
+	json_decref(body);
+	json_decref(doc);
+	return rc;
+}
+
+static const struct column policy_cols[] = {
+	{"NAME", "name", NULL, 0},
+	{"DIGEST", "digest", NULL, 0},
+	{"CREATED", "created_at", NULL, 1},
+};
+
+static int sub_policy(struct admin *a, int argc, char **argv)
+{
+	char path[1024], what[640];
+	json_t *body = NULL, *doc = NULL;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return show_list(a, "/v1/admin/policies", "policies", policy_cols,
+				 sizeof(policy_cols) / sizeof(policy_cols[0]));
+	if (argc == 3 && strcmp(argv[1], "show") == 0) {
+		if (path_for(path, sizeof(path), "/v1/admin/policies", argv[2], "") != 0)
+			return CLI_EXIT_USAGE;
+		if ((rc = request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
+			print_json(doc);
+		json_decref(doc);
+		return rc;
+	}
+	if (argc == 4 && strcmp(argv[1], "put") == 0) {
+		if (path_for(path, sizeof(path), "/v1/admin/policies", argv[2], "") != 0)
+			return CLI_EXIT_USAGE;
+		if (read_doc(argv[3], &body) != PCRGATE_OK)
+			return CLI_EXIT_FAIL;
+		snprintf(what, sizeof(what), "policy %s stored", argv[2]);
+		rc = change(a, "PUT", path, body, what);
+		json_decref(body);
+		return rc;
+	}
+	cli_error("admin: usage: pcrgate admin policy put NAME FILE | policy list | policy show NAME");
+	return CLI_EXIT_USAGE;
+}
+
+static const struct column release_cols[] = {
+	{"NAME", "name", NULL, 0},          {"VERSION", "version", NULL, 0},
+	{"SECURITY", "security_version", NULL, 0}, {"MANIFEST DIGEST", "manifest_digest", NULL, 0},
+	{"BUNDLE URL", "bundle_url", NULL, 0},
+};
+
+/* The content key file: 1 to ADMIN_MAX_CONTENT_KEY bytes, sent as base64 and then cleared. */
+static json_t *content_key(const char *path)
+{
+	pcrgate_errinfo ei;
+	uint8_t *key = NULL;
+	size_t len = 0;
+	json_t *v = NULL;
+
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_file_read(path, ADMIN_MAX_CONTENT_KEY, &key, &len, &ei) != PCRGATE_OK) {
+		cli_report(path, &ei);
+		return NULL;
+	}
+	if (len == 0)
+		cli_error("admin: %s: the content key file is empty", path);
+	else if ((v = jsonutil_b64(key, len)) == NULL)
+		cli_error("admin: out of memory");
+	OPENSSL_clear_free(key, len);
+	return v;
+}
+
+static int release_put(struct admin *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"version", required_argument, NULL, 'v'},         {"security-version", required_argument, NULL, 's'},
+		{"manifest-digest", required_argument, NULL, 'm'}, {"bundle-url", required_argument, NULL, 'b'},
+		{"content-key-file", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+	};
+	const char *version = NULL, *sv = NULL, *digest = NULL, *url = NULL, *keyfile = NULL;
+	uint8_t d[64];
+	size_t dlen = 0;
+	unsigned long long secver = 0;
+	char path[1024], what[640];
+	json_t *body = NULL, *key;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			version = optarg;
+			break;
+		case 's':
+			sv = optarg;
+			break;
+		case 'm':
+			digest = optarg;
+			break;
+		case 'b':
+			url = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		default:
+			cli_error("admin: release put: unknown option or missing value '%s'", argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !version || !sv || !digest || !url || !keyfile) {
+		cli_error("admin: usage: pcrgate admin release put NAME --version V --security-version S "
+			  "--manifest-digest HEX --bundle-url URL --content-key-file F");
+		return CLI_EXIT_USAGE;
+	}
+	if (parse_number("--security-version", sv, (unsigned long long)INT64_MAX, &secver) != 0)
+		return CLI_EXIT_USAGE;
+	if (pcrgate_hex_decode(digest, d, sizeof(d), &dlen) != 0 || (dlen != 32 && dlen != 48 && dlen != 64)) {
+		cli_error("admin: --manifest-digest needs the hex of a SHA-256, SHA-384 or SHA-512 digest");
+		return CLI_EXIT_USAGE;
+	}
+	if (path_for(path, sizeof(path), "/v1/admin/releases", argv[optind], "") != 0)
+		return CLI_EXIT_USAGE;
+	if ((key = content_key(keyfile)) == NULL)
+		return CLI_EXIT_FAIL;
+	body = json_pack("{s:s,s:I,s:s,s:s,s:o}", "version", version, "security_version", (json_int_t)secver,
+			 "manifest_digest", digest, "bundle_url", url, "content_key", key);
+	if (body == NULL) {
+		cli_error("admin: release put: the version and URL must be UTF-8 text");
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(what, sizeof(what), "release %s stored (version %s, security version %llu)", argv[optind], version,
+		 secver);
+	rc = change(a, "PUT", path, body, what);
+	json_decref(body);
+	return rc;
+}
+
+static int sub_release(struct admin *a, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return show_list(a, "/v1/admin/releases", "releases", release_cols,
+				 sizeof(release_cols) / sizeof(release_cols[0]));
+	if (argc >= 2 && strcmp(argv[1], "put") == 0)
+		return release_put(a, argc - 1, argv + 1);
+	cli_error("admin: usage: pcrgate admin release put NAME ... | release list");
+	return CLI_EXIT_USAGE;
+}
+
+static int sub_target(struct admin *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"device", required_argument, NULL, 'd'}, {"group", required_argument, NULL, 'g'}, {NULL, 0, NULL, 0},
+	};
+	const char *device = NULL, *group = NULL;
+	json_t *body, *doc = NULL;
+	const char *id;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			device = optarg;
+		else if (c == 'g')
+			group = optarg;
+		else {
+			cli_error("admin: target: unknown option or missing value '%s'", argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || (device == NULL) == (group == NULL)) {
+		cli_error("admin: usage: pcrgate admin target RELEASE (--device ID | --group G)");
+		return CLI_EXIT_USAGE;
+	}
+	body = json_pack("{s:s,s:s}", "release", argv[optind], device ? "device_id" : "group", device ? device : group);
+	if (body == NULL) {
+		cli_error("admin: target: the names must be UTF-8 text");
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = request(a, "POST", "/v1/admin/rollouts", body, &doc)) == CLI_EXIT_OK) {
+		id = json_string_value(json_object_get(doc, "id"));
+		if (id == NULL)
+			id = json_string_value(json_object_get(doc, "rollout_id"));
+		if (a->json)
+			print_json(doc);
+		else
+			printf("rollout%s%s: release %s to %s %s\n", id ? " " : "", id ? id : "", argv[optind],
+			       device ? "device" : "group", device ? device : group);
+	}
+	json_decref(body);
+	json_decref(doc);
+	return rc;
+}
+
+static const struct column rollout_cols[] = {
+	{"ID", "id", NULL, 0},         {"RELEASE", "release", NULL, 0}, {"DEVICE", "device_id", NULL, 0},
+	{"GROUP", "group", "grp", 0},  {"ACTIVE", "active", NULL, 0},   {"CREATED", "created_at", NULL, 1},
+};
+
+static int sub_rollouts(struct admin *a, int argc, char **argv)
+{
+	if (want_args(argc, argv, 0, "rollouts") != 0)
+		return CLI_EXIT_USAGE;
+	return show_list(a, "/v1/admin/rollouts", "rollouts", rollout_cols,
+			 sizeof(rollout_cols) / sizeof(rollout_cols[0]));
+}
+
+static const struct column attestation_cols[] = {
+	{"ID", "id", NULL, 0},          {"DEVICE", "device_id", NULL, 0},     {"TIME", "created_at", NULL, 1},
+	{"VERDICT", "verdict", NULL, 0}, {"FAILED CHECK", "failed_check", NULL, 0}, {"RELEASE", "release", NULL, 0},
+};
+
+static int sub_attestations(struct admin *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"device", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
+	};
+	char path[1024], esc[ADMIN_ESC];
+	unsigned long long limit = 0;
+	const char *device = NULL, *lim = NULL;
+	size_t n;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			device = optarg;
+		else if (c == 'l')
+			lim = optarg;
+		else {
+			cli_error("admin: attestations: unknown option or missing value '%s'", argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (lim != NULL && parse_number("--limit", lim, 100000, &limit) != 0)) {
+		cli_error("admin: usage: pcrgate admin attestations [--device ID] [--limit N]");
+		return CLI_EXIT_USAGE;
+	}
+	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/attestations");
+	if (device != NULL) {
+		if (httpclient_escape(device, esc, sizeof(esc)) != PCRGATE_OK) {
+			cli_error("admin: --device '%s' is too long", device);
+			return CLI_EXIT_USAGE;
+		}
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "?device=%s", esc);
+	}
+	if (lim != NULL)
+		snprintf(path + n, sizeof(path) - n, "%slimit=%llu", device ? "&" : "?", limit);
+	return show_list(a, path, "attestations", attestation_cols,
+			 sizeof(attestation_cols) / sizeof(attestation_cols[0]));
+}
+
+/*
+ * Appends a page of audit lines to out, checking each is a JSON object whose "seq" follows the
+ * last one; *last gets the page's last seq, *count its entries.
+ */
+static int audit_page(const uint8_t *body, size_t len, long long *last, size_t *count, FILE *out)
+{
+	const char *p = (const char *)body, *end = p + len, *nl;
+	json_error_t jerr;
+	json_t *entry;
+	json_int_t seq;
+
+	*count = 0;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if (nl > p) {
+			entry = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+			seq = json_integer_value(json_object_get(entry, "seq"));
+			json_decref(entry);
+			if (entry == NULL || seq <= *last) {
+				cli_error("admin: audit: entry after seq %lld is not a JSON object with a higher seq", *last);
+				return -1;
+			}
+			*last = seq;
+			fwrite(p, 1, (size_t)(nl - p), out);
+			fputc('\n', out);
+			(*count)++;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static int audit_export(struct admin *a, const char *file)
+{
+	char path[128];
+	char *buf = NULL;
+	size_t blen = 0, count = 0;
+	uint8_t *body = NULL;
+	size_t len = 0;
+	long long last = 0;
+	pcrgate_errinfo ei;
+	FILE *mem = open_memstream(&buf, &blen);
+	int rc = CLI_EXIT_FAIL;
+
+	if (mem == NULL) {
+		cli_error("admin: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	do {
+		snprintf(path, sizeof(path), "/v1/admin/audit?after=%lld&limit=%d", last, ADMIN_AUDIT_PAGE);
+		if (request_lines(a, path, &body, &len) != CLI_EXIT_OK)
+			goto fail;
+		if (audit_page(body, len, &last, &count, mem) != 0 || fflush(mem) != 0)
+			goto fail;
+		free(body);
+		body = NULL;
+		if (blen > ADMIN_AUDIT_MAX) {
+			cli_error("admin: audit export: more than %u bytes", ADMIN_AUDIT_MAX);
+			goto fail;
+		}
+	} while (count > 0);
+	fclose(mem);
+	mem = NULL;
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_file_write_atomic(file, (const uint8_t *)buf, blen, 0600, &ei) != PCRGATE_OK) {
+		cli_report(file, &ei);
+		goto fail;
+	}
+	if (!a->json)
+		printf("audit log exported to %s (up to seq %lld)\n", file, last);
+	rc = CLI_EXIT_OK;
+fail:
+	if (mem != NULL)
+		fclose(mem);
+	free(buf);
+	free(body);
+	return rc;
+}
+
+static int sub_audit(struct admin *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"after", required_argument, NULL, 'a'}, {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
+	};
+	unsigned long long after = 0, limit = 0;
+	const char *af = NULL, *lim = NULL;
+	char path[128];
+	uint8_t *body = NULL;
+	size_t len = 0, n;
+	int c, rc;
+
+	if (argc == 3 && strcmp(argv[1], "export") == 0)
+		return audit_export(a, argv[2]);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'a')
+			af = optarg;
+		else if (c == 'l')
+			lim = optarg;
+		else {
+			cli_error("admin: audit: unknown option or missing value '%s'", argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (af != NULL && parse_number("--after", af, (unsigned long long)INT64_MAX, &after) != 0) ||
+	    (lim != NULL && parse_number("--limit", lim, 100000, &limit) != 0)) {
+		cli_error("admin: usage: pcrgate admin audit [--after SEQ] [--limit N] | audit export FILE");
+		return CLI_EXIT_USAGE;
+	}
+	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/audit?after=%llu", after);
+	if (lim != NULL)
+		snprintf(path + n, sizeof(path) - n, "&limit=%llu", limit);
+	if ((rc = request_lines(a, path, &body, &len)) == CLI_EXIT_OK)
+		fwrite(body, 1, len, stdout);
+	free(body);
+	return rc;
+}
+
+/* ---- Entry ---- */
+
+static const struct {
+	const char *name;
+	int (*run)(struct admin *a, int argc, char **argv);
+} subcommands[] = {
+	{"devices", sub_devices},   {"device", sub_device},       {"revoke", sub_revoke},
+	{"allow-reenroll", sub_allow_reenroll}, {"group", sub_group}, {"import", sub_import},
+	{"policy", sub_policy},     {"release", sub_release},     {"target", sub_target},
+	{"rollouts", sub_rollouts}, {"attestations", sub_attestations}, {"audit", sub_audit},
+};
+
+/* An option, else the environment's value; NULL when neither is set. */
+static const char *setting(const char *opt, const char *env)
+{
+	const char *v = opt != NULL ? opt : getenv(env);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+int cmd_admin(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},  {"token-file", required_argument, NULL, 't'},
+		{"cacert", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	struct httpclient_options o = {0};
+	const char *url = NULL, *token = NULL, *ca = NULL;
+	struct admin a = {NULL, 0};
+	pcrgate_errinfo ei;
+	size_t i;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			url = optarg;
+			break;
+		case 't':
+			token = optarg;
+			break;
+		case 'c':
+			ca = optarg;
+			break;
+		case 'j':
+			a.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			cli_error("admin: unknown option or missing value '%s'; 'pcrgate admin --help' lists them",
+				  argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]) && strcmp(argv[optind], subcommands[i].name); i++)
+		;
+	if (i == sizeof(subcommands) / sizeof(subcommands[0])) {
+		cli_error("admin: unknown command '%s'; 'pcrgate admin --help' lists them", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if ((o.base_url = setting(url, ADMIN_URL_ENV)) == NULL) {
+		cli_error("admin: no verifier: --url URL or $%s", ADMIN_URL_ENV);
+		return CLI_EXIT_USAGE;
+	}
+	if ((o.token_file = setting(token, ADMIN_TOKEN_ENV)) == NULL) {
+		cli_error("admin: no admin token: --token-file FILE or $%s", ADMIN_TOKEN_ENV);
+		return CLI_EXIT_USAGE;
+	}
+	o.ca_file = setting(ca, ADMIN_CACERT_ENV);
+	pcrgate_errinfo_clear(&ei);
+	if (httpclient_new(&o, &a.c, &ei) != PCRGATE_OK) {
+		cli_report("admin", &ei);
+		return ei.code == PCRGATE_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+	}
+	rc = subcommands[i].run(&a, argc - optind, argv + optind);
+	httpclient_free(&a.c);
+	return rc;
+}

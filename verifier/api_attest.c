@@ -1,0 +1,636 @@
+/*
+ * pcrgate-verifierd: attestation. POST /v1/attest/nonce issues a single-use nonce to one active
+ * device; POST /v1/attest verifies its evidence with the enrolled AK in DESIGN.md's order, then
+ * the device's reference policy, stores the verdict with its reasons, and, when the device
+ * passed and an operator targeted a release at it, answers with a signed authorization and
+ * the release's content key wrapped to the device's update key. A report (an update outcome)
+ * rides along bound into the quote: qualifying data = SHA-256(nonce || report).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "attest/jsonutil.h"
+#include "attest/tpmobj.h"
+#include "lib/authz.h"
+#include "lib/refpolicy.h"
+#include "pcrgate/evidence.h"
+#include "verifier/api_internal.h"
+#include "verifier/keywrap.h"
+#include "verifier/metrics.h"
+
+#define NONCE_SIZE 32
+#define REPORT_MAX 4096
+#define DEFAULT_POLICY "default"
+
+/* ---- POST /v1/attest/nonce ---- */
+
+struct nonce_op {
+	struct api_ctx *ctx;
+	const char *device_id, *nonce;
+	int64_t expires_at;
+	int status; /* out: 0, or the refusal's HTTP status */
+	const char *check, *why;
+};
+
+static int nonce_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct nonce_op *op = arg;
+	struct api_device dev;
+	int64_t now = time(NULL);
+	int r;
+
+	op->status = 0;
+	if ((r = api_device_load(tx, op->device_id, &dev, ei)) != PCRGATE_OK)
+		return r;
+	if (!dev.found) {
+		op->status = 404, op->check = "device", op->why = "unknown device";
+	} else if (strcmp(dev.state, "revoked") == 0) {
+		op->status = 403, op->check = "revoked", op->why = "the device is revoked";
+	} else if (strcmp(dev.state, "active") != 0) {
+		op->status = 403, op->check = "activation", op->why = "the device has not completed credential activation";
+	}
+	if (op->status != 0)
+		return PCRGATE_OK;
+	{
+		/* Expired challenges of this device go as new ones come: the table stays bounded per device. */
+		struct vparam d[2] = {VPARAM_TEXT(op->device_id), VPARAM_INT(now)};
+		struct vparam p[4] = {VPARAM_TEXT(op->nonce), VPARAM_TEXT(op->device_id), VPARAM_INT(now),
+				      VPARAM_INT(op->expires_at)};
+
+		if ((r = vstore_exec(tx, "DELETE FROM challenges WHERE device_id = ? AND expires_at < ?", d, 2, NULL, NULL,
+				     NULL, ei)) != PCRGATE_OK)
+			return r;
+		return vstore_exec(tx, "INSERT INTO challenges (id, device_id, purpose, value, created_at, expires_at, "
+				       "used) VALUES (?, ?, 'attest', '', ?, ?, 0)",
+				   p, 4, NULL, NULL, NULL, ei);
+	}
+}
+
+int api_nonce(struct vreq *req, struct vresp *resp)
+{
+	struct api_ctx *ctx = req->app;
+	uint8_t raw[NONCE_SIZE];
+	char hex[2 * NONCE_SIZE + 1];
+	struct nonce_op op;
+	pcrgate_errinfo ei;
+	int r;
+
+	memset(&op, 0, sizeof(op));
+	if (api_req_string(resp, req->json, "device_id", API_MAX_NAME, 0, &op.device_id))
+		return 0;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return api_fail(resp, "nonce", PCRGATE_ERR_CRYPTO, NULL);
+	pcrgate_hex_encode(raw, sizeof(raw), hex);
+	op.ctx = ctx;
+	op.nonce = hex;
+	op.expires_at = (int64_t)time(NULL) + ctx->cfg.nonce_ttl;
+	pcrgate_errinfo_clear(&ei);
+	if ((r = vstore_run(ctx->store, nonce_tx, &op, &ei)) != PCRGATE_OK)
+		return api_fail(resp, "nonce", r, &ei);
+	if (op.status != 0)
+		return vresp_error(resp, op.status, op.check, "%s", op.why);
+	return vresp_json(resp, 200, json_pack("{s:s,s:I}", "nonce", hex, "expires_at", (json_int_t)op.expires_at));
+}
+
+/* ---- POST /v1/attest ---- */
+
+/* What the read transaction gathers: the device, its policy document, the release targeted at it. */
+struct attest_read {
+	struct api_device dev;
+	char *policy_doc; /* malloc'd, NULL when the device has no policy */
+	char policy_name[API_MAX_NAME + 1];
+	int have_rollout;
+	char rel_name[API_MAX_NAME + 1], rel_version[API_MAX_NAME + 1], rel_digest[API_MAX_TEXT + 1];
+	char rel_url[API_MAX_TEXT + 1];
+	int64_t rel_security_version;
+	uint8_t content_key[64];
+	size_t content_key_len;
+};
+
+static int policy_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct attest_read *rd = arg;
+
+	(void)ei;
+	if (ncols == 1 && cols[0].type == VP_TEXT && rd->policy_doc == NULL)
+		rd->policy_doc = vcol_strdup(&cols[0]);
+	return 0;
+}
+
+static void copy_text(const struct vcol *c, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (c->type == VP_TEXT && c->len < cap)
+		memcpy(out, c->text, c->len + 1);
+}
+
+static int rollout_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct attest_read *rd = arg;
+
+	(void)ei;
+	if (ncols != 6 || rd->have_rollout)
+		return 0;
+	rd->have_rollout = 1;
+	copy_text(&cols[0], rd->rel_name, sizeof(rd->rel_name));
+	copy_text(&cols[1], rd->rel_version, sizeof(rd->rel_version));
+	rd->rel_security_version = vcol_int(&cols[2], 0);
+	copy_text(&cols[3], rd->rel_digest, sizeof(rd->rel_digest));
+	copy_text(&cols[4], rd->rel_url, sizeof(rd->rel_url));
+	if (cols[5].type == VP_BLOB && cols[5].len <= sizeof(rd->content_key)) {
+		memcpy(rd->content_key, cols[5].blob, cols[5].len);
+		rd->content_key_len = cols[5].len;
+	}
+	return 0;
+}
+
+static int attest_read_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct attest_read *rd = arg;
+	const char *id = rd->dev.id;
+	char want[API_MAX_NAME + 1];
+	int r;
+
+	snprintf(want, sizeof(want), "%s", id);
+	free(rd->policy_doc);
+	rd->policy_doc = NULL;
+	rd->have_rollout = 0;
+	if ((r = api_device_load(tx, want, &rd->dev, ei)) != PCRGATE_OK || !rd->dev.found) {
+		snprintf(rd->dev.id, sizeof(rd->dev.id), "%s", want);
+		return r;
+	}
+	snprintf(rd->policy_name, sizeof(rd->policy_name), "%s", rd->dev.policy[0] != '\0' ? rd->dev.policy : DEFAULT_POLICY);
+	{
+		struct vparam p = VPARAM_TEXT(rd->policy_name);
+
+		if ((r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, policy_row, rd, NULL,
+				     ei)) != PCRGATE_OK)
+			return r;
+	}
+	{
+		/* A rollout for this device wins over one for its group; the newest wins among equals. */
+		struct vparam p[2] = {VPARAM_TEXT(want), VPARAM_TEXT(rd->dev.grp)};
+
+		return vstore_exec(tx, "SELECT rel.name, rel.version, rel.security_version, rel.manifest_digest, "
+				       "rel.bundle_url, rel.content_key FROM rollouts r JOIN releases rel ON rel.name = "
+				       "r.release WHERE r.active = 1 AND (r.device_id = ? OR (r.device_id IS NULL AND "
+				       "r.grp = ?)) ORDER BY CASE WHEN r.device_id IS NULL THEN 1 ELSE 0 END, "
+				       "r.created_at DESC, r.id LIMIT 1",
+				   p, 2, rollout_row, rd, NULL, ei);
+	}
+}
+
+/* The verdict being built. */
+struct verdict {
+	int pass;
+	const char *failed_check; /* static string */
+	json_t *reasons;	  /* array of {code, detail} */
+	const char *release;
+	int64_t security_version;
+};
+
+static void verdict_fail(struct verdict *v, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void verdict_fail(struct verdict *v, const char *check, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	v->pass = 0;
+	if (v->failed_check == NULL)
+		v->failed_check = check;
+	json_array_append_new(v->reasons, json_pack("{s:s,s:s}", "code", check, "detail", detail));
+}
+
+struct attest_write {
+	struct api_ctx *ctx;
+	const struct api_device *dev;
+	const char *nonce_hex, *attestation_id, *report, *report_release, *report_outcome, *report_reason;
+	int quote_failed_before_nonce; /* the quote failed at a check the nonce check comes after */
+	int quote_passed;	       /* every quote check passed (the clock state is authentic) */
+	const pcrgate_quote_result *qr;
+	struct verdict *v;
+	/* the authorization, when one was prepared */
+	const char *jti, *auth_release;
+	int64_t auth_expires;
+	/* out */
+	int issued;
+};
+
+struct nonce_row {
+	int found;
+	char device_id[API_MAX_NAME + 1];
+	int64_t expires_at, used;
+};
+
+static int nonce_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct nonce_row *n = arg;
+
+	(void)ei;
+	if (ncols == 3) {
+		n->found = 1;
+		copy_text(&cols[0], n->device_id, sizeof(n->device_id));
+		n->expires_at = vcol_int(&cols[1], 0);
+		n->used = vcol_int(&cols[2], 1);
+	}
+	return 0;
+}
+
+/* Checks and uses up the nonce; why is set when it is not this device's fresh nonce. */
+static int consume_nonce(vstore_tx *tx, const char *nonce_hex, const char *device_id, const char **why,
+			 pcrgate_errinfo *ei)
+{
+	struct vparam id = VPARAM_TEXT(nonce_hex);
+	struct nonce_row n;
+	long changes = 0;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	*why = NULL;
+	if ((r = vstore_exec(tx, "SELECT device_id, expires_at, used FROM challenges WHERE id = ? AND purpose = "
+				 "'attest'",
+			     &id, 1, nonce_row, &n, NULL, ei)) != PCRGATE_OK)
+		return r;
+	if (!n.found) {
+		*why = "the nonce was never issued (or was cleaned up after it expired)";
+		return PCRGATE_OK;
+	}
+	/* Another device's nonce is left alone: using it up would let anyone spoil that device's challenge. */
+	if (strcmp(n.device_id, device_id) != 0) {
+		*why = "the nonce was issued to another device";
+		return PCRGATE_OK;
+	}
+	if ((r = vstore_exec(tx, "UPDATE challenges SET used = 1 WHERE id = ? AND used = 0", &id, 1, NULL, NULL,
+			     &changes, ei)) != PCRGATE_OK)
+		return r;
+	if (changes != 1)
+		*why = "the nonce was already used: replayed evidence";
+	else if (n.expires_at < time(NULL))
+		*why = "the nonce expired";
+	return PCRGATE_OK;
+}
+
+static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct attest_write *w = arg;
+	struct verdict *v = w->v;
+	int64_t now = time(NULL);
+	const char *why = NULL;
+	char *reasons = NULL;
+	json_t *detail;
+	int r, nonce_ok;
+
+	w->issued = 0;
+	if ((r = consume_nonce(tx, w->nonce_hex, w->dev->id, &why, ei)) != PCRGATE_OK)
+		return r;
+	nonce_ok = why == NULL;
+	/* A bad nonce ranks where the nonce check stands: after the signature, before the PCRs. */
+	if (!nonce_ok && !w->quote_failed_before_nonce) {
+		struct verdict nv = {0, NULL, json_array(), NULL, 0};
+
+		verdict_fail(&nv, "nonce", "%s", why);
+		json_decref(v->reasons);
+		v->reasons = nv.reasons;
+		v->failed_check = "nonce";
+		v->pass = 0;
+		v->release = NULL;
+	}
+	if ((reasons = json_dumps(v->reasons, JSON_COMPACT)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	{
+		struct vparam p[11] = {VPARAM_TEXT(w->attestation_id),
+				       VPARAM_TEXT(w->dev->id),
+				       VPARAM_INT(now),
+				       VPARAM_TEXT(v->pass ? "pass" : "fail"),
+				       v->failed_check != NULL ? VPARAM_TEXT(v->failed_check) : VPARAM_NULL,
+				       VPARAM_TEXT(reasons),
+				       v->release != NULL ? VPARAM_TEXT(v->release) : VPARAM_NULL,
+				       v->release != NULL ? VPARAM_INT(v->security_version) : VPARAM_NULL,
+				       w->qr->parsed ? VPARAM_INT(w->qr->clock.clock) : VPARAM_NULL,
+				       w->qr->parsed ? VPARAM_INT(w->qr->clock.reset_count) : VPARAM_NULL,
+				       w->qr->parsed ? VPARAM_INT(w->qr->clock.restart_count) : VPARAM_NULL};
+
+		r = vstore_exec(tx, "INSERT INTO attestations (id, device_id, created_at, verdict, failed_check, reasons, "
+				    "release, security_version, clock, reset_count, restart_count) VALUES "
+				    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				p, 11, NULL, NULL, NULL, ei);
+	}
+	free(reasons);
+	if (r != PCRGATE_OK)
+		return r;
+	if (w->quote_passed && nonce_ok) {
+		/* The clock state is authentic: it becomes the floor the next quote is held to. */
+		struct vparam p[6] = {VPARAM_INT(w->qr->clock.clock), VPARAM_INT(w->qr->clock.reset_count),
+				      VPARAM_INT(w->qr->clock.restart_count), VPARAM_TEXT(w->attestation_id),
+				      VPARAM_INT(now), VPARAM_TEXT(w->dev->id)};
+
+		if ((r = vstore_exec(tx, "UPDATE devices SET clock = ?, reset_count = ?, restart_count = ?, "
+					 "last_attestation = ?, updated_at = ? WHERE id = ?",
+				     p, 6, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+			return r;
+	}
+	{
+		struct vparam p[5] = {VPARAM_TEXT(v->pass ? "pass" : "fail"), VPARAM_TEXT(w->attestation_id),
+				      v->release != NULL ? VPARAM_TEXT(v->release) : VPARAM_NULL,
+				      VPARAM_INT(v->release != NULL ? v->security_version : -1), VPARAM_TEXT(w->dev->id)};
+
+		if ((r = vstore_exec(tx, v->release != NULL ? "UPDATE devices SET last_verdict = ?, last_attestation = ?, "
+							      "release = ?, security_version = ? WHERE id = ?"
+							    : "UPDATE devices SET last_verdict = ?, last_attestation = ?, "
+							      "release = COALESCE(?, release), security_version = "
+							      "CASE WHEN ? < 0 THEN security_version ELSE 0 END WHERE id = ?",
+				     p, 5, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+			return r;
+	}
+	detail = json_pack("{s:s,s:s,s:s?,s:s?}", "attestation_id", w->attestation_id, "verdict", v->pass ? "pass" : "fail",
+			   "failed_check", v->failed_check, "release", v->release);
+	if ((r = api_audit(tx, "device", "attest", w->dev->id, detail, ei)) != PCRGATE_OK)
+		return r;
+	if (w->report_outcome != NULL && w->quote_passed && nonce_ok) {
+		char oid[API_ID_HEX];
+		struct vparam p[6];
+
+		if (api_random_id(oid) != PCRGATE_OK)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes");
+		p[0] = VPARAM_TEXT(oid);
+		p[1] = VPARAM_TEXT(w->dev->id);
+		p[2] = VPARAM_TEXT(w->report_release);
+		p[3] = VPARAM_TEXT(w->report_outcome);
+		p[4] = w->report_reason != NULL ? VPARAM_TEXT(w->report_reason) : VPARAM_NULL;
+		p[5] = VPARAM_INT(now);
+		if ((r = vstore_exec(tx, "INSERT INTO outcomes (id, device_id, release, outcome, reason, created_at) "
+					 "VALUES (?, ?, ?, ?, ?, ?)",
+				     p, 6, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+			return r;
+		detail = json_pack("{s:s,s:s,s:s?}", "release", w->report_release, "outcome", w->report_outcome, "reason",
+				   w->report_reason);
+		if ((r = api_audit(tx, "device", "update-outcome", w->dev->id, detail, ei)) != PCRGATE_OK)
+			return r;
+	}
+	if (w->jti != NULL && v->pass) {
+		struct vparam p[6] = {VPARAM_TEXT(w->jti),	    VPARAM_TEXT(w->dev->id), VPARAM_TEXT(w->auth_release),
+				      VPARAM_TEXT(w->attestation_id), VPARAM_INT(now),	     VPARAM_INT(w->auth_expires)};
+
+		if ((r = vstore_exec(tx, "INSERT INTO authorizations (id, device_id, release, attestation_id, issued_at, "
+					 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+				     p, 6, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+			return r;
+		detail = json_pack("{s:s,s:s,s:I}", "authorization_id", w->jti, "release", w->auth_release, "expires_at",
+				   (json_int_t)w->auth_expires);
+		if ((r = api_audit(tx, "verifier", "authorize-update", w->dev->id, detail, ei)) != PCRGATE_OK)
+			return r;
+		w->issued = 1;
+	}
+	return PCRGATE_OK;
+}
+
+/* Parses the optional report: {"release", "outcome", "reason"?}; 1 when resp was set. */
+static int parse_report(struct vresp *resp, const char *report, json_t **doc, const char **release,
+			const char **outcome, const char **reason)
+{
+	static const char *const outcomes[] = {"installed", "committed", "fell-back", "failed"};
+	json_error_t jerr;
+	size_t i;
+
+	if ((*doc = json_loads(report, JSON_REJECT_DUPLICATES, &jerr)) == NULL || !json_is_object(*doc)) {
+		vresp_error(resp, 400, "request", "report: not a JSON object (%s)", *doc == NULL ? jerr.text : "other type");
+		return 1;
+	}
+	if (api_req_string(resp, *doc, "release", API_MAX_NAME, 0, release) ||
+	    api_req_string(resp, *doc, "outcome", 16, 0, outcome) ||
+	    api_req_string(resp, *doc, "reason", API_MAX_TEXT, 1, reason))
+		return 1;
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(*outcome, outcomes[i]) == 0)
+			return 0;
+	vresp_error(resp, 400, "request", "report: outcome must be installed, committed, fell-back or failed");
+	return 1;
+}
+
+/* Quote checks, then the policy; fills v. */
+static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, const uint8_t *qualifying,
+		     size_t qlen, pcrgate_quote_input *in, pcrgate_quote_result *qr, struct verdict *v,
+		     char release[PCRGATE_REFPOLICY_MAX_NAME + 1])
+{
+	pcrgate_akpub *ak = pcrgate_akpub_new();
+	pcrgate_refpolicy *policy = NULL;
+	pcrgate_refpolicy_verdict pv;
+	uint8_t qn[PCRGATE_QUOTE_MAX_NAME];
+	size_t qnlen = 0, i;
+	pcrgate_errinfo ei;
+
+	pcrgate_errinfo_clear(&ei);
+	memset(in, 0, sizeof(*in));
+	memset(qr, 0, sizeof(*qr));
+	if (ak == NULL || pcrgate_akpub_load(ak, rd->dev.ak_public, rd->dev.ak_public_len, &ei) != PCRGATE_OK ||
+	    pcrgate_hex_decode(rd->dev.ak_qualified_name, qn, sizeof(qn), &qnlen) != 0) {
+		verdict_fail(v, "enrollment", "the enrolled AK cannot be used: %s", ei.message);
+		goto done;
+	}
+	pcrgate_evidence_quote_input(ev, in);
+	in->ak = ak;
+	in->nonce = qualifying;
+	in->nonce_len = qlen;
+	in->ak_qualified_name = qn;
+	in->ak_qualified_name_len = qnlen;
+	in->previous = rd->dev.have_clock ? &rd->dev.clock : NULL;
+	/*
+	 * A gateway that loses power comes back with its Clock restored from the TPM's last NV
+	 * save, below what it reported before, and says so (safe = NO after a reset). resetCount
+	 * still went up, so the reboot is recorded, not hidden; refusing would lock the device out
+	 * until its Clock caught up.
+	 */
+	in->accept_clock_restore = 1;
+	if (pcrgate_quote_verify(in, qr, &ei) != PCRGATE_OK) {
+		verdict_fail(v, qr->failed_name != NULL ? qr->failed_name : "evidence", "%s",
+			     qr->detail[0] != '\0' ? qr->detail : ei.message);
+		goto done;
+	}
+	if (rd->policy_doc == NULL) {
+		verdict_fail(v, "no-policy", "no reference policy named %s", rd->policy_name);
+		goto done;
+	}
+	if (pcrgate_refpolicy_parse((const uint8_t *)rd->policy_doc, strlen(rd->policy_doc), &policy, &ei) != 0 ||
+	    pcrgate_refpolicy_evaluate(policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv, &ei) != 0) {
+		verdict_fail(v, "policy", "policy %s cannot be evaluated: %s", rd->policy_name, ei.message);
+		goto done;
+	}
+	/* The release the quoted PCRs show is recorded whether or not the rest of the policy holds. */
+	if (pv.release_matched) {
+		snprintf(release, PCRGATE_REFPOLICY_MAX_NAME + 1, "%s", pv.release_name);
+		v->release = release;
+		v->security_version = (int64_t)pv.security_version;
+	}
+	if (!pv.ok) {
+		for (i = 0; i < pv.reason_count; i++)
+			verdict_fail(v, pv.reasons[i].code_name, "%s", pv.reasons[i].detail);
+		if (pv.omitted > 0)
+			verdict_fail(v, "policy", "and %zu more", pv.omitted);
+	}
+done:
+	pcrgate_refpolicy_free(&policy);
+	/* The AK stays referenced by in; it is freed with the input by attest_cleanup. */
+	if (in->ak == NULL)
+		pcrgate_akpub_free(&ak);
+}
+
+int api_attest(struct vreq *req, struct vresp *resp)
+{
+	struct api_ctx *ctx = req->app;
+	const char *device_id, *nonce_hex = NULL, *report = NULL, *rrelease = NULL, *routcome = NULL, *rreason = NULL;
+	uint8_t nonce[PCRGATE_EVIDENCE_MAX_NONCE], qualifying[PCRGATE_EVIDENCE_MAX_NONCE], wrapped[KEYWRAP_MAX_WRAPPED];
+	size_t nlen = 0, qlen = 0, wlen = 0;
+	char nhex[2 * PCRGATE_EVIDENCE_MAX_NONCE + 1], attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
+	char release_name[PCRGATE_REFPOLICY_MAX_NAME + 1] = "";
+	struct attest_read rd;
+	struct attest_write w;
+	struct verdict v = {1, NULL, NULL, NULL, -1};
+	pcrgate_quote_input in;
+	pcrgate_quote_result qr;
+	pcrgate_evidence *ev = NULL;
+	json_t *evdoc, *reportdoc = NULL, *out = NULL, *claims = NULL;
+	char *evtext = NULL, *token = NULL;
+	pcrgate_errinfo ei;
+	int r;
+
+	memset(&rd, 0, sizeof(rd));
+	memset(&in, 0, sizeof(in));
+	memset(&qr, 0, sizeof(qr));
+	if (api_req_string(resp, req->json, "device_id", API_MAX_NAME, 0, &device_id) ||
+	    api_req_string(resp, req->json, "nonce", 2 * PCRGATE_EVIDENCE_MAX_NONCE, 1, &nonce_hex) ||
+	    api_req_string(resp, req->json, "report", REPORT_MAX, 1, &report))
+		return 0;
+	if (!json_is_object(evdoc = json_object_get(req->json, "evidence")))
+		return vresp_error(resp, 400, "evidence", "member evidence must be an object");
+	if (report != NULL && parse_report(resp, report, &reportdoc, &rrelease, &routcome, &rreason))
+		goto done;
+	pcrgate_errinfo_clear(&ei);
+	if ((evtext = json_dumps(evdoc, JSON_COMPACT)) == NULL) {
+		api_fail(resp, "evidence", PCRGATE_ERR_NOMEM, NULL);
+		goto done;
+	}
+	if ((r = pcrgate_evidence_parse((const uint8_t *)evtext, strlen(evtext), &ev, &ei)) != PCRGATE_OK) {
+		vresp_error(resp, r == PCRGATE_ERR_LIMIT ? 413 : 400, "evidence", "evidence: %s", ei.message);
+		goto done;
+	}
+	if (nonce_hex == NULL) {
+		const uint8_t *en = pcrgate_evidence_nonce(ev, &nlen);
+
+		if (report != NULL || en == NULL || nlen == 0) {
+			vresp_error(resp, 400, "request", "member nonce is missing");
+			goto done;
+		}
+		memcpy(nonce, en, nlen);
+	} else if (pcrgate_hex_decode(nonce_hex, nonce, sizeof(nonce), &nlen) != 0 || nlen == 0) {
+		vresp_error(resp, 400, "request", "member nonce must be hex of 1 to %d bytes", PCRGATE_EVIDENCE_MAX_NONCE);
+		goto done;
+	}
+	pcrgate_hex_encode(nonce, nlen, nhex);
+	if (report != NULL) {
+		pcrgate_evidence_report_binding(nonce, nlen, (const uint8_t *)report, strlen(report), qualifying);
+		qlen = PCRGATE_EVIDENCE_BINDING_SIZE;
+	} else {
+		memcpy(qualifying, nonce, nlen);
+		qlen = nlen;
+	}
+	snprintf(rd.dev.id, sizeof(rd.dev.id), "%s", device_id);
+	if ((r = vstore_run_read(ctx->store, attest_read_tx, &rd, &ei)) != PCRGATE_OK) {
+		api_fail(resp, "attest", r, &ei);
+		goto done;
+	}
+	if (!rd.dev.found) {
+		vresp_error(resp, 404, "device", "unknown device");
+		goto done;
+	}
+	if ((v.reasons = json_array()) == NULL || api_random_id(attestation_id) != PCRGATE_OK) {
+		api_fail(resp, "attest", PCRGATE_ERR_NOMEM, NULL);
+		goto done;
+	}
+	if (strcmp(rd.dev.state, "revoked") == 0)
+		verdict_fail(&v, "revoked", "the device is revoked");
+	else if (strcmp(rd.dev.state, "active") != 0)
+		verdict_fail(&v, "activation", "the device's AK never completed credential activation");
+	else
+		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name);
+	memset(&w, 0, sizeof(w));
+	w.ctx = ctx;
+	w.dev = &rd.dev;
+	w.nonce_hex = nhex;
+	w.attestation_id = attestation_id;
+	w.report = report;
+	w.report_release = rrelease;
+	w.report_outcome = routcome;
+	w.report_reason = rreason;
+	w.qr = &qr;
+	w.v = &v;
+	w.quote_passed = qr.parsed && qr.failed == PCRGATE_QUOTE_CHECK_NONE && in.ak != NULL;
+	w.quote_failed_before_nonce = v.failed_check != NULL && (in.ak == NULL || qr.failed < PCRGATE_QUOTE_CHECK_NONCE);
+	/* Prepare the authorization outside the write transaction; it is stored only if the nonce holds. */
+	if (v.pass && rd.have_rollout && ctx->jws_key != NULL &&
+	    (v.release == NULL || strcmp(v.release, rd.rel_name) != 0) && rd.rel_security_version >= v.security_version) {
+		TPM2B_PUBLIC uk;
+
+		claims = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "device", rd.dev.id, "ak_name", rd.dev.ak_name,
+				   "manifest_digest", rd.rel_digest, "release", rd.rel_name, "version", rd.rel_version,
+				   "security_version", (json_int_t)rd.rel_security_version, "attestation_id",
+				   attestation_id);
+		if (claims == NULL ||
+		    authz_sign(ctx->jws_key, ctx->jws_key_len, claims, time(NULL), ctx->cfg.authorization_ttl, &token, jti,
+			       &ei) != PCRGATE_OK) {
+			api_fail(resp, "authorization", PCRGATE_ERR_CRYPTO, &ei);
+			goto done;
+		}
+		if (rd.content_key_len > 0 &&
+		    (tpmobj_public_unmarshal(rd.dev.update_key_public, rd.dev.update_key_public_len, &uk, &ei) != 0 ||
+		     keywrap_wrap(&uk, rd.content_key, rd.content_key_len, wrapped, sizeof(wrapped), &wlen, &ei) != 0)) {
+			api_fail(resp, "authorization", PCRGATE_ERR_CRYPTO, &ei);
+			goto done;
+		}
+		w.jti = jti;
+		w.auth_release = rd.rel_name;
+		w.auth_expires = (int64_t)time(NULL) + ctx->cfg.authorization_ttl;
+	}
+	if ((r = vstore_run(ctx->store, attest_write_tx, &w, &ei)) != PCRGATE_OK) {
+		api_fail(resp, "attest", r, &ei);
+		goto done;
+	}
+	metrics_verdict(req->metrics, v.pass ? "pass" : v.failed_check);
+	out = json_pack("{s:s,s:s,s:s?,s:O,s:s?}", "attestation_id", attestation_id, "verdict", v.pass ? "pass" : "fail",
+			"failed_check", v.failed_check, "reasons", v.reasons, "release", v.release);
+	if (out != NULL && v.release != NULL)
+		json_object_set_new(out, "security_version", json_integer(v.security_version));
+	if (out != NULL && w.issued) {
+		json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "token", token, "release", rd.rel_name, "version",
+				      rd.rel_version, "security_version", (json_int_t)rd.rel_security_version,
+				      "manifest_digest", rd.rel_digest, "bundle_url", rd.rel_url);
+
+		if (a != NULL && wlen > 0)
+			json_object_set_new(a, "content_key_wrapped", jsonutil_b64(wrapped, wlen));
+		json_object_set_new(out, "authorization", a);
+	}
+	vresp_reason(resp, v.pass ? "pass" : v.failed_check);
+	vresp_json(resp, 200, out);
+	out = NULL;
+done:
+	pcrgate_akpub_free((pcrgate_akpub **)&in.ak);
+	pcrgate_evidence_free(&ev);
+	OPENSSL_cleanse(rd.content_key, sizeof(rd.content_key));
+	free(rd.policy_doc);
+	free(evtext);
+	free(token);
+	json_decref(reportdoc);
+	json_decref(claims);
+	json_decref(v.reasons);
+	json_decref(out);
+	return 0;
+}

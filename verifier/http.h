@@ -1,0 +1,140 @@
+/*
+ * pcrgate verifier: the HTTP(S) server framework under the REST API.
+ *
+ * libmicrohttpd with an internal thread pool; HTTPS from PEM cert + key, plain HTTP only when
+ * asked for and then only on a loopback address. Requests are matched against a table of
+ * routes (method + pattern with "{}" segments); the body is collected with a hard cap per route
+ * (413 before any parsing or handler work), parsed as a JSON object for VROUTE_JSON routes (400
+ * naming the parse error), and admin routes need a bearer token the application accepts (401).
+ * The server answers GET /healthz and GET /metrics itself.
+ */
+#ifndef PCRGATE_VERIFIER_HTTP_H
+#define PCRGATE_VERIFIER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "pcrgate/common.h"
+
+struct MHD_Connection;
+struct vmetrics;
+
+#define VROUTE_ADMIN 0x1u /* needs "Authorization: Bearer TOKEN" that admin_auth accepts; 401 otherwise */
+#define VROUTE_JSON 0x2u  /* the body must be a JSON object; parsed into vreq.json */
+
+#define VREQ_MAX_PARAMS 4          /* "{}" segments in one pattern */
+#define VHTTP_MAX_PARAM 256        /* bytes of one path parameter */
+#define VHTTP_MAX_PATH 1024        /* bytes of a request path */
+#define VHTTP_MAX_TOKEN 512        /* bytes of a bearer token */
+#define VHTTP_DEFAULT_MAX_BODY (1024 * 1024)
+#define VHTTP_MAX_ROUTES 64
+
+struct vreq {
+	const char *method;                    /* "GET", "POST", ... */
+	const char *path;                      /* decoded request path, without the query */
+	const char *route;                     /* the matched route's pattern (metrics label) */
+	const char *params[VREQ_MAX_PARAMS];   /* the "{}" segments in order, decoded, never empty */
+	size_t nparams;
+	const uint8_t *body;                   /* the request body (NUL-terminated at body_len), or NULL */
+	size_t body_len;
+	json_t *json;                          /* borrowed: the parsed body of a VROUTE_JSON route, else NULL */
+	const char *bearer;                    /* the bearer token, or NULL */
+	void *app;                             /* vhttp_opts.app */
+	struct vmetrics *metrics;              /* the server's metrics (for metrics_verdict) */
+	struct MHD_Connection *conn;           /* private to http.c: use vreq_query / vreq_header */
+};
+
+/* Value of a query-string argument (decoded), or NULL. Borrowed until the handler returns. */
+const char *vreq_query(const struct vreq *req, const char *key);
+/* Value of a request header, or NULL. Borrowed until the handler returns. */
+const char *vreq_header(const struct vreq *req, const char *name);
+
+#define VRESP_MAX_REASON 64
+#define VRESP_MAX_CTYPE 80
+
+/*
+ * What a handler answers. Set either json (owned: the server frees it) or body (owned: malloc'd,
+ * freed by the server) with content_type. Nothing set and status 0: 500. reason is the check or
+ * reason code that decided the answer, recorded in /metrics (empty: none).
+ */
+struct vresp {
+	int status;
+	json_t *json;
+	char *body;
+	size_t body_len;
+	char content_type[VRESP_MAX_CTYPE];
+	char reason[VRESP_MAX_REASON];
+};
+
+/* These three return 0 so a handler can `return vresp_error(resp, ...);`. */
+/* status with {"error": formatted message, "check": check} (check may be NULL); also sets reason = check. */
+int vresp_error(struct vresp *resp, int status, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* status with json as the body; takes ownership of json (also when it fails: then 500). */
+int vresp_json(struct vresp *resp, int status, json_t *json);
+/* status with body (malloc'd, ownership taken) of the given content type. */
+int vresp_raw(struct vresp *resp, int status, const char *content_type, char *body, size_t len);
+/* Records the reason label (copied, truncated at VRESP_MAX_REASON-1 bytes). */
+void vresp_reason(struct vresp *resp, const char *reason);
+
+/*
+ * A handler fills resp and returns 0. A negative return (PCRGATE_ERR_*) with no error status set
+ * answers 500 {"error": "internal error"}; the details go to the log, never to the client.
+ * Handlers run on the server's threads, many at once.
+ */
+typedef int (*vhandler)(struct vreq *req, struct vresp *resp);
+
+struct vroute {
+	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+	const char *pattern; /* "/v1/admin/devices/{}": literal segments and "{}" for one segment */
+	vhandler handler;
+	unsigned flags;      /* VROUTE_ADMIN | VROUTE_JSON */
+	size_t max_body;     /* bytes; 0: the server's default (vhttp_opts.max_body) */
+};
+
+struct vhttp_opts {
+	const char *address;       /* numeric IPv4 or IPv6 address to bind; NULL: "127.0.0.1" */
+	uint16_t port;             /* 0: the kernel picks one (see vhttp_port) */
+	int use_listen_fd;         /* 1: serve listen_fd (from vhttp_listen) instead of binding address */
+	int listen_fd;             /* its ownership passes to vhttp_start, also when that fails */
+	const char *tls_cert_pem;  /* PEM text (NUL-terminated) of the certificate (chain) */
+	const char *tls_key_pem;   /* PEM text (NUL-terminated) of its private key */
+	int plain_http;            /* 1: no TLS; refused unless address is loopback */
+	unsigned threads;          /* worker threads; 0: 4 */
+	unsigned max_connections;  /* 0: 1024 */
+	unsigned per_ip_limit;     /* connections from one address; 0: no limit */
+	unsigned conn_timeout;     /* seconds of inactivity before a connection is closed; 0: 30 */
+	size_t max_body;           /* default cap for routes with max_body 0; 0: VHTTP_DEFAULT_MAX_BODY */
+	const struct vroute *routes;
+	size_t nroutes;
+	void *app;                 /* handed to handlers and callbacks */
+	/* 0 when token is a valid admin token; anything else: 401. NULL: admin routes always 401. */
+	int (*admin_auth)(void *app, const char *token);
+	/* 0 when the service (its store) is usable; anything else: /healthz answers 503. NULL: healthy. */
+	int (*healthy)(void *app);
+};
+
+typedef struct vhttp vhttp;
+
+/*
+ * Binds and listens on address:port (numeric address), so that a daemon started as root can
+ * bind before it drops its privileges and serve later. *fd only on success.
+ */
+int vhttp_listen(const char *address, uint16_t port, int *fd, pcrgate_errinfo *ei);
+
+/* Checks the options, binds and starts serving. Errors name what was wrong (bad address, TLS). */
+int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei);
+/* The bound port (useful after port 0). */
+uint16_t vhttp_port(const vhttp *h);
+struct vmetrics *vhttp_metrics(vhttp *h);
+/* Stops accepting new connections at once; requests already being handled still complete. */
+void vhttp_quiesce(vhttp *h);
+/* Graceful stop: quiesce, let in-flight requests finish, join the threads, free. NULL-safe. */
+void vhttp_stop(vhttp **h);
+
+/* 1 when address (numeric) is a loopback address (127.0.0.0/8, ::1). */
+int vhttp_is_loopback(const char *address);
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * pcrgate-verifierd: the storage layer's common part. Parses the store URL (keeping passwords
+ * out of every message), keeps the pool of connections, runs transactions with bounded
+ * retries, and rewrites `?` placeholders for PostgreSQL. The backends are store_sqlite.c and
+ * store_pg.c; the schema is schema.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "verifier/store_internal.h"
+
+struct vconn {
+	void *h;
+	int busy;
+};
+
+struct vstore {
+	const struct vbackend *be;
+	char *conninfo; /* may hold a password: never logged */
+	char *display;  /* what messages name instead */
+	struct vconn *conns;
+	size_t nconns;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int schema_version;
+};
+
+struct vstore_tx {
+	vstore *s;
+	struct vconn *c;
+	int retry; /* a statement failed in a way a new attempt may not */
+	int broken;
+};
+
+/* Takes "pool=N" out of a list of items separated by sep; *pool gets N (0 when absent). */
+static int take_pool(char *list, char sep, unsigned *pool, pcrgate_errinfo *ei)
+{
+	char *item = list;
+
+	*pool = 0;
+	while (*item != '\0') {
+		/* strchr finds the terminating NUL too: a list of one item (sep NUL) has no separator. */
+		char *end = sep != '\0' ? strchr(item, sep) : NULL;
+		size_t len = end != NULL ? (size_t)(end - item) : strlen(item);
+
+		if (len > 5 && strncmp(item, "pool=", 5) == 0) {
+			char num[8] = {0};
+			char *stop;
+			unsigned long v;
+
+			if (len - 5 >= sizeof(num))
+				return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+							   "store URL: pool size is not a number of 1..%d",
+							   VSTORE_POOL_MAX);
+			memcpy(num, item + 5, len - 5);
+			v = strtoul(num, &stop, 10);
+			if (*stop != '\0' || v < 1 || v > VSTORE_POOL_MAX)
+				return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+							   "store URL: pool size is not a number of 1..%d",
+							   VSTORE_POOL_MAX);
+			*pool = (unsigned)v;
+			/* Remove the item and the separator after it (or before it when last). */
+			if (end != NULL)
+				memmove(item, end + 1, strlen(end + 1) + 1);
+			else if (item > list)
+				item[-1] = '\0';
+			else
+				*item = '\0';
+			continue;
+		}
+		if (end == NULL)
+			break;
+		item = end + 1;
+	}
+	return 0;
+}
+
+/* Takes pool=N out of a libpq keyword string ("k=v k='v w'"), honouring quotes. */
+static int take_pool_keywords(char *s, unsigned *pool, pcrgate_errinfo *ei)
+{
+	char *p = s;
+
+	*pool = 0;
+	while (*p != '\0') {
+		char *start;
+		int quoted = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		start = p;
+		while (*p != '\0' && (quoted || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '\'')
+				quoted = !quoted;
+			p++;
+		}
+		if (p - start > 5 && strncmp(start, "pool=", 5) == 0) {
+			char save = *p;
+			int r;
+
+			*p = '\0';
+			r = take_pool(start, '\0', pool, ei);
+			*p = save;
+			if (r != 0)
+				return r;
+			memmove(start, p, strlen(p) + 1);
+			p = start;
+		}
+	}
+	return 0;
+}
+
+static int parse_url(const char *url, const struct vbackend **be, char **conninfo, unsigned *pool,
+		     pcrgate_errinfo *ei)
+{
+	char *s = NULL;
+	int r;
+
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		char *q;
+
+		*be = &vstore_sqlite_backend;
+		url += 7;
+		if (strncmp(url, "//", 2) == 0)
+			url += 2;
+		if ((s = strdup(url)) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		q = strchr(s, '?');
+		if (q != NULL) {
+			*q++ = '\0';
+			if ((r = take_pool(q, '&', pool, ei)) != 0)
+				goto fail;
+			if (*q != '\0') {
+				r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+							"store URL: unknown sqlite parameter (only pool=N)");
+				goto fail;
+			}
+		}
+		if (*s == '\0') {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+						"store URL: sqlite: needs a database file path");
+			goto fail;
+		}
+		/* Every connection of an in-memory database would see its own database. */
+		if (strcmp(s, ":memory:") == 0)
+			*pool = 1;
+	} else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		char *q;
+
+		*be = &vstore_pg_backend;
+		if ((s = strdup(url)) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		q = strchr(s, '?');
+		if (q != NULL) {
+			if ((r = take_pool(q + 1, '&', pool, ei)) != 0)
+				goto fail;
+			if (q[1] == '\0')
+				*q = '\0';
+		}
+	} else if (strncmp(url, "pg:", 3) == 0) {
+		*be = &vstore_pg_backend;
+		if ((s = strdup(url + 3)) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		if ((r = take_pool_keywords(s, pool, ei)) != 0)
+			goto fail;
+	} else {
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "store URL must start with sqlite:, postgresql://, postgres:// or pg:");
+	}
+	*conninfo = s;
+	return 0;
+fail:
+	free(s);
+	return r;
+}
+
+/* A name for the store in messages: the SQLite path, or the backend only (libpq strings carry passwords). */
+static char *display_name(const struct vbackend *be, const char *conninfo)
+{
+	char *d;
+	size_t len;
+
+	if (be != &vstore_sqlite_backend)
+		return strdup("postgresql store");
+	len = strlen(conninfo) + sizeof("sqlite store ");
+	if ((d = malloc(len)) != NULL)
+		snprintf(d, len, "sqlite store %s", conninfo);
+	return d;
+}
+
+void vstore_close(vstore **sp)
+{
+	vstore *s;
+
+	if (sp == NULL || (s = *sp) == NULL)
+		return;
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i].h != NULL)
+			s->be->disconnect(s->conns[i].h);
+	free(s->conns);
+	if (s->conninfo != NULL) {
+		explicit_bzero(s->conninfo, strlen(s->conninfo));
+		free(s->conninfo);
+	}
+	free(s->display);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+	*sp = NULL;
+}
+
+int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_errinfo *ei)
+{
+	vstore *s = NULL;
+	unsigned url_pool = 0;
+	int r = PCRGATE_ERR_INVALID_ARGUMENT;
+
+	if (url == NULL || out == NULL || pool_size > VSTORE_POOL_MAX)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "vstore_open: bad arguments");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if ((r = parse_url(url, &s->be, &s->conninfo, &url_pool, ei)) != 0)
+		goto fail;
+	if ((s->display = display_name(s->be, s->conninfo)) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		goto fail;
+	}
+	s->nconns = pool_size != 0 ? pool_size : url_pool != 0 ? url_pool : VSTORE_POOL_DEFAULT;
+	if (strcmp(s->conninfo, ":memory:") == 0 && s->be == &vstore_sqlite_backend)
+		s->nconns = 1;
+	if ((s->conns = calloc(s->nconns, sizeof(*s->conns))) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		goto fail;
+	}
+	/* The first connection is opened now, so a wrong URL fails at startup, and migrates the schema. */
+	if ((r = s->be->connect(s->conninfo, s->display, &s->conns[0].h, ei)) != 0)
+		goto fail;
+	if ((r = vstore_migrate(s->be, s->conns[0].h, &s->schema_version, ei)) != 0)
+		goto fail;
+	pg_debug("%s open, schema version %d, pool of %zu", s->display, s->schema_version, s->nconns);
+	*out = s;
+	return 0;
+fail:
+	vstore_close(&s);
+	return r;
+}
+
+int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei)
+{
+	return vstore_open_pool(url, 0, out, ei);
+}
+
+const char *vstore_backend(const vstore *s)
+{
+	return s->be->name;
+}
+
+int vstore_schema_version(const vstore *s)
+{
+	return s->schema_version;
+}
+
+const char *vstore_tx_backend(const vstore_tx *tx)
+{
+	return tx->s->be->name;
+}
+
+static struct vconn *pool_take(vstore *s)
+{
+	struct vconn *c = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		/* Prefer a connection that is already open. */
+		for (size_t i = 0; i < s->nconns && c == NULL; i++)
+			if (!s->conns[i].busy && s->conns[i].h != NULL)
+				c = &s->conns[i];
+		for (size_t i = 0; i < s->nconns && c == NULL; i++)
+			if (!s->conns[i].busy)
+				c = &s->conns[i];
+		if (c != NULL)
+			break;
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	c->busy = 1;
+	pthread_mutex_unlock(&s->mu);
+	return c;
+}
+
+static void pool_give(vstore *s, struct vconn *c)
+{
+	pthread_mutex_lock(&s->mu);
+	c->busy = 0;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Sleeps a little longer after each failed attempt, with jitter so retrying writers spread out. */
+static void backoff(int attempt)
+{
+	long us = (1L << (attempt < 6 ? attempt : 6)) * 500L;
+	struct timespec ts;
+
+	us += (long)((unsigned)rand() % (unsigned)us);
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
+{
+	vstore_tx tx = {.s = s};
+	int r = PCRGATE_ERR_INVALID_ARGUMENT;
+
+	if (s == NULL || fn == NULL)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "vstore_run: bad arguments");
+	tx.c = pool_take(s);
+	for (int attempt = 0; attempt < VSTORE_MAX_ATTEMPTS; attempt++) {
+		int retry = 0;
+
+		if (attempt > 0)
+			backoff(attempt);
+		if (tx.c->h != NULL && !s->be->healthy(tx.c->h)) {
+			pg_warn("%s: connection lost, reconnecting", s->display);
+			s->be->disconnect(tx.c->h);
+			tx.c->h = NULL;
+		}
+		if (tx.c->h == NULL && (r = s->be->connect(s->conninfo, s->display, &tx.c->h, ei)) != 0)
+			goto done;
+		tx.retry = 0;
+		r = s->be->script(tx.c->h, readonly ? s->be->begin_ro : s->be->begin_rw, &retry, ei);
+		if (r == 0) {
+			r = fn(&tx, arg, ei);
+			if (r == 0)
+				r = s->be->script(tx.c->h, "COMMIT", &retry, ei);
+		}
+		if (r == 0)
+			goto done;
+		/* A failed COMMIT has already ended the transaction; ROLLBACK then only warns. */
+		s->be->script(tx.c->h, "ROLLBACK", &(int){0}, NULL);
+		if (!retry && !tx.retry)
+			goto done;
+		pg_debug("%s: transaction attempt %d failed (%s), retrying", s->display, attempt + 1,
+			 ei != NULL ? ei->message : "busy");
+	}
+	r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
+				"%s: transaction still conflicting after %d attempts", s->display, VSTORE_MAX_ATTEMPTS);
+done:
+	pool_give(s, tx.c);
+	return r;
+}
+
+int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
+{
+	return run(s, 0, fn, arg, ei);
+}
+
+int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
+{
+	return run(s, 1, fn, arg, ei);
+}
+
+int vstore_exec(vstore_tx *tx, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,
+		long *changes, pcrgate_errinfo *ei)
+{
+	int retry = 0;
+	int r;
+
+	if (tx == NULL || sql == NULL || (params == NULL && n != 0))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "vstore_exec: bad arguments");
+	if (strlen(sql) > VSTORE_MAX_SQL || n > VSTORE_MAX_PARAMS)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					   "vstore_exec: statement or parameter list too long");
+	if (vstore_sql_count(sql) != n)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "vstore_exec: %zu parameters for %zu placeholders", n,
+					   vstore_sql_count(sql));
+	r = tx->s->be->exec(tx->c->h, sql, params, n, row, arg, changes, &retry, ei);
+	if (r != 0 && retry)
+		tx->retry = 1;
+	return r;
+}
+
+/*
+ * Counts the `?` outside quoted literals ('...'), quoted identifiers ("..."), line comments
+ * and block comments; out (may be NULL) receives the SQL with each of them replaced by $N.
+ * The store's SQL is written by the verifier, never taken from input, so standard quoting
+ * (a doubled quote inside) is all it needs to follow.
+ */
+static size_t scan_placeholders(const char *sql, char *out)
+{
+	size_t count = 0;
+	size_t o = 0;
+	const char *p = sql;
+
+	while (*p != '\0') {
+		if (*p == '\'' || *p == '"') {
+			char q = *p;
+
+			/* A doubled quote stays inside the literal. */
+			if (out != NULL)
+				out[o++] = *p;
+			p++;
+			while (*p != '\0') {
+				if (*p == q && p[1] == q) {
+					if (out != NULL) {
+						out[o++] = *p;
+						out[o++] = p[1];
+					}
+					p += 2;
+					continue;
+				}
+				if (out != NULL)
+					out[o++] = *p;
+				if (*p++ == q)
+					break;
+			}
+			continue;
+		}
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p != '\0' && *p != '\n') {
+				if (out != NULL)
+					out[o++] = *p;
+				p++;
+			}
+			continue;
+		}
+		if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			size_t len = end != NULL ? (size_t)(end + 2 - p) : strlen(p);
+
+			if (out != NULL)
+				memcpy(out + o, p, len);
+			o += len;
+			p += len;
+			continue;
+		}
+		if (*p == '?') {
+			count++;
+			if (out != NULL)
+				o += (size_t)sprintf(out + o, "$%zu", count);
+			p++;
+			continue;
+		}
+		if (out != NULL)
+			out[o++] = *p;
+		p++;
+	}
+	if (out != NULL)
+		out[o] = '\0';
+	return count;
+}
+
+size_t vstore_sql_count(const char *sql)
+{
+	return scan_placeholders(sql, NULL);
+}
+
+int vstore_sql_numbered(const char *sql, char **out, size_t *count, pcrgate_errinfo *ei)
+{
+	size_t n = scan_placeholders(sql, NULL);
+	size_t len = strlen(sql);
+	char *buf;
+
+	if (len > VSTORE_MAX_SQL || n > VSTORE_MAX_PARAMS)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "statement too long");
+	/* Each `?` (1 byte) becomes at most "$64" (3 bytes). */
+	if ((buf = malloc(len + 2 * n + 1)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	scan_placeholders(sql, buf);
+	*out = buf;
+	*count = n;
+	return 0;
+}
+
+int64_t vcol_int(const struct vcol *c, int64_t def)
+{
+	char *end;
+	long long v;
+
+	if (c->type == VP_INT)
+		return c->i64;
+	if (c->type != VP_TEXT || c->len == 0)
+		return def;
+	errno = 0;
+	v = strtoll(c->text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return def;
+	return v;
+}
+
+char *vcol_strdup(const struct vcol *c)
+{
+	char *s;
+
+	if (c->type != VP_TEXT)
+		return NULL;
+	if ((s = malloc(c->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, c->text, c->len);
+	s[c->len] = '\0';
+	return s;
+}

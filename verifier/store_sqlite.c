@@ -1,0 +1,277 @@
+/*
+ * pcrgate-verifierd: the SQLite backend of the store. One sqlite3 handle per pooled
+ * connection, in WAL mode (readers never wait for the writer) with synchronous=NORMAL (a
+ * power cut may lose the last commits but never corrupts the database), a busy timeout so
+ * writers of several connections queue, and foreign keys on. Prepared statements are kept
+ * per connection, keyed by their SQL text, since the verifier runs the same few statements
+ * thousands of times a second.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "verifier/store_internal.h"
+
+/* How long a connection waits for another's write lock before SQLITE_BUSY (then vstore_run retries). */
+#define SQLITE_BUSY_MS 5000
+#define STMT_CACHE 48
+
+struct cached {
+	char *sql;
+	sqlite3_stmt *st;
+	unsigned long long used;
+};
+
+struct sconn {
+	sqlite3 *db;
+	const char *display;
+	struct cached cache[STMT_CACHE];
+	unsigned long long clock;
+};
+
+static int map_error(struct sconn *c, int rc, const char *what, int *retry, pcrgate_errinfo *ei)
+{
+	int prim = rc & 0xff;
+
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+		*retry = 1;
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: database busy (%s)", c->display,
+					   what);
+	}
+	if (prim == SQLITE_CONSTRAINT)
+		return pcrgate_errinfo_set(ei, VSTORE_ERR_CONSTRAINT, PCRGATE_NO_OFFSET, "%s: constraint violated: %s",
+					   c->display, sqlite3_errmsg(c->db));
+	return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s: %s", c->display, what,
+				   sqlite3_errmsg(c->db));
+}
+
+static void sq_disconnect(void *h)
+{
+	struct sconn *c = h;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static int sq_script(void *h, const char *sql, int *retry, pcrgate_errinfo *ei)
+{
+	struct sconn *c = h;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return map_error(c, rc, "statement failed", retry, ei);
+	return 0;
+}
+
+static int sq_connect(const char *path, const char *display, void **h, pcrgate_errinfo *ei)
+{
+	struct sconn *c;
+	int rc;
+	int retry = 0;
+	int r;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	c->display = display;
+	/* Each connection is used by one thread at a time (the pool), so SQLite's own mutexes are not needed. */
+	rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot open: %s", display,
+					c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQLITE_BUSY_MS);
+	/*
+	 * Switching a new database to WAL needs it to itself, and SQLite reports a busy database
+	 * here without calling the busy handler: verifiers opening one new file at once wait here.
+	 */
+	for (int waited = 0;; waited += 10) {
+		retry = 0;
+		r = sq_script(c, "PRAGMA journal_mode=WAL", &retry, ei);
+		if (r == 0 || !retry || waited >= SQLITE_BUSY_MS)
+			break;
+		sqlite3_sleep(10);
+	}
+	if (r != 0)
+		goto fail;
+	if ((r = sq_script(c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", &retry, ei)) != 0)
+		goto fail;
+	*h = c;
+	return 0;
+fail:
+	sq_disconnect(c);
+	return r;
+}
+
+static int sq_healthy(void *h)
+{
+	return h != NULL;
+}
+
+/* The cached statement for sql, or a new one that replaces the least recently used. */
+static int prepare(struct sconn *c, const char *sql, sqlite3_stmt **out, int *retry, pcrgate_errinfo *ei)
+{
+	struct cached *slot = &c->cache[0];
+	sqlite3_stmt *st = NULL;
+	char *copy;
+	int rc;
+
+	c->clock++;
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		if (c->cache[i].sql != NULL && strcmp(c->cache[i].sql, sql) == 0) {
+			c->cache[i].used = c->clock;
+			*out = c->cache[i].st;
+			return 0;
+		}
+		if (c->cache[i].used < slot->used)
+			slot = &c->cache[i];
+	}
+	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_error(c, rc, "cannot prepare statement", retry, ei);
+	if (st == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "empty statement");
+	if ((copy = strdup(sql)) == NULL) {
+		sqlite3_finalize(st);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	}
+	sqlite3_finalize(slot->st);
+	free(slot->sql);
+	slot->sql = copy;
+	slot->st = st;
+	slot->used = c->clock;
+	*out = st;
+	return 0;
+}
+
+static int bind(struct sconn *c, sqlite3_stmt *st, const struct vparam *params, size_t n, int *retry,
+		pcrgate_errinfo *ei)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct vparam *p = &params[i];
+		int idx = (int)i + 1;
+		int rc;
+
+		switch (p->type) {
+		case VP_INT:
+			rc = sqlite3_bind_int64(st, idx, p->i64);
+			break;
+		case VP_TEXT:
+			rc = p->text != NULL ? sqlite3_bind_text64(st, idx, p->text, strlen(p->text), SQLITE_STATIC,
+								   SQLITE_UTF8)
+					     : sqlite3_bind_null(st, idx);
+			break;
+		case VP_BLOB:
+			if (p->blob == NULL && p->len != 0)
+				return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+							   "parameter %d: blob of %zu bytes without data", idx, p->len);
+			/* A zero-length blob binds as such, not as NULL. */
+			rc = p->blob != NULL ? sqlite3_bind_blob64(st, idx, p->len != 0 ? p->blob : "", p->len,
+								   SQLITE_STATIC)
+					     : sqlite3_bind_null(st, idx);
+			break;
+		case VP_NULL:
+			rc = sqlite3_bind_null(st, idx);
+			break;
+		default:
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+						   "parameter %d: unknown type %d", idx, (int)p->type);
+		}
+		if (rc != SQLITE_OK)
+			return map_error(c, rc, "cannot bind parameter", retry, ei);
+	}
+	return 0;
+}
+
+static int sq_exec(void *h, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,
+		   long *changes, int *retry, pcrgate_errinfo *ei)
+{
+	struct sconn *c = h;
+	struct vcol cols[VSTORE_MAX_PARAMS];
+	sqlite3_stmt *st = NULL;
+	int ncols;
+	int rc;
+	int r;
+
+	if ((r = prepare(c, sql, &st, retry, ei)) != 0)
+		return r;
+	if ((r = bind(c, st, params, n, retry, ei)) != 0)
+		goto done;
+	ncols = sqlite3_column_count(st);
+	if (ncols > VSTORE_MAX_PARAMS) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "more than %d result columns",
+					VSTORE_MAX_PARAMS);
+		goto done;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row == NULL)
+			continue;
+		for (int i = 0; i < ncols; i++) {
+			struct vcol *col = &cols[i];
+
+			memset(col, 0, sizeof(*col));
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER:
+				col->type = VP_INT;
+				col->i64 = sqlite3_column_int64(st, i);
+				break;
+			case SQLITE_BLOB:
+				col->type = VP_BLOB;
+				col->blob = sqlite3_column_blob(st, i);
+				col->len = (size_t)sqlite3_column_bytes(st, i);
+				break;
+			case SQLITE_NULL:
+				col->type = VP_NULL;
+				break;
+			default:
+				col->type = VP_TEXT;
+				col->text = (const char *)sqlite3_column_text(st, i);
+				col->len = (size_t)sqlite3_column_bytes(st, i);
+				if (col->text == NULL) {
+					r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET,
+								"out of memory");
+					goto done;
+				}
+				break;
+			}
+		}
+		if ((r = row(cols, (size_t)ncols, arg, ei)) != 0)
+			goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_error(c, rc, "statement failed", retry, ei);
+		goto done;
+	}
+	if (changes != NULL)
+		*changes = sqlite3_stmt_readonly(st) ? 0 : (long)sqlite3_changes64(c->db);
+	r = 0;
+done:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+const struct vbackend vstore_sqlite_backend = {
+	.name = "sqlite",
+	.connect = sq_connect,
+	.disconnect = sq_disconnect,
+	.healthy = sq_healthy,
+	.script = sq_script,
+	.exec = sq_exec,
+	.begin_rw = "BEGIN IMMEDIATE",
+	.begin_ro = "BEGIN DEFERRED",
+	.migrate_lock = NULL,
+	.migrate_unlock = NULL,
+	.type_int = "INTEGER",
+	.type_blob = "BLOB",
+};
