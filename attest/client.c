@@ -406,7 +406,9 @@ int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t
 	}
 	if ((r = agent_quote(tpm, cfg, qualifying, qlen, &evidence, ei)) != PCRGATE_OK)
 		goto fail;
-	if ((req = json_pack("{s:s,s:O}", "device_id", device_id, "evidence", evidence)) == NULL ||
+	/* The verifier's nonce goes along: the evidence's own nonce member is the qualifying data. */
+	if ((req = json_pack("{s:s,s:O,s:o}", "device_id", device_id, "evidence", evidence, "nonce",
+			     jsonutil_hex(nonce, nlen))) == NULL ||
 	    (text != NULL && json_object_set(req, "report", text) != 0)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;

@@ -240,11 +240,12 @@ genuine
 python3 - "$meta" <<-'EOF'
 	import json, sys
 	d = json.load(open("good.json")); d["device_id"] = sys.argv[1]; json.dump(d, open("meta.json", "w"))
-	d = json.load(open("good.json")); d["report"] = json.dumps({"release": sys.argv[1], "outcome": "failed", "reason": sys.argv[1]})
-	json.dump(d, open("meta-report.json", "w"))
 EOF
 api POST /v1/attest meta.json
 [ "$status" = 404 ] || fail "an attestation for a device id with SQL metacharacters: HTTP $status"
+# A report whose every field carries them, bound into a genuine quote by the agent.
+"$AGENT" report --release "$meta" --outcome failed --reason "$meta" >report.out 2>&1 ||
+	fail "pcrgate-agent report failed: $(cat report.out)"
 printf '{"group": "%s"}' "x'\'' OR 1=1; --" >meta-group.json
 api PUT "/v1/admin/devices/$DEVICE/group" meta-group.json
 [ "$status" = 401 ] || fail "the admin API without a token: HTTP $status"
@@ -294,6 +295,11 @@ admin audit export "$SCRATCH/audit.jsonl"
 pcrgate audit verify "$SCRATCH/audit.jsonl" >audit.out 2>&1 || fail "the audit chain does not verify: $(cat audit.out)"
 grep -q '"action":"enroll-activated"' audit.jsonl && grep -q '"action":"authorize-update"' audit.jsonl &&
 	grep -q '"action":"device-revoke"' audit.jsonl || fail "the audit log misses decisions"
+python3 - "$meta" <<-'EOF' || fail "the update outcome with SQL metacharacters is not recorded verbatim"
+	import json, sys
+	outcomes = [e["detail"] for e in map(json.loads, open("audit.jsonl")) if e["action"] == "update-outcome"]
+	assert {"release": sys.argv[1], "outcome": "failed", "reason": sys.argv[1]} in outcomes, outcomes
+EOF
 echo "ok: verdicts are recorded with their reasons; the audit chain verifies"
 
 # A second verifier process on the same store: stateless, so a nonce from one is good at the other.
