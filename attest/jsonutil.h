@@ -19,8 +19,8 @@ json_t *jsonutil_hex(const uint8_t *buf, size_t len);
 
 /*
  * Decode member key of obj (base64 or hex) into buf (cap bytes); *len gets the size. A
- * missing member, another type, bad encoding or more than cap bytes: PCRGATE_ERR_FORMAT
- * naming what.key.
+ * missing member, another type or bad encoding: PCRGATE_ERR_FORMAT naming what.key; base64 is
+ * strict (pcrgate_base64_decode) and more than cap bytes of it is PCRGATE_ERR_LIMIT.
  */
 int jsonutil_get_b64(const json_t *obj, const char *what, const char *key, uint8_t *buf, size_t cap, size_t *len,
 		     pcrgate_errinfo *ei);

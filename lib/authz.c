@@ -166,66 +166,33 @@ fail:
 	return r;
 }
 
-static int b64url_value(unsigned char c)
+/*
+ * Decodes the token part of n characters at s (strict, unpadded base64url) into out
+ * (AUTHZ_MAX_PART bytes); errors name the part and give the offset in the token.
+ */
+static int part_bytes(const char *token, const char *s, size_t n, const char *what, uint8_t *out, size_t *len,
+		      pcrgate_errinfo *ei)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	pcrgate_errinfo sub;
+	int r;
+
+	pcrgate_errinfo_clear(&sub);
+	if ((r = pcrgate_base64_decode(s, n, PCRGATE_BASE64_URL, out, AUTHZ_MAX_PART, len, &sub)) != 0)
+		return pcrgate_errinfo_set(ei, r, sub.has_offset ? (size_t)(s - token) + sub.offset : PCRGATE_NO_OFFSET,
+					   "the token's %s %s", what, sub.message);
+	return PCRGATE_OK;
 }
 
-/* Decodes unpadded base64url of n characters into out (cap bytes, NUL-terminated); *outlen bytes. */
-static int b64url_decode(const char *s, size_t n, char *out, size_t cap, size_t *outlen)
+/* A decoded token part as a JSON object. */
+static int part_json(const uint8_t *buf, size_t len, const char *what, json_t **out, pcrgate_errinfo *ei)
 {
-	size_t i, o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (n % 4 == 1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		int v = b64url_value((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (cap - o < 2)
-				return -1;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	/* Leftover bits must be zero (canonical encoding). */
-	if ((acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	out[o] = '\0';
-	*outlen = o;
-	return 0;
-}
-
-/* Decodes one token part into a JSON object. */
-static int part_json(const char *s, size_t n, const char *what, json_t **out, pcrgate_errinfo *ei)
-{
-	char buf[AUTHZ_MAX_PART + 1];
-	size_t len;
 	json_error_t jerr;
 	json_t *j;
 
-	if (b64url_decode(s, n, buf, sizeof(buf), &len) != 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
-					   "the token's %s is not base64url of at most %d bytes", what, AUTHZ_MAX_PART);
 	if (memchr(buf, '\0', len) != NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "the token's %s has a NUL byte",
 					   what);
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL || !json_is_object(j)) {
 		json_decref(j);
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
@@ -280,8 +247,9 @@ int authz_verify(const uint8_t *pub_pem, size_t pub_len, const char *token, time
 	EVP_PKEY *pkey = NULL;
 	json_t *hdr = NULL, *c = NULL;
 	jwt_t *jwt = NULL;
-	const char *dot1, *dot2, *p;
-	size_t len;
+	uint8_t buf[AUTHZ_MAX_PART], payload[AUTHZ_MAX_PART];
+	const char *dot1, *dot2;
+	size_t len, plen;
 	json_int_t iat, exp;
 
 	if (token == NULL || now <= 0) {
@@ -293,13 +261,6 @@ int authz_verify(const uint8_t *pub_pem, size_t pub_len, const char *token, time
 					AUTHZ_MAX_TOKEN - 1);
 		goto fail;
 	}
-	for (p = token; *p != '\0'; p++) {
-		if (*p != '.' && b64url_value((unsigned char)*p) < 0) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, (size_t)(p - token),
-						"the token has a character outside base64url");
-			goto fail;
-		}
-	}
 	if ((dot1 = strchr(token, '.')) == NULL || (dot2 = strchr(dot1 + 1, '.')) == NULL ||
 	    strchr(dot2 + 1, '.') != NULL || dot1 == token || dot2 == dot1 + 1) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
@@ -310,7 +271,12 @@ int authz_verify(const uint8_t *pub_pem, size_t pub_len, const char *token, time
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "the token is not signed");
 		goto fail;
 	}
-	if ((r = part_json(token, (size_t)(dot1 - token), "header", &hdr, ei)) < 0 || (r = check_header(hdr, ei)) < 0)
+	if ((r = part_bytes(token, token, (size_t)(dot1 - token), "header", buf, &len, ei)) < 0 ||
+	    (r = part_json(buf, len, "header", &hdr, ei)) < 0 || (r = check_header(hdr, ei)) < 0)
+		goto fail;
+	/* libjwt decodes the payload and the signature more loosely: both are held to strict base64url first. */
+	if ((r = part_bytes(token, dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", payload, &plen, ei)) < 0 ||
+	    (r = part_bytes(token, dot2 + 1, strlen(dot2 + 1), "signature", buf, &len, ei)) < 0)
 		goto fail;
 	if ((r = load_p256(pub_pem, pub_len, 0, &pkey, ei)) < 0)
 		goto fail;
@@ -320,7 +286,7 @@ int authz_verify(const uint8_t *pub_pem, size_t pub_len, const char *token, time
 					"the token's signature does not verify with the authorization key");
 		goto fail;
 	}
-	if ((r = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &c, ei)) < 0 ||
+	if ((r = part_json(payload, plen, "payload", &c, ei)) < 0 ||
 	    (r = check_claim_types(c, PCRGATE_ERR_VERIFY, ei)) < 0)
 		goto fail;
 	iat = json_integer_value(json_object_get(c, "iat"));

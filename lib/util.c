@@ -1,4 +1,4 @@
-/* pcrgate: hex coding, bounded file reads, atomic file replacement, constant-time compare. */
+/* pcrgate: hex and base64 decoding, bounded file reads, atomic file replacement, constant-time compare. */
 #include "config.h"
 
 #include <errno.h>
@@ -55,6 +55,68 @@ int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen
 	for (i = 0; i < n / 2; i++)
 		out[i] = (uint8_t)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
 	*outlen = n / 2;
+	return PCRGATE_OK;
+}
+
+static int base64_value(char c, int url)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == (url ? '-' : '+'))
+		return 62;
+	if (c == (url ? '_' : '/'))
+		return 63;
+	return -1;
+}
+
+int pcrgate_base64_decode(const char *s, size_t n, int alphabet, uint8_t *out, size_t cap, size_t *outlen,
+			  pcrgate_errinfo *ei)
+{
+	const int url = alphabet == PCRGATE_BASE64_URL;
+	const char *name = url ? "base64url" : "base64";
+	size_t i, data = n, tail, bytes, w = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	if ((s == NULL && n > 0) || (out == NULL && cap > 0) || outlen == NULL ||
+	    (alphabet != PCRGATE_BASE64_STD && alphabet != PCRGATE_BASE64_URL))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no text or output given");
+	if (url && n % 4 == 1)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, n,
+					   "is not base64url (%zu characters, a length no encoding has)", n);
+	if (!url) {
+		if (n % 4 != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, n,
+						   "is not base64 (%zu characters, not a multiple of 4)", n);
+		/* At most two '=' close the last group; one anywhere else is refused below as a character. */
+		while (data > 0 && n - data < 2 && s[data - 1] == '=')
+			data--;
+	}
+	for (i = 0; i < data; i++)
+		if (base64_value(s[i], url) < 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, i, "is not %s (character %zu)", name, i);
+	/* A last group of 2 or 3 characters carries 1 or 2 bytes; the 4 or 2 bits left over must be zero. */
+	tail = data % 4;
+	if ((tail == 2 && (base64_value(s[data - 1], url) & 0x0f) != 0) ||
+	    (tail == 3 && (base64_value(s[data - 1], url) & 0x03) != 0))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, data - 1, "is not canonical %s", name);
+	bytes = data / 4 * 3 + (tail > 0 ? tail - 1 : 0);
+	if (bytes > cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "holds %zu bytes (at most %zu)",
+					   bytes, cap);
+	for (i = 0; i < data; i++) {
+		acc = acc << 6 | (uint32_t)base64_value(s[i], url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[w++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*outlen = w;
 	return PCRGATE_OK;
 }
 

@@ -34,6 +34,29 @@ static int crypto_fail(const char *what, pcrgate_errinfo *ei)
 	return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "%s failed", what);
 }
 
+/* Runs OpenSSL's KDF named kdf with params into out; what names the derivation in errors. */
+static int kdf_derive(const char *kdf, const char *what, const OSSL_PARAM *params, uint8_t *out, size_t outlen,
+		      pcrgate_errinfo *ei)
+{
+	EVP_KDF *k = EVP_KDF_fetch(NULL, kdf, NULL);
+	EVP_KDF_CTX *kctx = NULL;
+	int r = PCRGATE_ERR_CRYPTO;
+
+	if (k == NULL || (kctx = EVP_KDF_CTX_new(k)) == NULL) {
+		r = crypto_fail(kdf, ei);
+		goto fail;
+	}
+	if (EVP_KDF_derive(kctx, out, outlen, params) != 1) {
+		r = crypto_fail(what, ei);
+		goto fail;
+	}
+	r = PCRGATE_OK;
+fail:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(k);
+	return r;
+}
+
 /*
  * KDFa (Part 1, 11.4.10.2): SP 800-108 counter mode with HMAC, a 32-bit counter, the label
  * and a zero byte, the context, and the length in bits: exactly OpenSSL's KBKDF defaults.
@@ -41,15 +64,8 @@ static int crypto_fail(const char *what, pcrgate_errinfo *ei)
 static int kdfa(const char *md, const uint8_t *key, size_t keylen, const char *label, const uint8_t *ctx,
 		size_t ctxlen, uint8_t *out, size_t outlen, pcrgate_errinfo *ei)
 {
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "KBKDF", NULL);
-	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[7], *p = params;
-	int r = PCRGATE_ERR_CRYPTO;
 
-	if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL) {
-		r = crypto_fail("KBKDF", ei);
-		goto fail;
-	}
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, (char *)"COUNTER", 0);
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, (char *)"HMAC", 0);
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
@@ -57,15 +73,7 @@ static int kdfa(const char *md, const uint8_t *key, size_t keylen, const char *l
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)label, strlen(label));
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)ctx, ctxlen);
 	*p = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, outlen, params) != 1) {
-		r = crypto_fail("KDFa", ei);
-		goto fail;
-	}
-	r = PCRGATE_OK;
-fail:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	return r;
+	return kdf_derive("KBKDF", "KDFa", params, out, outlen, ei);
 }
 
 /*
@@ -76,37 +84,20 @@ static int kdfe(const char *md, const uint8_t *z, size_t zlen, const uint8_t *u,
 		size_t vlen, uint8_t *out, size_t outlen, pcrgate_errinfo *ei)
 {
 	uint8_t info[sizeof(IDENTITY_LABEL) + 2 * 66];
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
-	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[4], *p = params;
 	size_t n = sizeof(IDENTITY_LABEL);
-	int r = PCRGATE_ERR_CRYPTO;
 
-	if (ulen > 66 || vlen > 66) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "ECC coordinate too long");
-		goto fail;
-	}
+	if (ulen > 66 || vlen > 66)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "ECC coordinate too long");
 	memcpy(info, IDENTITY_LABEL, n);
 	memcpy(info + n, u, ulen);
 	memcpy(info + n + ulen, v, vlen);
 	n += ulen + vlen;
-	if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL) {
-		r = crypto_fail("SSKDF", ei);
-		goto fail;
-	}
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, zlen);
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n);
 	*p = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, outlen, params) != 1) {
-		r = crypto_fail("KDFe", ei);
-		goto fail;
-	}
-	r = PCRGATE_OK;
-fail:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	return r;
+	return kdf_derive("SSKDF", "KDFe", params, out, outlen, ei);
 }
 
 /* RSA EK: the seed encrypted with OAEP, the EK's nameAlg for hash and MGF1, label "IDENTITY\0". */

@@ -70,6 +70,20 @@ PCRGATE_API void pcrgate_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes hex (either case, no separators, even length) into out; writes *outlen on success. */
 PCRGATE_API int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen);
 
+/* The two base64 alphabets of RFC 4648: standard (section 4) and URL-safe (section 5). */
+enum { PCRGATE_BASE64_STD = 0, PCRGATE_BASE64_URL = 1 };
+/*
+ * Strict base64 of the n characters at s into out (cap bytes); writes *outlen on success.
+ * PCRGATE_BASE64_STD text is padded with '=' to a multiple of 4 characters, PCRGATE_BASE64_URL
+ * text is unpadded; no whitespace; bits left over in the last group must be zero, so each byte
+ * string has one text. The whole text is checked before out is written. A bad text:
+ * PCRGATE_ERR_FORMAT with the offending character's position as the offset (n for a length no
+ * text has); more than cap bytes: PCRGATE_ERR_LIMIT. ei's message has no subject ("is not base64
+ * (character 3)", "holds 40 bytes (at most 32)") so that callers can name what was decoded.
+ */
+PCRGATE_API int pcrgate_base64_decode(const char *s, size_t n, int alphabet, uint8_t *out, size_t cap,
+				      size_t *outlen, pcrgate_errinfo *ei);
+
 /*
  * Reads a whole regular file of at most max bytes; *buf is malloc'd (NUL-terminated
  * one past *len) and written only on success. Too large: PCRGATE_ERR_LIMIT.

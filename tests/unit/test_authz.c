@@ -413,6 +413,13 @@ static void test_refuses_malformed(void **state)
 	assert_int_equal(verify(k, "e30.e30.", NOW, NULL, &ei), PCRGATE_ERR_VERIFY);
 	assert_int_equal(verify(k, "!!!.e30.AAAA", NOW, NULL, &ei), PCRGATE_ERR_FORMAT);
 	assert_int_equal(verify(k, "W10.e30.AAAA", NOW, NULL, &ei), PCRGATE_ERR_FORMAT); /* header [] */
+	/* Every part is strict base64url before libjwt sees it; the offset is the token's. */
+	assert_int_equal(verify(k, "eyJhbGciOiJFUzI1NiJ9.e+0.AAAA", NOW, NULL, &ei), PCRGATE_ERR_FORMAT); /* ES256 */
+	assert_true(ei.has_offset);
+	assert_int_equal(ei.offset, 22);
+	assert_string_equal(ei.message, "the token's payload is not base64url (character 1)");
+	assert_int_equal(verify(k, "eyJhbGciOiJFUzI1NiJ9.e30.AAB", NOW, NULL, &ei), PCRGATE_ERR_FORMAT);
+	assert_non_null(strstr(ei.message, "signature is not canonical base64url"));
 	memset(big, 'A', AUTHZ_MAX_TOKEN + 9);
 	big[AUTHZ_MAX_TOKEN + 9] = '\0';
 	assert_int_equal(verify(k, big, NOW, NULL, &ei), PCRGATE_ERR_LIMIT);

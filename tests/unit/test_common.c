@@ -1,4 +1,4 @@
-/* Unit tests for the common library: bounded reader, hex, algorithms, PCR sets, atomic files. */
+/* Unit tests for the common library: bounded reader, hex, base64, algorithms, PCR sets, atomic files. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -177,6 +177,97 @@ static void test_hex_no_partial_output(void **state)
 	assert_int_equal(n, 99);
 }
 
+/* Decodes text (NUL-terminated) with the alphabet into out; returns the result, ei filled. */
+static int b64(const char *text, int alphabet, uint8_t *out, size_t cap, size_t *len, pcrgate_errinfo *ei)
+{
+	pcrgate_errinfo_clear(ei);
+	return pcrgate_base64_decode(text, strlen(text), alphabet, out, cap, len, ei);
+}
+
+static void test_base64(void **state)
+{
+	/* RFC 4648 section 10 and two bytes that differ between the alphabets (0xfb 0xff). */
+	static const struct {
+		const char *text;
+		int alphabet;
+		const char *bytes;
+	} good[] = {
+		{"", PCRGATE_BASE64_STD, ""},		  {"Zg==", PCRGATE_BASE64_STD, "f"},
+		{"Zm8=", PCRGATE_BASE64_STD, "fo"},	  {"Zm9v", PCRGATE_BASE64_STD, "foo"},
+		{"Zm9vYmFy", PCRGATE_BASE64_STD, "foobar"}, {"+/8=", PCRGATE_BASE64_STD, "\xfb\xff"},
+		{"", PCRGATE_BASE64_URL, ""},		  {"Zg", PCRGATE_BASE64_URL, "f"},
+		{"Zm8", PCRGATE_BASE64_URL, "fo"},	  {"Zm9vYmE", PCRGATE_BASE64_URL, "fooba"},
+		{"-_8", PCRGATE_BASE64_URL, "\xfb\xff"},
+	};
+	/* Each bad text with the position the error names. */
+	static const struct {
+		const char *text;
+		int alphabet;
+		size_t offset;
+	} bad[] = {
+		{"Zg", PCRGATE_BASE64_STD, 2},	  /* padding is required */
+		{"Zm9vY", PCRGATE_BASE64_STD, 5}, /* no length has 4n+1 characters */
+		{"Zg=a", PCRGATE_BASE64_STD, 2},  /* '=' only at the end */
+		{"Z===", PCRGATE_BASE64_STD, 1},  /* at most two of them */
+		{"=AAA", PCRGATE_BASE64_STD, 0},  {"Zm8 ", PCRGATE_BASE64_STD, 3},
+		{"Zm\n8", PCRGATE_BASE64_STD, 2}, {"-_8=", PCRGATE_BASE64_STD, 0},
+		{"Zh==", PCRGATE_BASE64_STD, 1},  /* bits left over: "Zg==" is the one text */
+		{"Zm9=", PCRGATE_BASE64_STD, 2},  {"Zm8=", PCRGATE_BASE64_URL, 3},
+		{"Zg==", PCRGATE_BASE64_URL, 2},  {"+/8", PCRGATE_BASE64_URL, 0},
+		{"Zm9vY", PCRGATE_BASE64_URL, 5}, {"Zh", PCRGATE_BASE64_URL, 1},
+		{"Zm9", PCRGATE_BASE64_URL, 2},	  {"Zm\x80", PCRGATE_BASE64_URL, 2},
+	};
+	uint8_t out[8];
+	pcrgate_errinfo ei;
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		len = 99;
+		assert_int_equal(b64(good[i].text, good[i].alphabet, out, sizeof(out), &len, &ei), PCRGATE_OK);
+		assert_int_equal(len, strlen(good[i].bytes));
+		assert_memory_equal(out, good[i].bytes, len);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(out, 0xee, sizeof(out));
+		len = 99;
+		assert_int_equal(b64(bad[i].text, bad[i].alphabet, out, sizeof(out), &len, &ei), PCRGATE_ERR_FORMAT);
+		assert_true(ei.has_offset);
+		assert_int_equal(ei.offset, bad[i].offset);
+		assert_non_null(strstr(ei.message, "is not "));
+		/* The whole text is checked first: nothing is written on failure. */
+		assert_int_equal(out[0], 0xee);
+		assert_int_equal(len, 99);
+	}
+	assert_int_equal(b64("Zm9vY", PCRGATE_BASE64_STD, out, sizeof(out), &len, &ei), PCRGATE_ERR_FORMAT);
+	assert_string_equal(ei.message, "is not base64 (5 characters, not a multiple of 4)");
+	assert_int_equal(b64("Zm\n8", PCRGATE_BASE64_STD, out, sizeof(out), &len, &ei), PCRGATE_ERR_FORMAT);
+	assert_string_equal(ei.message, "is not base64 (character 2)");
+	assert_int_equal(b64("Zh", PCRGATE_BASE64_URL, out, sizeof(out), &len, &ei), PCRGATE_ERR_FORMAT);
+	assert_string_equal(ei.message, "is not canonical base64url");
+	/* Caps: exactly cap bytes fit, one more is a limit; an empty text fits in no buffer at all. */
+	assert_int_equal(b64("Zm9vYmE=", PCRGATE_BASE64_STD, out, 5, &len, &ei), PCRGATE_OK);
+	assert_int_equal(len, 5);
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(b64("Zm9vYmE=", PCRGATE_BASE64_STD, out, 4, &len, &ei), PCRGATE_ERR_LIMIT);
+	assert_string_equal(ei.message, "holds 5 bytes (at most 4)");
+	assert_int_equal(out[0], 0xee);
+	assert_int_equal(b64("Zm9vYmE", PCRGATE_BASE64_URL, out, 4, &len, &ei), PCRGATE_ERR_LIMIT);
+	assert_int_equal(b64("", PCRGATE_BASE64_URL, NULL, 0, &len, &ei), PCRGATE_OK);
+	assert_int_equal(len, 0);
+	assert_int_equal(b64("Zg==", PCRGATE_BASE64_STD, NULL, 0, &len, &ei), PCRGATE_ERR_LIMIT);
+	/* Lengths are explicit: a text need not end in NUL, and NUL inside it is a bad character. */
+	assert_int_equal(pcrgate_base64_decode("Zm9v!!", 4, PCRGATE_BASE64_URL, out, sizeof(out), &len, &ei),
+			 PCRGATE_OK);
+	assert_int_equal(len, 3);
+	assert_int_equal(pcrgate_base64_decode("Zm\0v", 4, PCRGATE_BASE64_STD, out, sizeof(out), &len, &ei),
+			 PCRGATE_ERR_FORMAT);
+	assert_int_equal(ei.offset, 2);
+	assert_int_equal(pcrgate_base64_decode("Zm9v", 4, 7, out, sizeof(out), &len, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_int_equal(pcrgate_base64_decode(NULL, 4, PCRGATE_BASE64_STD, out, sizeof(out), &len, &ei),
+			 PCRGATE_ERR_INVALID_ARGUMENT);
+}
+
 static void test_errors(void **state)
 {
 	pcrgate_errinfo ei;
@@ -200,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
+		cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
