@@ -28,6 +28,7 @@ struct vstore {
 	size_t nconns;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_mutex_t write_mu; /* held by the one writer of a one_writer backend */
 	int schema_version;
 };
 
@@ -211,6 +212,7 @@ void vstore_close(vstore **sp)
 	}
 	free(s->display);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->write_mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
 	*sp = NULL;
@@ -227,6 +229,7 @@ int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->write_mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if ((r = parse_url(url, &s->be, &s->conninfo, &url_pool, ei)) != 0)
 		goto fail;
@@ -323,6 +326,9 @@ static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errin
 
 	if (s == NULL || fn == NULL)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "vstore_run: bad arguments");
+	/* Writers queue here before they take a connection, so readers still find one free. */
+	if (!readonly && s->be->one_writer)
+		pthread_mutex_lock(&s->write_mu);
 	tx.c = pool_take(s);
 	for (int attempt = 0; attempt < VSTORE_MAX_ATTEMPTS; attempt++) {
 		int retry = 0;
@@ -356,6 +362,8 @@ static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errin
 				"%s: transaction still conflicting after %d attempts", s->display, VSTORE_MAX_ATTEMPTS);
 done:
 	pool_give(s, tx.c);
+	if (!readonly && s->be->one_writer)
+		pthread_mutex_unlock(&s->write_mu);
 	return r;
 }
 

@@ -20,6 +20,11 @@ struct vbackend {
 	/* One statement with `?` placeholders; *retry set when the failure may go away on a retry. */
 	int (*exec)(void *h, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,
 		    long *changes, int *retry, pcrgate_errinfo *ei);
+	/*
+	 * 1 when the database takes one writer at a time (SQLite): the store's writers then queue on
+	 * a mutex instead of sleeping in the database's busy handler, which wakes them late.
+	 */
+	int one_writer;
 	/* Statements that begin a read-write or read-only transaction. */
 	const char *begin_rw;
 	const char *begin_ro;

@@ -268,6 +268,7 @@ const struct vbackend vstore_sqlite_backend = {
 	.healthy = sq_healthy,
 	.script = sq_script,
 	.exec = sq_exec,
+	.one_writer = 1,
 	.begin_rw = "BEGIN IMMEDIATE",
 	.begin_ro = "BEGIN DEFERRED",
 	.migrate_lock = NULL,
