@@ -13,18 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/ecdsa.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
-#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "evidence.h"
 #include "pcrgate/quote.h"
-#include "../tests/unit/quote_util.h"
+#include "rawverify.h"
 
 #define Q_PCRS 10     /* sha256:0-9: the firmware's PCRs and the boot extension's */
 #define Q_NONCE 32    /* a verifier's nonce */
-#define Q_SIG_MAX 600 /* a TPMT_SIGNATURE or OpenSSL signature of these keys */
+#define Q_SIG_MAX 600 /* a TPMT_SIGNATURE of these keys */
 #define SER_LIST 8    /* digests in one TPML_DIGEST of tpm2-tools' serialized PCR file */
 #define SER_SIZE (4 + 16 * 8 + 4 + ((Q_PCRS + SER_LIST - 1) / SER_LIST) * (4 + SER_LIST * 66))
 #define PSS_NOTE "it rejects RSAPSS quotes (5.4 verifies RSA signatures as PKCS#1 v1.5 only)"
@@ -53,12 +50,7 @@ struct quote {
 	pcrgate_clock_state previous;
 	pcrgate_quote_input in;
 	uint32_t checks; /* the checks a verification runs and passes */
-	/* OpenSSL alone: a public-only key, a context made once, the digest computed once. */
-	EVP_PKEY *pub;
-	EVP_PKEY_CTX *ctx;
-	uint8_t dgst[32];
-	uint8_t osig[Q_SIG_MAX];
-	size_t osig_len;
+	struct rawverify raw; /* OpenSSL alone on the same signature */
 };
 
 static int op_pcrgate(void *arg)
@@ -73,76 +65,7 @@ static int op_openssl(void *arg)
 {
 	const struct quote *q = arg;
 
-	return EVP_PKEY_verify(q->ctx, q->osig, q->osig_len, q->dgst, sizeof(q->dgst)) == 1 ? 0 : -1;
-}
-
-/* The signature as OpenSSL verifies it: bare for RSA, a DER SEQUENCE of r and s for ECDSA. */
-static int openssl_sig(struct quote *q)
-{
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *p = q->osig;
-	const TPMS_SIGNATURE_ECC *ecc;
-	TPMT_SIGNATURE ts;
-	size_t off = 0;
-	int n, rc = -1;
-
-	memset(&ts, 0, sizeof(ts));
-	if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(q->sig, q->sig_len, &off, &ts) != TSS2_RC_SUCCESS)
-		return -1;
-	ecc = &ts.signature.ecdsa;
-	if (ts.sigAlg != TPM2_ALG_ECDSA) {
-		if (ts.signature.rsassa.sig.size > sizeof(q->osig))
-			return -1;
-		memcpy(q->osig, ts.signature.rsassa.sig.buffer, ts.signature.rsassa.sig.size);
-		q->osig_len = ts.signature.rsassa.sig.size;
-		return 0;
-	}
-	if ((es = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(ecc->signatureR.buffer, ecc->signatureR.size, NULL)) == NULL ||
-	    (s = BN_bin2bn(ecc->signatureS.buffer, ecc->signatureS.size, NULL)) == NULL ||
-	    ECDSA_SIG_set0(es, r, s) != 1)
-		goto fail;
-	r = s = NULL;
-	if ((n = i2d_ECDSA_SIG(es, NULL)) <= 0 || (size_t)n > sizeof(q->osig) || i2d_ECDSA_SIG(es, &p) != n)
-		goto fail;
-	q->osig_len = (size_t)n;
-	rc = 0;
-fail:
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
-/* The raw reference: the settings pcrgate's verification context uses, nothing else. */
-static int openssl_setup(struct quote *q)
-{
-	uint8_t der[1024];
-	const unsigned char *p = der;
-	EVP_MD *md = NULL;
-	size_t len;
-	int r = -1;
-
-	if (qt_key_export(&q->key, PCRGATE_AKPUB_DER, der, sizeof(der), &len) != 0 ||
-	    (q->pub = d2i_PUBKEY(NULL, &p, (long)len)) == NULL || openssl_sig(q) != 0 ||
-	    pcrgate_digest(PCRGATE_ALG_SHA256, q->attest, q->attest_len, q->dgst) != 0 ||
-	    (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
-	    (q->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, q->pub, NULL)) == NULL ||
-	    EVP_PKEY_verify_init(q->ctx) != 1)
-		goto fail;
-	if (q->c->scheme == TPM2_ALG_RSASSA && EVP_PKEY_CTX_set_rsa_padding(q->ctx, RSA_PKCS1_PADDING) != 1)
-		goto fail;
-	if (q->c->scheme == TPM2_ALG_RSAPSS &&
-	    (EVP_PKEY_CTX_set_rsa_padding(q->ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(q->ctx, RSA_PSS_SALTLEN_AUTO) != 1))
-		goto fail;
-	if (EVP_PKEY_CTX_set_signature_md(q->ctx, md) != 1 || op_openssl(q) != 0)
-		goto fail;
-	r = 0;
-fail:
-	EVP_MD_free(md);
-	return r;
+	return rawverify_once(&q->raw);
 }
 
 /*
@@ -199,13 +122,12 @@ static int quote_setup(struct quote *q, const struct qcase *c)
 		return -1;
 	}
 	q->checks = res.passed;
-	return openssl_setup(q);
+	return rawverify_setup(&q->raw, &q->key, q->attest, q->attest_len, q->sig, q->sig_len);
 }
 
 static void quote_free(struct quote *q)
 {
-	EVP_PKEY_CTX_free(q->ctx);
-	EVP_PKEY_free(q->pub);
+	rawverify_free(&q->raw);
 	qt_key_free(&q->key);
 	pcrgate_akpub_free(&q->ak);
 	pcrgate_pcrs_free(&q->pcrs);

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Smoke test of the verifier benchmark, so it keeps building and running: bench/verifier.sh with
+# one device for half a second on SQLite must exit 0 and print one JSON object with every
+# figure and target, and every attestation it made must have passed. It never looks at how
+# fast anything was: benchmarks print figures, tests do not time.
+set -u
+. "$top_srcdir/tests/lib.sh"
+
+command -v python3 >/dev/null || skip "python3 not found"
+command -v curl >/dev/null || skip "curl not found"
+command -v openssl >/dev/null || skip "openssl not found"
+[ -x "$top_builddir/bench/verifier_load" ] || fail "bench/verifier_load was not built"
+[ -x "$top_builddir/verifier/pcrgate-verifierd" ] || fail "verifier/pcrgate-verifierd was not built"
+make_scratch
+# As root the verifier serves as nobody, which must reach its files under the scratch directory.
+if [ "$(id -u)" = 0 ]; then
+	chmod o+x "$SCRATCH" || fail "cannot open $SCRATCH to the verifier's user"
+fi
+
+TMPDIR=$SCRATCH "$BASH" "$top_srcdir/bench/verifier.sh" --devices 1 --seconds 0.5 --warmup 0.2 --backends sqlite \
+	--quick --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" || fail "bench/verifier.sh failed: $(cat "$SCRATCH/err")"
+
+python3 - "$SCRATCH/out.json" <<'PY' || fail "bench/verifier.sh --json: unexpected output: $(cat "$SCRATCH/out.json")"
+import json
+import math
+import sys
+
+doc = json.load(open(sys.argv[1]))
+
+
+def positive(v, what):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        sys.exit("%s is not a positive number: %r" % (what, v))
+
+
+assert doc["benchmark"] == "verifier"
+for key in ("seconds", "warmup", "verifier_threads", "cores"):
+    positive(doc["config"][key], "config." + key)
+positive(doc["targets"]["attestations_per_s_min"], "targets")
+for fig in ("pipeline", "openssl_ecdsa_p256"):
+    for key in ("per_s_one_thread", "per_s_all_cores", "per_s_per_core", "us"):
+        positive(doc["local"][fig][key], "local.%s.%s" % (fig, key))
+points = doc["sqlite"]["points"]
+assert len(points) == 1 and points[0]["devices"] == 1, points
+p = points[0]
+for key in ("attestations", "attestations_per_s", "p50_ms", "p99_ms"):
+    positive(p[key], "sqlite." + key)
+# Correctness, not speed: every simulated device's attestation passed, and no request failed.
+if p["non_pass"] != 0 or p["errors"] != 0:
+    sys.exit("non-pass verdicts or errors: %r" % p)
+print("ok: bench/verifier.sh --json has every figure; %d attestations, all pass" % p["attestations"])
+PY
