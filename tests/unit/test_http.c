@@ -375,13 +375,13 @@ static void test_body_limits(void **state)
 	struct reply r;
 	char big[300], *out;
 	const char *cl_parts[] = {"POST /v1/raw HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", "0123456789"};
-	const char *chunk_parts[] = {"PUT /v1/raw HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-				     "Connection: close\r\n\r\n",
+	const char *chunk_parts[] = {("PUT /v1/raw HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+				     "Connection: close\r\n\r\n"),
 				     "28\r\n0123456789012345678901234567890123456789\r\n",
 				     "28\r\n0123456789012345678901234567890123456789\r\n",
 				     "28\r\n0123456789012345678901234567890123456789\r\n", "0\r\n\r\n"};
-	const char *small_chunks[] = {"PUT /v1/raw HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-				      "Connection: close\r\n\r\n",
+	const char *small_chunks[] = {("PUT /v1/raw HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+				      "Connection: close\r\n\r\n"),
 				      "14\r\n01234567890123456789\r\n", "0\r\n\r\n"};
 
 	(void)state;
