@@ -183,7 +183,7 @@ static int pkey_fromdata(const char *keytype, OSSL_PARAM_BLD *bld, EVP_PKEY **ou
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
 	EVP_PKEY_CTX *ctx = NULL, *check = NULL;
 	EVP_PKEY *pkey = NULL;
-	int r = PCRGATE_ERR_CRYPTO;
+	int ec = strcmp(keytype, "EC") == 0, r = PCRGATE_ERR_CRYPTO;
 
 	if (params == NULL || (ctx = EVP_PKEY_CTX_new_from_name(NULL, keytype, NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1) {
@@ -197,9 +197,14 @@ static int pkey_fromdata(const char *keytype, OSSL_PARAM_BLD *bld, EVP_PKEY **ou
 					"the TPM public area holds no valid %s key", keytype);
 		goto fail;
 	}
-	/* An ECC point off its curve would make every later verification meaningless. */
+	/*
+	 * An ECC point off its curve would make every later verification meaningless. The quick
+	 * check (on the curve, not at infinity) is the whole check on the NIST curves, whose
+	 * cofactor is 1; the full one adds a scalar multiplication by the order that costs more than
+	 * the rest of the load, on every load (the verifier loads an AK per attestation).
+	 */
 	if ((check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
-	    EVP_PKEY_public_check(check) != 1) {
+	    (ec ? EVP_PKEY_public_check_quick(check) : EVP_PKEY_public_check(check)) != 1) {
 		pcrgate_log_openssl(__func__, "EVP_PKEY_public_check");
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
 					"the TPM public area's %s key is invalid", keytype);

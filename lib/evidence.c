@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "pcrgate/evidence.h"
+#include "evidence_internal.h"
 
 struct evidence_log {
 	const char *name;
@@ -333,15 +333,42 @@ static int parse_logs(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo 
 	return PCRGATE_OK;
 }
 
-int pcrgate_evidence_parse(const uint8_t *buf, size_t len, pcrgate_evidence **out, pcrgate_errinfo *ei)
+int pcrgate_evidence_parse_json(const json_t *doc, pcrgate_evidence **out, pcrgate_errinfo *ei)
 {
 	pcrgate_evidence *ev = NULL;
+	int r;
+
+	if (doc == NULL || out == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no evidence given");
+	if (!json_is_object(doc))
+		return bad(ei, "the document is not a JSON object");
+	if ((ev = calloc(1, sizeof(*ev))) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	if ((r = parse_header(doc, ei)) != 0 ||
+	    (r = get_hex(doc, "nonce", 0, ev->nonce, sizeof(ev->nonce), &ev->nonce_len, ei)) != 0 ||
+	    (r = parse_ak(doc, ev, ei)) != 0 ||
+	    (r = get_b64(doc, "attest", "attest", 1, ev->attest, sizeof(ev->attest), &ev->attest_len, ei)) != 0 ||
+	    (r = get_b64(doc, "signature", "signature", 1, ev->signature, sizeof(ev->signature),
+			 &ev->signature_len, ei)) != 0 ||
+	    (r = parse_pcrs(doc, ev, ei)) != 0 || (r = parse_clock(doc, ev, ei)) != 0 ||
+	    (r = parse_logs(doc, ev, ei)) != 0)
+		goto fail;
+	*out = ev;
+	ev = NULL;
+	r = PCRGATE_OK;
+fail:
+	pcrgate_evidence_free(&ev);
+	return r;
+}
+
+int pcrgate_evidence_parse(const uint8_t *buf, size_t len, pcrgate_evidence **out, pcrgate_errinfo *ei)
+{
 	json_error_t jerr;
-	json_t *root = NULL;
-	int r = PCRGATE_ERR_INVALID_ARGUMENT;
+	json_t *root;
+	int r;
 
 	if (buf == NULL || out == NULL)
-		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "no evidence given");
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no evidence given");
 	if (len > PCRGATE_EVIDENCE_MAX_SIZE)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 					   "evidence of %zu bytes (at most %u)", len, PCRGATE_EVIDENCE_MAX_SIZE);
@@ -349,28 +376,7 @@ int pcrgate_evidence_parse(const uint8_t *buf, size_t len, pcrgate_evidence **ou
 	if (root == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, (size_t)jerr.position, "evidence: JSON: %s",
 					   jerr.text);
-	if (!json_is_object(root)) {
-		r = bad(ei, "the document is not a JSON object");
-		goto fail;
-	}
-	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-		goto fail;
-	}
-	if ((r = parse_header(root, ei)) != 0 ||
-	    (r = get_hex(root, "nonce", 0, ev->nonce, sizeof(ev->nonce), &ev->nonce_len, ei)) != 0 ||
-	    (r = parse_ak(root, ev, ei)) != 0 ||
-	    (r = get_b64(root, "attest", "attest", 1, ev->attest, sizeof(ev->attest), &ev->attest_len, ei)) != 0 ||
-	    (r = get_b64(root, "signature", "signature", 1, ev->signature, sizeof(ev->signature),
-			 &ev->signature_len, ei)) != 0 ||
-	    (r = parse_pcrs(root, ev, ei)) != 0 || (r = parse_clock(root, ev, ei)) != 0 ||
-	    (r = parse_logs(root, ev, ei)) != 0)
-		goto fail;
-	*out = ev;
-	ev = NULL;
-	r = PCRGATE_OK;
-fail:
-	pcrgate_evidence_free(&ev);
+	r = pcrgate_evidence_parse_json(root, out, ei);
 	json_decref(root);
 	return r;
 }

@@ -99,8 +99,9 @@ static int check_url(const char *url, int *https, pcrgate_errinfo *ei)
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s' is not a URL such as https://verifier.example:8443",
-				    url);
+		/* Not echoed: text that does not parse may still hold a password. */
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
+				    "the URL does not parse as a URL such as https://verifier.example:8443");
 		goto fail;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
@@ -108,7 +109,9 @@ static int check_url(const char *url, int *https, pcrgate_errinfo *ei)
 		goto fail;
 	}
 	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK || strchr(url, '#') != NULL) {
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s': a base URL has no query or fragment", url);
+		/* The query is not echoed: it is where a token would be. */
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "the URL of host '%s': a base URL has no query or fragment",
+				    host);
 		goto fail;
 	}
 	if (strcmp(scheme, "https") == 0) {
@@ -384,6 +387,9 @@ static int request_json(httpclient *c, const char *method, const char *path, con
 	if (body == NULL && strcmp(method, "GET") != 0 && data == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	r = perform(c, method, path, data, data != NULL ? strlen(data) : 0, &code, &b, ei);
+	/* A body may carry a secret (an activation secret, a release's content key). */
+	if (data != NULL)
+		explicit_bzero(data, strlen(data));
 	free(data);
 	if (r != PCRGATE_OK)
 		goto done;
