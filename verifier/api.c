@@ -204,22 +204,18 @@ int api_count_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_erri
 	return 0;
 }
 
-/* ---- The device record ---- */
-
-static void col_text(const struct vcol *c, char *out, size_t cap)
+int api_text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
 {
-	out[0] = '\0';
-	if (c->type == VP_TEXT && c->len < cap)
-		memcpy(out, c->text, c->len + 1);
-}
+	char **text = arg;
 
-static size_t col_blob(const struct vcol *c, uint8_t *out, size_t cap)
-{
-	if (c->type != VP_BLOB || c->len > cap)
+	if (ncols != 1 || cols[0].type != VP_TEXT || *text != NULL)
 		return 0;
-	memcpy(out, c->blob, c->len);
-	return c->len;
+	if ((*text = vcol_strdup(&cols[0])) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	return 0;
 }
+
+/* ---- The device record ---- */
 
 int api_device_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
 {
@@ -229,15 +225,15 @@ int api_device_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_err
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "devices: %zu columns", ncols);
 	memset(d, 0, sizeof(*d));
 	d->found = 1;
-	col_text(&cols[0], d->id, sizeof(d->id));
-	col_text(&cols[1], d->state, sizeof(d->state));
-	col_text(&cols[2], d->grp, sizeof(d->grp));
-	col_text(&cols[3], d->policy, sizeof(d->policy));
-	col_text(&cols[4], d->release, sizeof(d->release));
-	d->ak_public_len = col_blob(&cols[5], d->ak_public, sizeof(d->ak_public));
-	col_text(&cols[6], d->ak_name, sizeof(d->ak_name));
-	col_text(&cols[7], d->ak_qualified_name, sizeof(d->ak_qualified_name));
-	d->update_key_public_len = col_blob(&cols[8], d->update_key_public, sizeof(d->update_key_public));
+	vcol_text(&cols[0], d->id, sizeof(d->id));
+	vcol_text(&cols[1], d->state, sizeof(d->state));
+	vcol_text(&cols[2], d->grp, sizeof(d->grp));
+	vcol_text(&cols[3], d->policy, sizeof(d->policy));
+	vcol_text(&cols[4], d->release, sizeof(d->release));
+	d->ak_public_len = vcol_blob(&cols[5], d->ak_public, sizeof(d->ak_public));
+	vcol_text(&cols[6], d->ak_name, sizeof(d->ak_name));
+	vcol_text(&cols[7], d->ak_qualified_name, sizeof(d->ak_qualified_name));
+	d->update_key_public_len = vcol_blob(&cols[8], d->update_key_public, sizeof(d->update_key_public));
 	d->have_clock = cols[9].type != VP_NULL;
 	d->clock.clock = (uint64_t)vcol_int(&cols[9], 0);
 	d->clock.reset_count = (uint32_t)vcol_int(&cols[10], 0);
@@ -269,10 +265,8 @@ static int token_name_row(const struct vcol *cols, size_t ncols, void *arg, pcrg
 	struct token_lookup *t = arg;
 
 	(void)ei;
-	if (ncols == 1 && cols[0].type == VP_TEXT && cols[0].len < sizeof(t->name)) {
-		memcpy(t->name, cols[0].text, cols[0].len + 1);
+	if (ncols == 1 && vcol_text(&cols[0], t->name, sizeof(t->name)) == 0)
 		t->found = 1;
-	}
 	return 0;
 }
 

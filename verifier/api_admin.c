@@ -298,7 +298,7 @@ static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *e
 {
 	struct import_op *op = arg;
 	int64_t now = time(NULL);
-	struct vparam p[12] = {VPARAM_TEXT(op->id),
+	struct vparam p[11] = {VPARAM_TEXT(op->id),
 			       VPARAM_TEXT(op->ek_digest),
 			       VPARAM_BLOB(op->ek, op->ek_len),
 			       VPARAM_BLOB(op->ak, op->ak_len),
@@ -308,8 +308,7 @@ static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *e
 			       op->group != NULL ? VPARAM_TEXT(op->group) : VPARAM_NULL,
 			       op->policy != NULL ? VPARAM_TEXT(op->policy) : VPARAM_NULL,
 			       VPARAM_INT(now),
-			       VPARAM_INT(now),
-			       VPARAM_NULL};
+			       VPARAM_INT(now)};
 
 	return exec_changes(tx, "INSERT INTO devices (id, ek_digest, ek_public, ak_public, ak_name, ak_qualified_name, "
 				"update_key_public, grp, policy, state, allow_reenroll, created_at, updated_at) "
@@ -426,23 +425,9 @@ int api_admin_policies(struct vreq *req, struct vresp *resp)
 			   names, 3);
 }
 
-struct text_row {
-	char *text;
-};
-
-static int text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
-{
-	struct text_row *t = arg;
-
-	(void)ei;
-	if (ncols == 1 && cols[0].type == VP_TEXT && t->text == NULL)
-		t->text = vcol_strdup(&cols[0]);
-	return 0;
-}
-
 struct policy_get {
 	const char *name;
-	struct text_row doc;
+	char *doc;
 };
 
 static int policy_get_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
@@ -450,24 +435,27 @@ static int policy_get_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	struct policy_get *g = arg;
 	struct vparam p = VPARAM_TEXT(g->name);
 
-	free(g->doc.text);
-	g->doc.text = NULL;
-	return vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, text_row, &g->doc, NULL, ei);
+	free(g->doc);
+	g->doc = NULL;
+	return vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, api_text_row, &g->doc, NULL,
+			   ei);
 }
 
 int api_admin_policy_get(struct vreq *req, struct vresp *resp)
 {
 	struct api_ctx *ctx = req->app;
-	struct policy_get g = {req->params[0], {NULL}};
+	struct policy_get g = {req->params[0], NULL};
 	pcrgate_errinfo ei;
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
-	if ((r = vstore_run_read(ctx->store, policy_get_tx, &g, &ei)) != PCRGATE_OK)
+	if ((r = vstore_run_read(ctx->store, policy_get_tx, &g, &ei)) != PCRGATE_OK) {
+		free(g.doc);
 		return api_fail(resp, "policy", r, &ei);
-	if (g.doc.text == NULL)
+	}
+	if (g.doc == NULL)
 		return vresp_error(resp, 404, "not-found", "no policy %s", g.name);
-	return vresp_raw(resp, 200, "application/json", g.doc.text, strlen(g.doc.text));
+	return vresp_raw(resp, 200, "application/json", g.doc, strlen(g.doc));
 }
 
 /* ---- Releases and rollouts ---- */

@@ -18,6 +18,7 @@
 #include "attest/jsonutil.h"
 #include "attest/tpmobj.h"
 #include "lib/authz.h"
+#include "lib/evidence_internal.h"
 #include "lib/refpolicy.h"
 #include "pcrgate/evidence.h"
 #include "verifier/api_internal.h"
@@ -31,7 +32,6 @@
 /* ---- POST /v1/attest/nonce ---- */
 
 struct nonce_op {
-	struct api_ctx *ctx;
 	const char *device_id, *nonce;
 	int64_t expires_at;
 	int status; /* out: 0, or the refusal's HTTP status */
@@ -87,7 +87,6 @@ int api_nonce(struct vreq *req, struct vresp *resp)
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return api_fail(resp, "nonce", PCRGATE_ERR_CRYPTO, NULL);
 	pcrgate_hex_encode(raw, sizeof(raw), hex);
-	op.ctx = ctx;
 	op.nonce = hex;
 	op.expires_at = (int64_t)time(NULL) + ctx->cfg.nonce_ttl;
 	pcrgate_errinfo_clear(&ei);
@@ -102,6 +101,7 @@ int api_nonce(struct vreq *req, struct vresp *resp)
 
 /* What the read transaction gathers: the device, its policy document, the release targeted at it. */
 struct attest_read {
+	const char *device_id; /* in */
 	struct api_device dev;
 	char *policy_doc; /* malloc'd, NULL when the device has no policy */
 	char policy_name[API_MAX_NAME + 1];
@@ -113,23 +113,6 @@ struct attest_read {
 	size_t content_key_len;
 };
 
-static int policy_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
-{
-	struct attest_read *rd = arg;
-
-	(void)ei;
-	if (ncols == 1 && cols[0].type == VP_TEXT && rd->policy_doc == NULL)
-		rd->policy_doc = vcol_strdup(&cols[0]);
-	return 0;
-}
-
-static void copy_text(const struct vcol *c, char *out, size_t cap)
-{
-	out[0] = '\0';
-	if (c->type == VP_TEXT && c->len < cap)
-		memcpy(out, c->text, c->len + 1);
-}
-
 static int rollout_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
 {
 	struct attest_read *rd = arg;
@@ -138,44 +121,36 @@ static int rollout_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate
 	if (ncols != 6 || rd->have_rollout)
 		return 0;
 	rd->have_rollout = 1;
-	copy_text(&cols[0], rd->rel_name, sizeof(rd->rel_name));
-	copy_text(&cols[1], rd->rel_version, sizeof(rd->rel_version));
+	vcol_text(&cols[0], rd->rel_name, sizeof(rd->rel_name));
+	vcol_text(&cols[1], rd->rel_version, sizeof(rd->rel_version));
 	rd->rel_security_version = vcol_int(&cols[2], 0);
-	copy_text(&cols[3], rd->rel_digest, sizeof(rd->rel_digest));
-	copy_text(&cols[4], rd->rel_url, sizeof(rd->rel_url));
-	if (cols[5].type == VP_BLOB && cols[5].len <= sizeof(rd->content_key)) {
-		memcpy(rd->content_key, cols[5].blob, cols[5].len);
-		rd->content_key_len = cols[5].len;
-	}
+	vcol_text(&cols[3], rd->rel_digest, sizeof(rd->rel_digest));
+	vcol_text(&cols[4], rd->rel_url, sizeof(rd->rel_url));
+	rd->content_key_len = vcol_blob(&cols[5], rd->content_key, sizeof(rd->content_key));
 	return 0;
 }
 
 static int attest_read_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
 	struct attest_read *rd = arg;
-	const char *id = rd->dev.id;
-	char want[API_MAX_NAME + 1];
 	int r;
 
-	snprintf(want, sizeof(want), "%s", id);
 	free(rd->policy_doc);
 	rd->policy_doc = NULL;
 	rd->have_rollout = 0;
-	if ((r = api_device_load(tx, want, &rd->dev, ei)) != PCRGATE_OK || !rd->dev.found) {
-		snprintf(rd->dev.id, sizeof(rd->dev.id), "%s", want);
+	if ((r = api_device_load(tx, rd->device_id, &rd->dev, ei)) != PCRGATE_OK || !rd->dev.found)
 		return r;
-	}
 	snprintf(rd->policy_name, sizeof(rd->policy_name), "%s", rd->dev.policy[0] != '\0' ? rd->dev.policy : DEFAULT_POLICY);
 	{
 		struct vparam p = VPARAM_TEXT(rd->policy_name);
 
-		if ((r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, policy_row, rd, NULL,
-				     ei)) != PCRGATE_OK)
+		if ((r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, api_text_row,
+				     &rd->policy_doc, NULL, ei)) != PCRGATE_OK)
 			return r;
 	}
 	{
 		/* A rollout for this device wins over one for its group; the newest wins among equals. */
-		struct vparam p[2] = {VPARAM_TEXT(want), VPARAM_TEXT(rd->dev.grp)};
+		struct vparam p[2] = {VPARAM_TEXT(rd->device_id), VPARAM_TEXT(rd->dev.grp)};
 
 		return vstore_exec(tx, "SELECT rel.name, rel.version, rel.security_version, rel.manifest_digest, "
 				       "rel.bundle_url, rel.content_key FROM rollouts r JOIN releases rel ON rel.name = "
@@ -212,9 +187,8 @@ static void verdict_fail(struct verdict *v, const char *check, const char *fmt, 
 }
 
 struct attest_write {
-	struct api_ctx *ctx;
 	const struct api_device *dev;
-	const char *nonce_hex, *attestation_id, *report, *report_release, *report_outcome, *report_reason;
+	const char *nonce_hex, *attestation_id, *report_release, *report_outcome, *report_reason;
 	int quote_failed_before_nonce; /* the quote failed at a check the nonce check comes after */
 	int quote_passed;	       /* every quote check passed (the clock state is authentic) */
 	const pcrgate_quote_result *qr;
@@ -239,7 +213,7 @@ static int nonce_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_e
 	(void)ei;
 	if (ncols == 3) {
 		n->found = 1;
-		copy_text(&cols[0], n->device_id, sizeof(n->device_id));
+		vcol_text(&cols[0], n->device_id, sizeof(n->device_id));
 		n->expires_at = vcol_int(&cols[1], 0);
 		n->used = vcol_int(&cols[2], 1);
 	}
@@ -499,7 +473,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	pcrgate_quote_result qr;
 	pcrgate_evidence *ev = NULL;
 	json_t *evdoc, *reportdoc = NULL, *out = NULL, *claims = NULL;
-	char *evtext = NULL, *token = NULL;
+	char *token = NULL;
 	pcrgate_errinfo ei;
 	int r;
 
@@ -514,12 +488,17 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		return vresp_error(resp, 400, "evidence", "member evidence must be an object");
 	if (report != NULL && parse_report(resp, report, &reportdoc, &rrelease, &routcome, &rreason))
 		goto done;
-	pcrgate_errinfo_clear(&ei);
-	if ((evtext = json_dumps(evdoc, JSON_COMPACT)) == NULL) {
-		api_fail(resp, "evidence", PCRGATE_ERR_NOMEM, NULL);
+	/*
+	 * The HTTP layer parsed the body with duplicate keys refused, under max_body; the library's
+	 * cap on a whole evidence document still holds when an operator set max_body above it.
+	 */
+	if (req->body_len > PCRGATE_EVIDENCE_MAX_SIZE) {
+		vresp_error(resp, 413, "evidence", "evidence: a request of %zu bytes (at most %u)", req->body_len,
+			    PCRGATE_EVIDENCE_MAX_SIZE);
 		goto done;
 	}
-	if ((r = pcrgate_evidence_parse((const uint8_t *)evtext, strlen(evtext), &ev, &ei)) != PCRGATE_OK) {
+	pcrgate_errinfo_clear(&ei);
+	if ((r = pcrgate_evidence_parse_json(evdoc, &ev, &ei)) != PCRGATE_OK) {
 		vresp_error(resp, r == PCRGATE_ERR_LIMIT ? 413 : 400, "evidence", "evidence: %s", ei.message);
 		goto done;
 	}
@@ -543,7 +522,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		memcpy(qualifying, nonce, nlen);
 		qlen = nlen;
 	}
-	snprintf(rd.dev.id, sizeof(rd.dev.id), "%s", device_id);
+	rd.device_id = device_id;
 	if ((r = vstore_run_read(ctx->store, attest_read_tx, &rd, &ei)) != PCRGATE_OK) {
 		api_fail(resp, "attest", r, &ei);
 		goto done;
@@ -563,11 +542,9 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	else
 		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name);
 	memset(&w, 0, sizeof(w));
-	w.ctx = ctx;
 	w.dev = &rd.dev;
 	w.nonce_hex = nhex;
 	w.attestation_id = attestation_id;
-	w.report = report;
 	w.report_release = rrelease;
 	w.report_outcome = routcome;
 	w.report_reason = rreason;
@@ -626,7 +603,6 @@ done:
 	pcrgate_evidence_free(&ev);
 	OPENSSL_cleanse(rd.content_key, sizeof(rd.content_key));
 	free(rd.policy_doc);
-	free(evtext);
 	free(token);
 	json_decref(reportdoc);
 	json_decref(claims);

@@ -273,12 +273,10 @@ static int challenge_row(const struct vcol *cols, size_t ncols, void *arg, pcrga
 	struct challenge_row *c = arg;
 
 	(void)ei;
-	if (ncols != 4 || cols[0].type != VP_TEXT || cols[1].type != VP_TEXT || cols[0].len >= sizeof(c->device_id) ||
-	    cols[1].len >= sizeof(c->value))
+	if (ncols != 4 || vcol_text(&cols[0], c->device_id, sizeof(c->device_id)) != 0 ||
+	    vcol_text(&cols[1], c->value, sizeof(c->value)) != 0)
 		return 0;
 	c->found = 1;
-	memcpy(c->device_id, cols[0].text, cols[0].len + 1);
-	memcpy(c->value, cols[1].text, cols[1].len + 1);
 	c->expires_at = vcol_int(&cols[2], 0);
 	c->used = vcol_int(&cols[3], 1);
 	return 0;

@@ -62,6 +62,8 @@ int api_device_load(vstore_tx *tx, const char *id, struct api_device *dev, pcrga
 
 /* A vstore_rowfn counting rows into the long that arg points to. */
 int api_count_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
+/* A vstore_rowfn keeping the first row's one text column, malloc'd, in the char * that arg points to. */
+int api_text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
 
 /* 16 random bytes as hex. */
 int api_random_id(char out[API_ID_HEX]);

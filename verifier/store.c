@@ -380,6 +380,7 @@ int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
 int vstore_exec(vstore_tx *tx, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,
 		long *changes, pcrgate_errinfo *ei)
 {
+	size_t placeholders;
 	int retry = 0;
 	int r;
 
@@ -389,10 +390,9 @@ int vstore_exec(vstore_tx *tx, const char *sql, const struct vparam *params, siz
 	if (strlen(sql) > VSTORE_MAX_SQL || n > VSTORE_MAX_PARAMS)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 					   "vstore_exec: statement or parameter list too long");
-	if (vstore_sql_count(sql) != n)
+	if ((placeholders = vstore_sql_count(sql)) != n)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-					   "vstore_exec: %zu parameters for %zu placeholders", n,
-					   vstore_sql_count(sql));
+					   "vstore_exec: %zu parameters for %zu placeholders", n, placeholders);
 	r = tx->s->be->exec(tx->c->h, sql, params, n, row, arg, changes, &retry, ei);
 	if (r != 0 && retry)
 		tx->retry = 1;
@@ -518,4 +518,22 @@ char *vcol_strdup(const struct vcol *c)
 	memcpy(s, c->text, c->len);
 	s[c->len] = '\0';
 	return s;
+}
+
+int vcol_text(const struct vcol *c, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (c->type != VP_TEXT || c->len >= cap)
+		return -1;
+	memcpy(out, c->text, c->len);
+	out[c->len] = '\0';
+	return 0;
+}
+
+size_t vcol_blob(const struct vcol *c, uint8_t *out, size_t cap)
+{
+	if (c->type != VP_BLOB || c->len > cap)
+		return 0;
+	memcpy(out, c->blob, c->len);
+	return c->len;
 }

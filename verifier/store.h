@@ -120,9 +120,13 @@ int vstore_exec(vstore_tx *tx, const char *sql, const struct vparam *params, siz
 /*
  * Helpers for row callbacks. vcol_int: VP_INT as is, VP_TEXT holding a decimal integer
  * parsed, else def. vcol_strdup: a malloc'd copy of a VP_TEXT (NULL for SQL NULL or on
- * allocation failure: check the type first).
+ * allocation failure: check the type first). vcol_text: a VP_TEXT shorter than cap into out,
+ * NUL-terminated; otherwise out is "" and it returns -1. vcol_blob: a VP_BLOB of at most cap
+ * bytes into out, returning its length; otherwise 0 and out is untouched.
  */
 int64_t vcol_int(const struct vcol *c, int64_t def);
 char *vcol_strdup(const struct vcol *c);
+int vcol_text(const struct vcol *c, char *out, size_t cap);
+size_t vcol_blob(const struct vcol *c, uint8_t *out, size_t cap);
 
 #endif

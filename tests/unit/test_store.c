@@ -535,11 +535,35 @@ static void test_audit_concurrent(void **state)
 	vstore_close(&other);
 }
 
+/* The column readers row callbacks share: text and blobs that fit, and what they do when not. */
+static void test_column_readers(void **state)
+{
+	const struct vcol text = {.type = VP_TEXT, .text = "abc", .len = 3};
+	const struct vcol blob = {.type = VP_BLOB, .blob = (const uint8_t *)"\0\1\2", .len = 3};
+	const struct vcol null = {.type = VP_NULL};
+	char out[4];
+	uint8_t buf[3] = {9, 9, 9};
+
+	(void)state;
+	assert_int_equal(vcol_text(&text, out, sizeof(out)), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(vcol_text(&text, out, 3), -1); /* no room for the NUL */
+	assert_string_equal(out, "");
+	assert_int_equal(vcol_text(&null, out, sizeof(out)), -1);
+	assert_int_equal(vcol_text(&blob, out, sizeof(out)), -1);
+	assert_int_equal(vcol_blob(&blob, buf, 2), 0);
+	assert_int_equal(buf[0], 9);
+	assert_int_equal(vcol_blob(&text, buf, sizeof(buf)), 0);
+	assert_int_equal(vcol_blob(&blob, buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, "\0\1\2", 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest common[] = {
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_column_readers),
 	};
 	const struct CMUnitTest store[] = {
 		cmocka_unit_test(test_open_concurrent),
