@@ -283,7 +283,7 @@ fail:
 	json_decref(resp);
 	if (act != NULL) {
 		/* It held the activated secret. */
-		json_object_del(act, "secret");
+		jsonutil_cleanse_member(act, "secret");
 		json_decref(act);
 	}
 	json_decref(done);

@@ -49,31 +49,6 @@ static int pcr_digest(const pcrgate_tpm_bank_select *sel, size_t nsel, const pcr
 	return ok ? PCRGATE_OK : PCRGATE_ERR_CRYPTO;
 }
 
-static json_t *pcrs_json(const pcrgate_tpm_bank_select *sel, size_t nsel, const pcrgate_pcrs *pcrs)
-{
-	json_t *root = json_object(), *bank;
-	const uint8_t *v;
-	char index[12];
-	size_t b, len;
-	unsigned p;
-
-	for (b = 0; root != NULL && b < nsel; b++) {
-		if ((bank = json_object()) == NULL || json_object_set_new(root, pcrgate_alg_name(sel[b].alg), bank) != 0)
-			goto fail;
-		for (p = 0; p < 24; p++) {
-			if (!((sel[b].mask >> p) & 1) || (v = pcrgate_pcrs_get(pcrs, sel[b].alg, p, &len)) == NULL)
-				continue;
-			snprintf(index, sizeof(index), "%u", p);
-			if (json_object_set_new(bank, index, jsonutil_hex(v, len)) != 0)
-				goto fail;
-		}
-	}
-	return root;
-fail:
-	json_decref(root);
-	return NULL;
-}
-
 /* An event log file into doc's "eventlogs" as key; a missing file is left out, an unreadable one is an error. */
 static int add_log(json_t *logs, const char *key, const char *path, pcrgate_errinfo *ei)
 {
@@ -136,7 +111,7 @@ static int quote_once(ESYS_CONTEXT *esys, pcrgate_tpm *tpm, ESYS_TR ak, const TP
 	if ((r = pcr_digest(sel, nsel, *pcrs, hash, digest, &dlen)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot hash the PCR values");
 	*moved = dlen != parsed->attested.quote.pcrDigest.size ||
-		 memcmp(digest, parsed->attested.quote.pcrDigest.buffer, dlen) != 0;
+		 !pcrgate_ct_equal(digest, parsed->attested.quote.pcrDigest.buffer, dlen);
 	return PCRGATE_OK;
 }
 
@@ -210,7 +185,7 @@ int agent_quote(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t 
 	    json_object_set_new(doc, "ak_qualified_name", jsonutil_hex(akqn.name, akqn.size)) != 0 ||
 	    json_object_set_new(doc, "attest", jsonutil_b64(attest->attestationData, attest->size)) != 0 ||
 	    json_object_set_new(doc, "signature", jsonutil_b64(sigbuf, siglen)) != 0 ||
-	    json_object_set_new(doc, "pcrs", pcrs_json(sel, nbanks, pcrs)) != 0 ||
+	    json_object_set_new(doc, "pcrs", jsonutil_pcrs(pcrs)) != 0 ||
 	    json_object_set(doc, "clock", clock) != 0) {
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot build the evidence");
 		goto fail;

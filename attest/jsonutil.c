@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "jsonutil.h"
+#include "pcrgate/alg.h"
 
 /* The largest binary member any agent document carries (an event log). */
 #define B64_MAX (24u * 1024 * 1024)
@@ -36,6 +38,42 @@ json_t *jsonutil_hex(const uint8_t *buf, size_t len)
 	j = json_string(s);
 	free(s);
 	return j;
+}
+
+void jsonutil_cleanse_member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	/* jansson owns the string's bytes; only the accessor is const. */
+	if (json_is_string(v))
+		OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+}
+
+json_t *jsonutil_pcrs(const pcrgate_pcrs *pcrs)
+{
+	json_t *root = json_object(), *bank;
+	const uint8_t *v;
+	char index[12];
+	size_t b, len;
+	uint16_t alg;
+	unsigned p;
+
+	for (b = 0; root != NULL && b < pcrgate_pcrs_bank_count(pcrs); b++) {
+		alg = pcrgate_pcrs_bank_alg(pcrs, b);
+		if ((bank = json_object()) == NULL || json_object_set_new(root, pcrgate_alg_name(alg), bank) != 0)
+			goto fail;
+		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
+			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
+				continue;
+			snprintf(index, sizeof(index), "%u", p);
+			if (json_object_set_new(bank, index, jsonutil_hex(v, len)) != 0)
+				goto fail;
+		}
+	}
+	return root;
+fail:
+	json_decref(root);
+	return NULL;
 }
 
 int jsonutil_get_string(const json_t *obj, const char *what, const char *key, const char **out, pcrgate_errinfo *ei)

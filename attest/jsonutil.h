@@ -12,10 +12,17 @@
 #include <jansson.h>
 
 #include "pcrgate/common.h"
+#include "pcrgate/pcrs.h"
 
 /* New JSON strings of len bytes in base64 (standard alphabet, padded) or lower-case hex; NULL on failure. */
 json_t *jsonutil_b64(const uint8_t *buf, size_t len);
 json_t *jsonutil_hex(const uint8_t *buf, size_t len);
+
+/* Overwrites the bytes of obj's string member key (a secret in a request body) before it is freed. */
+void jsonutil_cleanse_member(json_t *obj, const char *key);
+
+/* {"BANK": {"INDEX": "HEX", ...}, ...}: every value pcrs holds, banks sorted by name; NULL on failure. */
+json_t *jsonutil_pcrs(const pcrgate_pcrs *pcrs);
 
 /*
  * Decode member key of obj (base64 or hex) into buf (cap bytes); *len gets the size. A

@@ -206,34 +206,6 @@ int policy_ahash(const TPM2B_DIGEST *approved, const TPM2B_NONCE *ref, uint8_t o
 	return sha256_parts(out, approved->buffer, approved->size, ref->buffer, ref->size, NULL, 0, NULL, 0);
 }
 
-/* {"sha256": {"8": "HEX", ...}, ...} from the selection's PCRs. */
-static json_t *pcrs_json(const pcrgate_pcrs *pcrs)
-{
-	json_t *root = json_object(), *bank;
-	const uint8_t *v;
-	char index[12];
-	size_t b, len;
-	unsigned p;
-
-	for (b = 0; root != NULL && b < pcrgate_pcrs_bank_count(pcrs); b++) {
-		uint16_t alg = pcrgate_pcrs_bank_alg(pcrs, b);
-
-		if ((bank = json_object()) == NULL || json_object_set_new(root, pcrgate_alg_name(alg), bank) != 0)
-			goto fail;
-		for (p = 0; p < 24; p++) {
-			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
-				continue;
-			snprintf(index, sizeof(index), "%u", p);
-			if (json_object_set_new(bank, index, jsonutil_hex(v, len)) != 0)
-				goto fail;
-		}
-	}
-	return root;
-fail:
-	json_decref(root);
-	return NULL;
-}
-
 /* Signs the 32-byte aHash with key: ECDSA or RSASSA (PKCS#1 v1.5), SHA-256. */
 static int sign_ahash(EVP_PKEY *key, const uint8_t ahash[32], TPMT_SIGNATURE *sig, pcrgate_errinfo *ei)
 {
@@ -293,7 +265,7 @@ int policy_sign(const pcrgate_pcrs *pcrs, uint64_t version, uint32_t index, EVP_
 	    json_object_set_new(doc, "policy_hash", json_string("sha256")) != 0 ||
 	    json_object_set_new(doc, "approved_policy", jsonutil_hex(approved.buffer, approved.size)) != 0 ||
 	    json_object_set_new(doc, "policy_ref", jsonutil_hex(ref.buffer, ref.size)) != 0 ||
-	    json_object_set_new(doc, "pcrs", pcrs_json(pcrs)) != 0 ||
+	    json_object_set_new(doc, "pcrs", jsonutil_pcrs(pcrs)) != 0 ||
 	    json_object_set_new(counter, "index", json_string(idx)) != 0 ||
 	    json_object_set_new(counter, "name", jsonutil_hex(nv_name.name, nv_name.size)) != 0 ||
 	    json_object_set_new(counter, "security_version", json_integer((json_int_t)version)) != 0 ||

@@ -43,7 +43,7 @@ static int policy_for_device(const struct agent_config *cfg, const struct signed
 		return r;
 	if (tpmobj_name(&vendor.publicArea, &vname) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "cannot name the policy key");
-	if (vname.size != sp->key_name.size || memcmp(vname.name, sp->key_name.name, vname.size) != 0) {
+	if (vname.size != sp->key_name.size || !pcrgate_ct_equal(vname.name, sp->key_name.name, vname.size)) {
 		pcrgate_hex_encode(sp->key_name.name, sp->key_name.size, a);
 		pcrgate_hex_encode(vname.name, vname.size, b);
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
@@ -53,7 +53,7 @@ static int policy_for_device(const struct agent_config *cfg, const struct signed
 	if (policy_authorize_digest(&vname, &ref, &want) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "cannot compute the authPolicy");
 	if (key->publicArea.authPolicy.size != want.size ||
-	    memcmp(key->publicArea.authPolicy.buffer, want.buffer, want.size) != 0)
+	    !pcrgate_ct_equal(key->publicArea.authPolicy.buffer, want.buffer, want.size))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					   "the update key at 0x%08x was made for another policy key or counter",
 					   (unsigned)cfg->update_key_handle);
@@ -80,7 +80,7 @@ static int verify_in_tpm(ESYS_CONTEXT *esys, const struct signed_policy *sp, TPM
 		return pcrgate_tpm_error("TPM2_LoadExternal (the policy's signing key)", rc, ei);
 	if ((rc = Esys_TR_GetName(esys, key, &name)) != TSS2_RC_SUCCESS) {
 		r = pcrgate_tpm_error("Esys_TR_GetName (the policy's signing key)", rc, ei);
-	} else if (name->size != sp->key_name.size || memcmp(name->name, sp->key_name.name, name->size) != 0) {
+	} else if (name->size != sp->key_name.size || !pcrgate_ct_equal(name->name, sp->key_name.name, name->size)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_TPM, PCRGATE_NO_OFFSET,
 					"the TPM names the policy's signing key differently from pcrgate");
 	} else {
@@ -129,7 +129,7 @@ static int satisfy(ESYS_CONTEXT *esys, const struct agent_config *cfg, const str
 		r = pcrgate_tpm_error("Esys_TR_GetName (counter)", rc, ei);
 		goto fail;
 	}
-	if (nv_name->size != sp->nv_name.size || memcmp(nv_name->name, sp->nv_name.name, nv_name->size) != 0) {
+	if (nv_name->size != sp->nv_name.size || !pcrgate_ct_equal(nv_name->name, sp->nv_name.name, nv_name->size)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					"counter 0x%08x is not the one the policy names (another public area)",
 					(unsigned)cfg->counter_index);

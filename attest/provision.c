@@ -89,7 +89,7 @@ int objspec_check(ESYS_CONTEXT *esys, const struct objspec *spec, const TPM2B_NA
 	/* A child must live under this SRK: its qualified name proves its parent. */
 	if (spec->kind == OBJ_CHILD_OF_SRK &&
 	    (srk_qn == NULL || tpmobj_qualified_name(have.publicArea.nameAlg, srk_qn, &n, &want_qn) != PCRGATE_OK ||
-	     want_qn.size != q.size || memcmp(want_qn.name, q.name, q.size) != 0))
+	     want_qn.size != q.size || !pcrgate_ct_equal(want_qn.name, q.name, q.size)))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					   "the %s at %s is not a child of the SRK at the configured srk_handle; it is "
 					   "left in place",

@@ -149,7 +149,7 @@ int tpmobj_matches(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want, char *why, 
 		return DIFFER("objectAttributes 0x%08x, expected 0x%08x", (unsigned)have->objectAttributes,
 			      (unsigned)want->objectAttributes);
 	if (have->authPolicy.size != want->authPolicy.size ||
-	    memcmp(have->authPolicy.buffer, want->authPolicy.buffer, want->authPolicy.size) != 0)
+	    !pcrgate_ct_equal(have->authPolicy.buffer, want->authPolicy.buffer, want->authPolicy.size))
 		return DIFFER("another authPolicy");
 	if (have->type == TPM2_ALG_RSA) {
 		const TPMS_RSA_PARMS *h = &have->parameters.rsaDetail, *w = &want->parameters.rsaDetail;
@@ -213,15 +213,6 @@ int tpmobj_qualified_name(uint16_t name_alg, const TPM2B_NAME *parent_qn, const 
 		return PCRGATE_ERR_CRYPTO;
 	out->size = (UINT16)(2 + dsize);
 	return PCRGATE_OK;
-}
-
-void tpmobj_handle_name(uint32_t handle, TPM2B_NAME *out)
-{
-	out->size = 4;
-	out->name[0] = (uint8_t)(handle >> 24);
-	out->name[1] = (uint8_t)(handle >> 16);
-	out->name[2] = (uint8_t)(handle >> 8);
-	out->name[3] = (uint8_t)handle;
 }
 
 static const struct {

@@ -43,8 +43,6 @@ int tpmobj_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name);
 /* A qualified name: nameAlg || H_nameAlg(parent_qn || name). */
 int tpmobj_qualified_name(uint16_t name_alg, const TPM2B_NAME *parent_qn, const TPM2B_NAME *name,
 			  TPM2B_NAME *out);
-/* A hierarchy's (or any permanent handle's) name and qualified name: its handle, 4 bytes. */
-void tpmobj_handle_name(uint32_t handle, TPM2B_NAME *out);
 
 /* OpenSSL key of a public area (RSA, or ECC P-256/P-384/P-521). */
 int tpmobj_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **out, pcrgate_errinfo *ei);

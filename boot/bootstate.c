@@ -51,49 +51,51 @@ const char *pcrgate_slot_status_str(enum pcrgate_slot_status status)
 	return "invalid";
 }
 
+/* Each reason's stable token for scripts (the enum's name in lower case) and its description. */
+static const struct {
+	enum pcrgate_boot_reason reason;
+	const char *token, *text;
+} reasons[] = {
+	{PCRGATE_BOOT_REASON_NONE, "none", "none"},
+	{PCRGATE_BOOT_REASON_TRIES_EXHAUSTED, "tries_exhausted", "trial boots used up without a commit"},
+	{PCRGATE_BOOT_REASON_MARKED_BAD, "marked_bad", "marked bad by the running system"},
+	{PCRGATE_BOOT_REASON_MANIFEST_MISSING, "manifest_missing", "manifest missing"},
+	{PCRGATE_BOOT_REASON_MANIFEST_INVALID, "manifest_invalid", "manifest malformed"},
+	{PCRGATE_BOOT_REASON_SIGNATURE, "signature", "manifest signature invalid or untrusted"},
+	{PCRGATE_BOOT_REASON_INCOMPATIBLE, "incompatible", "manifest is for other hardware"},
+	{PCRGATE_BOOT_REASON_ROLLBACK, "rollback", "security version below the anti-rollback counter"},
+	{PCRGATE_BOOT_REASON_IMAGE_MISSING, "image_missing", "image missing"},
+	{PCRGATE_BOOT_REASON_IMAGE_SIZE, "image_size", "image size differs from the manifest"},
+	{PCRGATE_BOOT_REASON_IMAGE_DIGEST, "image_digest", "image digest differs from the manifest"},
+	{PCRGATE_BOOT_REASON_SLOT_BAD, "slot_bad", "slot is marked bad"},
+	{PCRGATE_BOOT_REASON_SLOT_EMPTY, "slot_empty", "slot is empty"},
+	{PCRGATE_BOOT_REASON_PLATFORM_FAULT, "platform_fault",
+	 "platform fault while checking the slot (not marked bad)"},
+	{PCRGATE_BOOT_REASON_STATE_WRITE, "state_write", "trial boot could not be recorded, trial skipped"},
+	{PCRGATE_BOOT_REASON_NO_BOOTABLE_SLOT, "no_bootable_slot", "no bootable slot"},
+	{PCRGATE_BOOT_REASON_COUNTER, "counter", "anti-rollback counter unreadable"},
+	{PCRGATE_BOOT_REASON_MEASURE, "measure", "measurement into the TPM failed"},
+	{PCRGATE_BOOT_REASON_PORT, "port", "port incomplete"},
+};
+
 const char *pcrgate_boot_reason_str(enum pcrgate_boot_reason reason)
 {
-	switch (reason) {
-	case PCRGATE_BOOT_REASON_NONE:
-		return "none";
-	case PCRGATE_BOOT_REASON_TRIES_EXHAUSTED:
-		return "trial boots used up without a commit";
-	case PCRGATE_BOOT_REASON_MARKED_BAD:
-		return "marked bad by the running system";
-	case PCRGATE_BOOT_REASON_MANIFEST_MISSING:
-		return "manifest missing";
-	case PCRGATE_BOOT_REASON_MANIFEST_INVALID:
-		return "manifest malformed";
-	case PCRGATE_BOOT_REASON_SIGNATURE:
-		return "manifest signature invalid or untrusted";
-	case PCRGATE_BOOT_REASON_INCOMPATIBLE:
-		return "manifest is for other hardware";
-	case PCRGATE_BOOT_REASON_ROLLBACK:
-		return "security version below the anti-rollback counter";
-	case PCRGATE_BOOT_REASON_IMAGE_MISSING:
-		return "image missing";
-	case PCRGATE_BOOT_REASON_IMAGE_SIZE:
-		return "image size differs from the manifest";
-	case PCRGATE_BOOT_REASON_IMAGE_DIGEST:
-		return "image digest differs from the manifest";
-	case PCRGATE_BOOT_REASON_SLOT_BAD:
-		return "slot is marked bad";
-	case PCRGATE_BOOT_REASON_SLOT_EMPTY:
-		return "slot is empty";
-	case PCRGATE_BOOT_REASON_PLATFORM_FAULT:
-		return "platform fault while checking the slot (not marked bad)";
-	case PCRGATE_BOOT_REASON_STATE_WRITE:
-		return "trial boot could not be recorded, trial skipped";
-	case PCRGATE_BOOT_REASON_NO_BOOTABLE_SLOT:
-		return "no bootable slot";
-	case PCRGATE_BOOT_REASON_COUNTER:
-		return "anti-rollback counter unreadable";
-	case PCRGATE_BOOT_REASON_MEASURE:
-		return "measurement into the TPM failed";
-	case PCRGATE_BOOT_REASON_PORT:
-		return "port incomplete";
-	}
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].reason == reason)
+			return reasons[i].text;
 	return "unknown reason";
+}
+
+const char *pcrgate_boot_reason_token(enum pcrgate_boot_reason reason)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].reason == reason)
+			return reasons[i].token;
+	return "unknown";
 }
 
 void pcrgate_bootstate_fresh(struct pcrgate_bootstate *st)
@@ -215,7 +217,7 @@ int pcrgate_bootstate_encode(const struct pcrgate_bootstate *st, uint8_t *out, s
 int pcrgate_bootstate_decode(const uint8_t *buf, size_t len, struct pcrgate_bootstate *st, const char **why)
 {
 	struct pcrgate_bootstate s;
-	struct reader r;
+	struct reader r, c;
 	uint8_t magic[4], version, size, primary, status, tries, fb_slot, fb_reason, reserved1;
 	uint16_t reserved0;
 	uint32_t seq, crc;
@@ -242,9 +244,8 @@ int pcrgate_bootstate_decode(const uint8_t *buf, size_t len, struct pcrgate_boot
 		goto fail;
 	}
 	/* The CRC is checked before any field is believed. */
-	crc = (uint32_t)buf[OFF_CRC] | (uint32_t)buf[OFF_CRC + 1] << 8 | (uint32_t)buf[OFF_CRC + 2] << 16 |
-	      (uint32_t)buf[OFF_CRC + 3] << 24;
-	if (crc != pcrgate_crc32(buf, OFF_CRC)) {
+	reader_init(&c, buf + OFF_CRC, len - OFF_CRC);
+	if (reader_u32le(&c, &crc) != 0 || crc != pcrgate_crc32(buf, OFF_CRC)) {
 		w = "CRC mismatch (torn or corrupted record)";
 		goto fail;
 	}

@@ -82,6 +82,8 @@ const char *pcrgate_slot_status_str(enum pcrgate_slot_status status);
 
 /* A short English description of a reason, for logs and the console. */
 const char *pcrgate_boot_reason_str(enum pcrgate_boot_reason reason);
+/* A reason as a stable token for scripts and JSON: the enum's name in lower case ("unknown"). */
+const char *pcrgate_boot_reason_token(enum pcrgate_boot_reason reason);
 
 /* The state used when neither copy is valid: both slots UNKNOWN, slot a primary, seq 0. */
 void pcrgate_bootstate_fresh(struct pcrgate_bootstate *st);

@@ -2,7 +2,8 @@
  * pcrgate admin: the verifier's admin API from the command line (devices, policies, releases,
  * rollouts, attestations, the audit log). Global options name the verifier, the bearer token
  * and the CA; each subcommand is one request (the audit export pages through the log). Lists
- * print as aligned tables, or the server's JSON with --json. docs/man/pcrgate-admin.1.
+ * print as aligned tables, or the server's JSON with --json (tools/admin_output.c).
+ * docs/man/pcrgate-admin.1.
  */
 #include "config.h"
 
@@ -12,13 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "attest/jsonutil.h"
 #include "cli.h"
-#include "httpclient.h"
 
 #define ADMIN_URL_ENV "PCRGATE_ADMIN_URL"
 #define ADMIN_TOKEN_ENV "PCRGATE_ADMIN_TOKEN_FILE"
@@ -28,11 +28,6 @@
 #define ADMIN_AUDIT_PAGE 1000
 #define ADMIN_AUDIT_MAX (512u * 1024 * 1024) /* bytes of a whole audit export */
 #define ADMIN_ESC 512                        /* an escaped path segment */
-
-struct admin {
-	httpclient *c;
-	int json;
-};
 
 static void usage(FILE *f)
 {
@@ -68,222 +63,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* ---- Requests ---- */
-
-/* A refusal: the server's own words. */
-static int refused(const char *method, const char *path, long status, const json_t *doc)
-{
-	const char *text = httpclient_error_text(doc);
-	const char *check = json_is_object(doc) ? json_string_value(json_object_get(doc, "check")) : NULL;
-
-	cli_error("admin: %s %s: %s (HTTP %ld%s%s)", method, path, text ? text : "refused", status,
-		  check ? ", check " : "", check ? check : "");
-	return CLI_EXIT_FAIL;
-}
-
-/* One JSON request; 0 with *out (may be NULL for an empty answer) on 2xx, else the exit code. */
-static int request(struct admin *a, const char *method, const char *path, const json_t *body, json_t **out)
-{
-	pcrgate_errinfo ei;
-	json_t *doc = NULL;
-	long status = 0;
-	int r;
-
-	pcrgate_errinfo_clear(&ei);
-	if (strcmp(method, "GET") == 0)
-		r = httpclient_get(a->c, path, &status, &doc, &ei);
-	else if (strcmp(method, "PUT") == 0)
-		r = httpclient_put(a->c, path, body, &status, &doc, &ei);
-	else
-		r = httpclient_post(a->c, path, body, &status, &doc, &ei);
-	if (r != PCRGATE_OK) {
-		cli_report("admin", &ei);
-		return CLI_EXIT_FAIL;
-	}
-	if (status < 200 || status > 299) {
-		refused(method, path, status, doc);
-		json_decref(doc);
-		return CLI_EXIT_FAIL;
-	}
-	*out = doc;
-	return CLI_EXIT_OK;
-}
-
-/* GET of JSON lines (the audit log); 0 with the body, else the exit code. */
-static int request_lines(struct admin *a, const char *path, uint8_t **body, size_t *len)
-{
-	pcrgate_errinfo ei;
-	json_t *doc;
-	long status = 0;
-
-	pcrgate_errinfo_clear(&ei);
-	if (httpclient_get_raw(a->c, path, &status, body, len, &ei) != PCRGATE_OK) {
-		cli_report("admin", &ei);
-		return CLI_EXIT_FAIL;
-	}
-	if (status < 200 || status > 299) {
-		doc = json_loadb((const char *)*body, *len, 0, NULL);
-		refused("GET", path, status, doc);
-		json_decref(doc);
-		free(*body);
-		*body = NULL;
-		return CLI_EXIT_FAIL;
-	}
-	return CLI_EXIT_OK;
-}
-
-static void print_json(const json_t *doc)
-{
-	if (doc != NULL)
-		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	else
-		fputs("{}", stdout);
-	putchar('\n');
-}
-
-/* ---- Human output ---- */
-
-struct column {
-	const char *header;
-	const char *key, *alt; /* the member, or alt when the server names it so */
-	int time;              /* Unix seconds shown as UTC */
-};
-
-/* A cell's text: strings with control characters replaced, numbers, times, booleans; "-" when absent. */
-static void cell(const json_t *row, const struct column *col, char *out, size_t cap)
-{
-	const json_t *v = json_object_get(row, col->key);
-	struct tm tm;
-	time_t t;
-	size_t i;
-
-	if (v == NULL && col->alt != NULL)
-		v = json_object_get(row, col->alt);
-	if (json_is_string(v)) {
-		snprintf(out, cap, "%s", json_string_value(v));
-		for (i = 0; out[i] != '\0'; i++)
-			if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-				out[i] = '?';
-	} else if (json_is_integer(v) && col->time) {
-		t = (time_t)json_integer_value(v);
-		if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-			snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	} else if (json_is_integer(v)) {
-		snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	} else if (json_is_boolean(v)) {
-		snprintf(out, cap, "%s", json_is_true(v) ? "yes" : "no");
-	} else if (v == NULL || json_is_null(v)) {
-		snprintf(out, cap, "-");
-	} else {
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-		snprintf(out, cap, "%s", s != NULL ? s : "?");
-		free(s);
-	}
-}
-
-#define CELL_MAX 96
-#define MAX_COLUMNS 8
-
-static void print_table(const json_t *rows, const struct column *cols, size_t ncols)
-{
-	size_t width[MAX_COLUMNS], i, c, n;
-	char text[CELL_MAX];
-	const json_t *row;
-
-	for (c = 0; c < ncols; c++)
-		width[c] = strlen(cols[c].header);
-	json_array_foreach(rows, i, row)
-		for (c = 0; c < ncols; c++) {
-			cell(row, &cols[c], text, sizeof(text));
-			if ((n = strlen(text)) > width[c])
-				width[c] = n;
-		}
-	for (c = 0; c < ncols; c++)
-		printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c].header, c + 1 < ncols ? "  " : "\n");
-	json_array_foreach(rows, i, row)
-		for (c = 0; c < ncols; c++) {
-			cell(row, &cols[c], text, sizeof(text));
-			printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, text, c + 1 < ncols ? "  " : "\n");
-		}
-}
-
-/* The list in an answer: the array itself, or the object's member key (else its only array). */
-static const json_t *list_of(const json_t *doc, const char *key)
-{
-	const json_t *v, *found = NULL;
-	const char *k;
-	int n = 0;
-
-	if (json_is_array(doc))
-		return doc;
-	if (json_is_array(json_object_get(doc, key)))
-		return json_object_get(doc, key);
-	json_object_foreach((json_t *)doc, k, v)
-		if (json_is_array(v)) {
-			found = v;
-			n++;
-		}
-	return n == 1 ? found : NULL;
-}
-
-/* A list answer as a table (or as JSON). */
-static int show_list(struct admin *a, const char *path, const char *key, const struct column *cols, size_t ncols)
-{
-	json_t *doc = NULL;
-	const json_t *rows;
-	int rc;
-
-	if ((rc = request(a, "GET", path, NULL, &doc)) != CLI_EXIT_OK)
-		return rc;
-	if (a->json) {
-		print_json(doc);
-	} else if ((rows = list_of(doc, key)) == NULL) {
-		cli_error("admin: GET %s: the answer holds no list of %s", path, key);
-		rc = CLI_EXIT_FAIL;
-	} else {
-		print_table(rows, cols, ncols);
-	}
-	json_decref(doc);
-	return rc;
-}
-
-/* One object as "key: value" lines (or as JSON). */
-static void show_object(struct admin *a, const json_t *doc)
-{
-	struct column col = {NULL, NULL, NULL, 0};
-	char text[CELL_MAX * 4];
-	const json_t *v;
-	const char *k;
-
-	if (a->json || !json_is_object(doc)) {
-		print_json(doc);
-		return;
-	}
-	json_object_foreach((json_t *)doc, k, v) {
-		col.key = k;
-		col.time = strcmp(k + (strlen(k) > 3 ? strlen(k) - 3 : 0), "_at") == 0;
-		cell(doc, &col, text, sizeof(text));
-		printf("%s: %s\n", k, text);
-	}
-}
-
-/* A change: the server's answer with --json, else one line saying what was done. */
-static int change(struct admin *a, const char *method, const char *path, const json_t *body, const char *done)
-{
-	json_t *doc = NULL;
-	int rc = request(a, method, path, body, &doc);
-
-	if (rc == CLI_EXIT_OK) {
-		if (a->json)
-			print_json(doc);
-		else
-			printf("%s\n", done);
-	}
-	json_decref(doc);
-	return rc;
-}
-
 /* ---- Arguments ---- */
 
 /* "PREFIX/ESCAPED-SEGMENT[SUFFIX]" into out. */
@@ -300,13 +79,12 @@ static int path_for(char *out, size_t cap, const char *prefix, const char *segme
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-static int want_args(int argc, char **argv, int n, const char *synopsis)
+static int want_args(int argc, int n, const char *synopsis)
 {
 	if (argc != n + 1) {
 		cli_error("admin: usage: pcrgate admin %s", synopsis);
 		return -1;
 	}
-	(void)argv;
 	return 0;
 }
 
@@ -352,9 +130,9 @@ static const struct column device_cols[] = {
 
 static int sub_devices(struct admin *a, int argc, char **argv)
 {
-	if (want_args(argc, argv, 0, "devices") != 0)
+	if (want_args(argc, 0, "devices") != 0)
 		return CLI_EXIT_USAGE;
-	return show_list(a, "/v1/admin/devices", "devices", device_cols, sizeof(device_cols) / sizeof(device_cols[0]));
+	return admin_show_list(a, "/v1/admin/devices", "devices", device_cols, ADMIN_COLUMNS(device_cols));
 }
 
 static int sub_device(struct admin *a, int argc, char **argv)
@@ -363,10 +141,10 @@ static int sub_device(struct admin *a, int argc, char **argv)
 	json_t *doc = NULL;
 	int rc;
 
-	if (want_args(argc, argv, 1, "device ID") != 0 || path_for(path, sizeof(path), "/v1/admin/devices", argv[1], "") != 0)
+	if (want_args(argc, 1, "device ID") != 0 || path_for(path, sizeof(path), "/v1/admin/devices", argv[1], "") != 0)
 		return CLI_EXIT_USAGE;
-	if ((rc = request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
-		show_object(a, doc);
+	if ((rc = admin_request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
+		admin_show_object(a, doc);
 	json_decref(doc);
 	return rc;
 }
@@ -377,11 +155,11 @@ static int device_action(struct admin *a, int argc, char **argv, const char *act
 	char path[1024], what[640], synopsis[64];
 
 	snprintf(synopsis, sizeof(synopsis), "%s ID", argv[0]);
-	if (want_args(argc, argv, 1, synopsis) != 0 ||
+	if (want_args(argc, 1, synopsis) != 0 ||
 	    path_for(path, sizeof(path), "/v1/admin/devices", argv[1], action) != 0)
 		return CLI_EXIT_USAGE;
 	snprintf(what, sizeof(what), "%s: %s", argv[1], done);
-	return change(a, "POST", path, NULL, what);
+	return admin_change(a, "POST", path, NULL, what);
 }
 
 static int sub_revoke(struct admin *a, int argc, char **argv)
@@ -400,7 +178,7 @@ static int sub_group(struct admin *a, int argc, char **argv)
 	json_t *body;
 	int rc;
 
-	if (want_args(argc, argv, 2, "group ID GROUP") != 0 ||
+	if (want_args(argc, 2, "group ID GROUP") != 0 ||
 	    path_for(path, sizeof(path), "/v1/admin/devices", argv[1], "/group") != 0)
 		return CLI_EXIT_USAGE;
 	if ((body = json_pack("{s:s}", "group", argv[2])) == NULL) {
@@ -408,7 +186,7 @@ static int sub_group(struct admin *a, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	snprintf(what, sizeof(what), "%s: in group %s", argv[1], argv[2]);
-	rc = change(a, "PUT", path, body, what);
+	rc = admin_change(a, "PUT", path, body, what);
 	json_decref(body);
 	return rc;
 }
@@ -419,14 +197,14 @@ static int sub_import(struct admin *a, int argc, char **argv)
 	const char *id;
 	int rc;
 
-	if (want_args(argc, argv, 1, "import FILE") != 0)
+	if (want_args(argc, 1, "import FILE") != 0)
 		return CLI_EXIT_USAGE;
 	if (read_doc(argv[1], &body) != PCRGATE_OK)
 		return CLI_EXIT_FAIL;
-	if ((rc = request(a, "POST", "/v1/admin/devices/import", body, &doc)) == CLI_EXIT_OK) {
+	if ((rc = admin_request(a, "POST", "/v1/admin/devices/import", body, &doc)) == CLI_EXIT_OK) {
 		id = json_string_value(json_object_get(doc, "device_id"));
 		if (a->json || id == NULL)
-			print_json(doc);
+			admin_print_json(doc);
 		else
 			printf("imported: device %s\n", id);
 	}
@@ -448,13 +226,13 @@ static int sub_policy(struct admin *a, int argc, char **argv)
 	int rc;
 
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return show_list(a, "/v1/admin/policies", "policies", policy_cols,
-				 sizeof(policy_cols) / sizeof(policy_cols[0]));
+		return admin_show_list(a, "/v1/admin/policies", "policies", policy_cols,
+				 ADMIN_COLUMNS(policy_cols));
 	if (argc == 3 && strcmp(argv[1], "show") == 0) {
 		if (path_for(path, sizeof(path), "/v1/admin/policies", argv[2], "") != 0)
 			return CLI_EXIT_USAGE;
-		if ((rc = request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
-			print_json(doc);
+		if ((rc = admin_request(a, "GET", path, NULL, &doc)) == CLI_EXIT_OK)
+			admin_print_json(doc);
 		json_decref(doc);
 		return rc;
 	}
@@ -464,7 +242,7 @@ static int sub_policy(struct admin *a, int argc, char **argv)
 		if (read_doc(argv[3], &body) != PCRGATE_OK)
 			return CLI_EXIT_FAIL;
 		snprintf(what, sizeof(what), "policy %s stored", argv[2]);
-		rc = change(a, "PUT", path, body, what);
+		rc = admin_change(a, "PUT", path, body, what);
 		json_decref(body);
 		return rc;
 	}
@@ -561,7 +339,8 @@ static int release_put(struct admin *a, int argc, char **argv)
 	}
 	snprintf(what, sizeof(what), "release %s stored (version %s, security version %llu)", argv[optind], version,
 		 secver);
-	rc = change(a, "PUT", path, body, what);
+	rc = admin_change(a, "PUT", path, body, what);
+	jsonutil_cleanse_member(body, "content_key");
 	json_decref(body);
 	return rc;
 }
@@ -569,8 +348,8 @@ static int release_put(struct admin *a, int argc, char **argv)
 static int sub_release(struct admin *a, int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return show_list(a, "/v1/admin/releases", "releases", release_cols,
-				 sizeof(release_cols) / sizeof(release_cols[0]));
+		return admin_show_list(a, "/v1/admin/releases", "releases", release_cols,
+				 ADMIN_COLUMNS(release_cols));
 	if (argc >= 2 && strcmp(argv[1], "put") == 0)
 		return release_put(a, argc - 1, argv + 1);
 	cli_error("admin: usage: pcrgate admin release put NAME ... | release list");
@@ -608,12 +387,12 @@ static int sub_target(struct admin *a, int argc, char **argv)
 		cli_error("admin: target: the names must be UTF-8 text");
 		return CLI_EXIT_USAGE;
 	}
-	if ((rc = request(a, "POST", "/v1/admin/rollouts", body, &doc)) == CLI_EXIT_OK) {
+	if ((rc = admin_request(a, "POST", "/v1/admin/rollouts", body, &doc)) == CLI_EXIT_OK) {
 		id = json_string_value(json_object_get(doc, "id"));
 		if (id == NULL)
 			id = json_string_value(json_object_get(doc, "rollout_id"));
 		if (a->json)
-			print_json(doc);
+			admin_print_json(doc);
 		else
 			printf("rollout%s%s: release %s to %s %s\n", id ? " " : "", id ? id : "", argv[optind],
 			       device ? "device" : "group", device ? device : group);
@@ -630,10 +409,10 @@ static const struct column rollout_cols[] = {
 
 static int sub_rollouts(struct admin *a, int argc, char **argv)
 {
-	if (want_args(argc, argv, 0, "rollouts") != 0)
+	if (want_args(argc, 0, "rollouts") != 0)
 		return CLI_EXIT_USAGE;
-	return show_list(a, "/v1/admin/rollouts", "rollouts", rollout_cols,
-			 sizeof(rollout_cols) / sizeof(rollout_cols[0]));
+	return admin_show_list(a, "/v1/admin/rollouts", "rollouts", rollout_cols,
+			 ADMIN_COLUMNS(rollout_cols));
 }
 
 static const struct column attestation_cols[] = {
@@ -678,8 +457,8 @@ static int sub_attestations(struct admin *a, int argc, char **argv)
 	}
 	if (lim != NULL)
 		snprintf(path + n, sizeof(path) - n, "%slimit=%llu", device ? "&" : "?", limit);
-	return show_list(a, path, "attestations", attestation_cols,
-			 sizeof(attestation_cols) / sizeof(attestation_cols[0]));
+	return admin_show_list(a, path, "attestations", attestation_cols,
+			 ADMIN_COLUMNS(attestation_cols));
 }
 
 /*
@@ -734,7 +513,7 @@ static int audit_export(struct admin *a, const char *file)
 	}
 	do {
 		snprintf(path, sizeof(path), "/v1/admin/audit?after=%lld&limit=%d", last, ADMIN_AUDIT_PAGE);
-		if (request_lines(a, path, &body, &len) != CLI_EXIT_OK)
+		if (admin_request_lines(a, path, &body, &len) != CLI_EXIT_OK)
 			goto fail;
 		if (audit_page(body, len, &last, &count, mem) != 0 || fflush(mem) != 0)
 			goto fail;
@@ -797,7 +576,7 @@ static int sub_audit(struct admin *a, int argc, char **argv)
 	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/audit?after=%llu", after);
 	if (lim != NULL)
 		snprintf(path + n, sizeof(path) - n, "&limit=%llu", limit);
-	if ((rc = request_lines(a, path, &body, &len)) == CLI_EXIT_OK)
+	if ((rc = admin_request_lines(a, path, &body, &len)) == CLI_EXIT_OK)
 		fwrite(body, 1, len, stdout);
 	free(body);
 	return rc;

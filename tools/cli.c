@@ -1,10 +1,11 @@
-/* pcrgate CLI: error reporting shared by the command files. */
+/* pcrgate CLI: error reporting, command dispatch and PCR output shared by the command files. */
 #include "config.h"
 
 #include <stdarg.h>
 #include <string.h>
 
 #include "cli.h"
+#include "pcrgate/alg.h"
 
 void cli_report(const char *context, const pcrgate_errinfo *ei)
 {
@@ -30,6 +31,27 @@ void cli_error(const char *fmt, ...)
 int cli_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cli_print_pcrs(const pcrgate_pcrs *pcrs)
+{
+	char hex[2 * PCRGATE_MAX_DIGEST + 1];
+	const uint8_t *v;
+	size_t b, len;
+	uint16_t alg;
+	unsigned p;
+
+	for (b = 0; b < pcrgate_pcrs_bank_count(pcrs); b++) {
+		alg = pcrgate_pcrs_bank_alg(pcrs, b);
+		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
+			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
+				continue;
+			pcrgate_hex_encode(v, len, hex);
+			if (printf("%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 void cli_group_usage(const struct cli_group *g, FILE *f)

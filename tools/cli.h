@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "pcrgate/common.h"
+#include "pcrgate/pcrs.h"
 
 /* Exit codes: 0 success, 1 verification/parse failure, 2 usage error. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
@@ -18,6 +19,8 @@ void cli_report(const char *context, const pcrgate_errinfo *ei);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
+/* Prints one BANK:INDEX=HEX line per value pcrs holds, banks sorted by name; 0 or -1 on a write error. */
+int cli_print_pcrs(const pcrgate_pcrs *pcrs);
 
 /* One command of a group: `pcrgate [GROUP] NAME ARGS`; run gets argv[0] == NAME. */
 struct cli_command {

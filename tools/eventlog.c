@@ -13,6 +13,7 @@
 
 #include "pcrgate/eventlog.h"
 
+#include "attest/jsonutil.h"
 #include "cli.h"
 
 #define DESCRIBE_MAX 4096 /* text of one event's decoded data */
@@ -148,27 +149,6 @@ fail:
 	return r;
 }
 
-static int pcrs_text(const pcrgate_pcrs *pcrs)
-{
-	char hex[2 * PCRGATE_MAX_DIGEST + 1];
-	size_t b, len;
-	const uint8_t *v;
-	uint16_t alg;
-	unsigned p;
-
-	for (b = 0; b < pcrgate_pcrs_bank_count(pcrs); b++) {
-		alg = pcrgate_pcrs_bank_alg(pcrs, b);
-		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
-			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
-				continue;
-			pcrgate_hex_encode(v, len, hex);
-			if (printf("%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 static int cmd_pcrs(int argc, char **argv)
 {
 	pcrgate_eventlog *log = NULL;
@@ -187,7 +167,7 @@ static int cmd_pcrs(int argc, char **argv)
 		cli_report(a.file, &ei);
 		goto out;
 	}
-	if ((a.json ? pcrs_json(log, pcrs) : pcrs_text(pcrs)) < 0 || fflush(stdout) != 0) {
+	if ((a.json ? pcrs_json(log, pcrs) : cli_print_pcrs(pcrs)) < 0 || fflush(stdout) != 0) {
 		cli_error("eventlog pcrs: cannot write the output");
 		goto out;
 	}
@@ -266,7 +246,7 @@ static int show_text(const pcrgate_eventlog *log)
 static json_t *event_json(const pcrgate_eventlog *log, const pcrgate_event *ev, size_t number)
 {
 	uint16_t algs[PCRGATE_EVENTLOG_MAX_ALGS + 1];
-	char label[12], hex[2 * PCRGATE_MAX_DIGEST + 1], desc[DESCRIBE_MAX], *data_hex = NULL;
+	char label[12], hex[2 * PCRGATE_MAX_DIGEST + 1], desc[DESCRIBE_MAX];
 	size_t nalgs = digest_algs(log, algs), k, len;
 	const uint8_t *d, *data;
 	json_t *o = json_object(), *digests = json_object();
@@ -279,10 +259,7 @@ static json_t *event_json(const pcrgate_eventlog *log, const pcrgate_event *ev, 
 		bad |= json_object_set_new(digests, pcrgate_alg_label(algs[k], label), json_string(hex));
 	}
 	data = pcrgate_event_data(ev, &len);
-	if (!bad && (data_hex = malloc(2 * len + 1)) != NULL)
-		pcrgate_hex_encode(data, len, data_hex);
 	pcrgate_event_describe(ev, desc, sizeof(desc));
-	bad |= data_hex == NULL;
 	bad |= json_object_set_new(o, "number", json_integer((json_int_t)number));
 	bad |= json_object_set_new(o, "offset", json_integer((json_int_t)pcrgate_event_offset(ev)));
 	bad |= json_object_set_new(o, "pcr", json_integer(pcrgate_event_pcr(ev)));
@@ -292,9 +269,8 @@ static json_t *event_json(const pcrgate_eventlog *log, const pcrgate_event *ev, 
 	bad |= json_object_set_new(o, "digests", digests);
 	digests = NULL;
 	bad |= json_object_set_new(o, "data_size", json_integer((json_int_t)len));
-	bad |= json_object_set_new(o, "data", data_hex ? json_string(data_hex) : NULL);
+	bad |= json_object_set_new(o, "data", jsonutil_hex(data, len));
 	bad |= json_object_set_new(o, "description", json_string(desc));
-	free(data_hex);
 	json_decref(digests);
 	if (bad) {
 		json_decref(o);

@@ -18,6 +18,7 @@
 #include "pcrgate/pcr_map.h"
 #include "pcrgate/pcrs.h"
 
+#include "attest/jsonutil.h"
 #include "cli.h"
 #include "policy_draft.h"
 #include "policy_sign.h"
@@ -186,53 +187,14 @@ static int predict(const struct pcrgate_boot_event *ev, size_t n, const uint16_t
 	return 0;
 }
 
-static int print_text(const pcrgate_pcrs *pcrs)
-{
-	char hex[2 * PCRGATE_MAX_DIGEST + 1];
-	const uint8_t *v;
-	size_t b, len;
-	uint16_t alg;
-	unsigned p;
-
-	for (b = 0; b < pcrgate_pcrs_bank_count(pcrs); b++) {
-		alg = pcrgate_pcrs_bank_alg(pcrs, b);
-		for (p = 0; p < PCRGATE_MAX_PCRS; p++)
-			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) != NULL) {
-				pcrgate_hex_encode(v, len, hex);
-				if (printf("%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
-					return -1;
-			}
-	}
-	return 0;
-}
-
 static int print_json(const pcrgate_pcrs *pcrs)
 {
-	char hex[2 * PCRGATE_MAX_DIGEST + 1], index[12];
-	json_t *root = json_object(), *bank;
-	const uint8_t *v;
-	size_t b, len;
-	uint16_t alg;
-	unsigned p;
+	json_t *root = jsonutil_pcrs(pcrs);
 	int r = -1;
 
-	for (b = 0; root != NULL && b < pcrgate_pcrs_bank_count(pcrs); b++) {
-		alg = pcrgate_pcrs_bank_alg(pcrs, b);
-		if ((bank = json_object()) == NULL || json_object_set_new(root, pcrgate_alg_name(alg), bank) != 0)
-			goto fail;
-		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
-			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
-				continue;
-			pcrgate_hex_encode(v, len, hex);
-			snprintf(index, sizeof(index), "%u", p);
-			if (json_object_set_new(bank, index, json_string(hex)) != 0)
-				goto fail;
-		}
-	}
 	if (root != NULL && json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
 	    fputc('\n', stdout) != EOF)
 		r = 0;
-fail:
 	json_decref(root);
 	return r;
 }
@@ -283,7 +245,7 @@ static int cmd_predict(int argc, char **argv)
 		cli_error("policy predict: cannot compute the PCR values");
 		goto fail;
 	}
-	if ((a.json ? print_json(pcrs) : print_text(pcrs)) != 0 || fflush(stdout) != 0 || ferror(stdout)) {
+	if ((a.json ? print_json(pcrs) : cli_print_pcrs(pcrs)) != 0 || fflush(stdout) != 0 || ferror(stdout)) {
 		cli_error("policy predict: cannot write the output");
 		goto fail;
 	}

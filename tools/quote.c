@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "attest/jsonutil.h"
 #include "cli.h"
 #include "pcrgate/eventlog.h"
 #include "pcrgate/evidence.h"
@@ -187,16 +188,6 @@ static const char *akpub_format_name(int f)
 	return f >= 0 && f <= PCRGATE_AKPUB_TPMT_PUBLIC ? names[f] : "unknown";
 }
 
-static json_t *json_hex(const uint8_t *p, size_t len)
-{
-	char hex[2 * 128 + 1];
-
-	if (len > 128)
-		len = 128;
-	pcrgate_hex_encode(p, len, hex);
-	return json_string(hex);
-}
-
 static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res, int accepted)
 {
 	json_t *o = json_object(), *checks = json_object(), *q, *sel, *a = json_object();
@@ -228,7 +219,7 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 			    json_string(pcrgate_akpub_key_type(ak) == PCRGATE_KEY_RSA ? "rsa" : "ecc"));
 	json_object_set_new(a, "bits", json_integer(pcrgate_akpub_bits(ak)));
 	name = pcrgate_akpub_name(ak, &nlen);
-	json_object_set_new(a, "name", name ? json_hex(name, nlen) : json_null());
+	json_object_set_new(a, "name", name ? jsonutil_hex(name, nlen) : json_null());
 	if (pcrgate_akpub_tpm_info(ak, &attributes, NULL, NULL) == 0) {
 		snprintf(attrs, sizeof(attrs), "0x%08" PRIx32, attributes);
 		json_object_set_new(a, "attributes", json_string(attrs));
@@ -253,8 +244,8 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 		snprintf(fw, sizeof(fw), "0x%016" PRIx64, res->firmware_version);
 		json_object_set_new(q, "firmware_version", json_string(fw));
 		json_object_set_new(q, "qualified_signer",
-				    json_hex(res->qualified_signer, res->qualified_signer_len));
-		json_object_set_new(q, "extra_data", json_hex(res->extra_data, res->extra_data_len));
+				    jsonutil_hex(res->qualified_signer, res->qualified_signer_len));
+		json_object_set_new(q, "extra_data", jsonutil_hex(res->extra_data, res->extra_data_len));
 		for (i = 0; i < res->selection_count; i++) {
 			json_t *idx = json_array();
 			for (k = 0; k < PCRGATE_MAX_PCRS; k++)
@@ -263,7 +254,7 @@ static void print_json(const pcrgate_akpub *ak, const pcrgate_quote_result *res,
 			json_object_set_new(sel, pcrgate_alg_label(res->selection[i].alg, b), idx);
 		}
 		json_object_set_new(q, "pcr_selection", sel);
-		json_object_set_new(q, "pcr_digest", json_hex(res->pcr_digest, res->pcr_digest_len));
+		json_object_set_new(q, "pcr_digest", jsonutil_hex(res->pcr_digest, res->pcr_digest_len));
 		json_object_set_new(o, "quote", q);
 		json_object_set_new(o, "rebooted", json_boolean(res->rebooted));
 		json_object_set_new(o, "restarted", json_boolean(res->restarted));

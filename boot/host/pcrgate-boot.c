@@ -259,52 +259,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* A reason as a stable token for scripts (the enum's name in lower case). */
-static const char *reason_token(enum pcrgate_boot_reason r)
-{
-	switch (r) {
-	case PCRGATE_BOOT_REASON_NONE:
-		return "none";
-	case PCRGATE_BOOT_REASON_TRIES_EXHAUSTED:
-		return "tries_exhausted";
-	case PCRGATE_BOOT_REASON_MARKED_BAD:
-		return "marked_bad";
-	case PCRGATE_BOOT_REASON_MANIFEST_MISSING:
-		return "manifest_missing";
-	case PCRGATE_BOOT_REASON_MANIFEST_INVALID:
-		return "manifest_invalid";
-	case PCRGATE_BOOT_REASON_SIGNATURE:
-		return "signature";
-	case PCRGATE_BOOT_REASON_INCOMPATIBLE:
-		return "incompatible";
-	case PCRGATE_BOOT_REASON_ROLLBACK:
-		return "rollback";
-	case PCRGATE_BOOT_REASON_IMAGE_MISSING:
-		return "image_missing";
-	case PCRGATE_BOOT_REASON_IMAGE_SIZE:
-		return "image_size";
-	case PCRGATE_BOOT_REASON_IMAGE_DIGEST:
-		return "image_digest";
-	case PCRGATE_BOOT_REASON_SLOT_BAD:
-		return "slot_bad";
-	case PCRGATE_BOOT_REASON_SLOT_EMPTY:
-		return "slot_empty";
-	case PCRGATE_BOOT_REASON_PLATFORM_FAULT:
-		return "platform_fault";
-	case PCRGATE_BOOT_REASON_STATE_WRITE:
-		return "state_write";
-	case PCRGATE_BOOT_REASON_NO_BOOTABLE_SLOT:
-		return "no_bootable_slot";
-	case PCRGATE_BOOT_REASON_COUNTER:
-		return "counter";
-	case PCRGATE_BOOT_REASON_MEASURE:
-		return "measure";
-	case PCRGATE_BOOT_REASON_PORT:
-		return "port";
-	}
-	return "unknown";
-}
-
 static int load_config(const struct args *a, struct host_config *cfg)
 {
 	pcrgate_errinfo ei;
@@ -365,10 +319,10 @@ static int print_booted(const struct host_config *cfg, const struct pcrgate_boot
 	printf("FALLBACK=%s\n", res->fell_back ? "yes" : "no");
 	if (res->fell_back)
 		printf("FALLBACK_FROM=%s\nFALLBACK_REASON=%s\n", pcrgate_boot_slot_name(other),
-		       reason_token(res->slots[other].reason));
+		       pcrgate_boot_reason_token(res->slots[other].reason));
 	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
 		if (i != res->slot && res->slots[i].reason != PCRGATE_BOOT_REASON_NONE)
-			printf("SLOT_%c_REASON=%s\n", 'A' + i, reason_token(res->slots[i].reason));
+			printf("SLOT_%c_REASON=%s\n", 'A' + i, pcrgate_boot_reason_token(res->slots[i].reason));
 	printf("EVENTLOG=%s\n", cfg->eventlog);
 	return 0;
 }
@@ -422,10 +376,10 @@ static int cmd_boot(const struct args *a)
 		rc = EXIT_OK;
 	} else {
 		err("nothing booted: %s (%s)", pcrgate_boot_reason_str(res.stop), pcrgate_strerror(r));
-		printf("STOP=%s\n", reason_token(res.stop));
+		printf("STOP=%s\n", pcrgate_boot_reason_token(res.stop));
 		for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
 			if (res.slots[i].reason != PCRGATE_BOOT_REASON_NONE)
-				printf("SLOT_%c_REASON=%s\n", 'A' + i, reason_token(res.slots[i].reason));
+				printf("SLOT_%c_REASON=%s\n", 'A' + i, pcrgate_boot_reason_token(res.slots[i].reason));
 	}
 	if (a->stats)
 		print_stats(&hp);
@@ -494,7 +448,7 @@ static int status_text(const struct host_config *cfg, const struct copy_info *in
 		printf("last fallback: none\n");
 	else
 		printf("last fallback: slot %s: %s (%s)\n", pcrgate_boot_slot_name(st->fallback_slot),
-		       pcrgate_boot_reason_str(st->fallback_reason), reason_token(st->fallback_reason));
+		       pcrgate_boot_reason_str(st->fallback_reason), pcrgate_boot_reason_token(st->fallback_reason));
 	return 0;
 }
 
@@ -518,7 +472,7 @@ static int status_json(const struct host_config *cfg, const struct copy_info *in
 						     "tries", (json_int_t)st->slot[i].tries)) != 0;
 	if (st->fallback_reason != PCRGATE_BOOT_REASON_NONE)
 		fb = json_pack("{s:s,s:s,s:s}", "slot", pcrgate_boot_slot_name(st->fallback_slot), "reason",
-			       reason_token(st->fallback_reason), "description",
+			       pcrgate_boot_reason_token(st->fallback_reason), "description",
 			       pcrgate_boot_reason_str(st->fallback_reason));
 	if (!bad) {
 		bad |= json_object_set_new(root, "state_file", json_string(cfg->state)) != 0;
