@@ -11,6 +11,20 @@ fail() {
 	exit 1
 }
 
+# A part of a test that cannot run here (a tool or the shared data is missing): the rest of
+# the test still runs, and `finish` then ends it as skipped, never as passed, so that a run
+# that must verify everything (CI) notices.
+skip_part() {
+	echo "SKIP part: $*"
+	SKIPPED_PARTS="${SKIPPED_PARTS:+$SKIPPED_PARTS; }$*"
+}
+
+# The end of a test that got this far: exit 0, or 77 when a part of it was skipped.
+finish() {
+	[ -z "${SKIPPED_PARTS:-}" ] || skip "parts not run: $SKIPPED_PARTS"
+	exit 0
+}
+
 # The shared real test data, or skip when it is absent.
 need_testdata() {
 	[ -n "${PCRGATE_TESTDATA:-}" ] && [ -d "$PCRGATE_TESTDATA/$1" ] ||

@@ -9,7 +9,7 @@ make_scratch
 
 dir=$PCRGATE_TESTDATA/eventlogs
 manifest=$dir/MANIFEST.tsv
-[ -f "$manifest" ] || skip "no $manifest"
+[ -f "$manifest" ] || fail "the shared test data has eventlogs/ but no $manifest"
 
 accepted=0
 rejected=0
@@ -62,7 +62,9 @@ done <"$manifest"
 
 # The JSON output has the same values as the text output.
 first=$(awk -F'\t' '$6 == "accept" { print $1; exit }' "$manifest")
-if [ -n "$first" ] && command -v python3 >/dev/null; then
+if ! command -v python3 >/dev/null; then
+	skip_part "python3 not found: pcrs --json not compared with the text output"
+elif [ -n "$first" ]; then
 	pcrgate eventlog pcrs --json "$dir/$first" | python3 -c '
 import json, sys
 for bank, pcrs in sorted(json.load(sys.stdin).items()):
@@ -86,4 +88,4 @@ pcrgate eventlog pcrs "$SCRATCH/missing" 2>"$SCRATCH/err"; [ $? -eq 1 ] || bad "
 echo "eventlogs: $accepted accepted logs replayed and shown, $rejected rejected logs refused, $failures failures"
 [ "$accepted" -gt 0 ] && [ "$rejected" -gt 0 ] || fail "the manifest listed no accepted or no rejected log"
 [ "$failures" -eq 0 ] || exit 1
-exit 0
+finish

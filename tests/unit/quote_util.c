@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -14,6 +13,7 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
+#include "pcrgate/common.h"
 #include "pcrgate/quote.h"
 #include "quote_util.h"
 
@@ -264,34 +264,25 @@ void qt_pcr_value(uint16_t alg, unsigned index, uint8_t *out)
 		out[i] = (uint8_t)(alg * 7 + index * 13 + i);
 }
 
-int qt_write_seed(const char *name, const char *file, const uint8_t *data, size_t len)
+static int testdata_absent;
+
+int qt_testdata_read(const char *file, size_t max, uint8_t **buf, size_t *len)
 {
-	const char *top = getenv("top_builddir"), *corpus = getenv("PCRGATE_FUZZ_CORPUS");
-	char path[4096], *p;
-	FILE *fp;
+	const char *dir = getenv("PCRGATE_TESTDATA");
+	char path[4096];
 	int n;
 
-	if (corpus != NULL)
-		n = snprintf(path, sizeof(path), "%s/%s/%s", corpus, name, file);
-	else if (top != NULL)
-		n = snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/%s/%s", top, name, file);
-	else
+	if (dir == NULL || dir[0] == '\0') {
+		testdata_absent = 1;
 		return 1;
+	}
+	n = snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -1;
-	/* mkdir -p of the file's directory: the corpus may be the first thing under tests/fuzz. */
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	if ((fp = fopen(path, "wb")) == NULL)
-		return -1;
-	if (fwrite(data, 1, len, fp) != len) {
-		fclose(fp);
-		return -1;
-	}
-	return fclose(fp) == 0 ? 0 : -1;
+	return pcrgate_file_read(path, max, buf, len, NULL) == 0 ? 0 : -1;
+}
+
+int qt_exit_status(int failed)
+{
+	return failed == 0 && testdata_absent ? 77 : failed;
 }

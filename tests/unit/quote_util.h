@@ -43,11 +43,18 @@ int qt_sign(const struct qt_key *k, uint16_t sig_scheme, uint16_t sig_hash, cons
 	    uint8_t *sig, size_t cap, size_t *siglen);
 
 /*
- * Writes a seed input for fuzz target NAME into its corpus directory ($PCRGATE_FUZZ_CORPUS/NAME,
- * else $top_builddir/tests/fuzz/corpus/NAME), made when missing. Returns 1 when neither variable
- * is set (nothing written), -1 on failure.
+ * Reads FILE (a path under $PCRGATE_TESTDATA, the shared real test data, read in place) into
+ * *buf (the caller frees it). Returns 0; 1 when PCRGATE_TESTDATA is unset or empty (the
+ * caller skips the test, and qt_exit_status then reports the program as skipped); -1 when
+ * the file cannot be read, which is a failure: the data is there but broken.
  */
-int qt_write_seed(const char *name, const char *file, const uint8_t *data, size_t len);
+int qt_testdata_read(const char *file, size_t max, uint8_t **buf, size_t *len);
+/*
+ * main's exit status from cmocka's count of failed tests: 77 (the automake test driver's
+ * "skipped") when nothing failed but a test skipped for want of the shared data, since
+ * cmocka itself exits 0 then and the run would count as a pass.
+ */
+int qt_exit_status(int failed);
 
 /* A PCR value that differs per bank and index. */
 void qt_pcr_value(uint16_t alg, unsigned index, uint8_t *out);

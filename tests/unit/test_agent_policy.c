@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent_util.h"
+#include "seed.h"
 #include "attest/agent.h"
 #include "attest/jsonutil.h"
 #include "attest/policy.h"
@@ -165,7 +166,7 @@ static void test_sign_parse(void **state)
 		assert_int_equal(name.size, sp.key_name.size);
 		assert_memory_equal(name.name, sp.key_name.name, name.size);
 		snprintf(file, sizeof(file), "signed-%s.json", kinds[i]);
-		agent_test_seed("policy", file, doc, strlen(doc));
+		assert_true(test_seed_write("policy", file, doc, strlen(doc)) >= 0);
 		free(doc);
 		EVP_PKEY_free(key);
 	}

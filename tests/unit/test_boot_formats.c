@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "boot/core.h"
 #include "boot_fake.h"
 #include "pcrgate/pcr_map.h"
+#include "seed.h"
 
 /* seq 7, primary b, a good, b on trial with 3 tries, no fallback: docs/boot.md's example. */
 static const uint8_t golden[PCRGATE_BOOTSTATE_SIZE] = {
@@ -37,26 +36,10 @@ static void golden_state(struct pcrgate_bootstate *st)
 	st->slot[1].tries = 3;
 }
 
-/* Writes one seed file into $PCRGATE_FUZZ_CORPUS/DIR when the harness set it. */
+/* Writes one seed file for fuzz target DIR. */
 static void seed(const char *dir, const char *name, const void *data, size_t len)
 {
-	const char *corpus = getenv("PCRGATE_FUZZ_CORPUS");
-	char path[4096];
-	FILE *fp;
-
-	if (corpus == NULL || corpus[0] == '\0')
-		return;
-	snprintf(path, sizeof(path), "%s", corpus);
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", path, strerror(errno));
-	snprintf(path, sizeof(path), "%s/%s", corpus, dir);
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", path, strerror(errno));
-	snprintf(path, sizeof(path), "%s/%s/%s", corpus, dir, name);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
+	assert_true(test_seed_write(dir, name, data, len) >= 0);
 }
 
 static void test_crc32(void **state)

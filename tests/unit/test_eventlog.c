@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "pcrgate/eventlog.h"
+#include "seed.h"
 
 #define LOG_CAP (64 * 1024)
 
@@ -31,25 +30,13 @@ struct lb {
 static const uint16_t all_banks[] = {PCRGATE_ALG_SHA1, PCRGATE_ALG_SHA256, PCRGATE_ALG_SHA384, PCRGATE_ALG_SHA512,
 				     PCRGATE_ALG_SM3_256};
 
-/* Seeds for the fuzzer: every log a test builds, when the harness names the corpus. */
+/* Seeds for the fuzzer: every log a test builds. */
 static void save_seed(const char *name, const uint8_t *buf, size_t len)
 {
-	const char *corpus = getenv("PCRGATE_FUZZ_CORPUS");
-	char path[4096];
-	FILE *f;
+	char file[64];
 
-	if (corpus == NULL || *corpus == '\0')
-		return;
-	if (mkdir(corpus, 0755) != 0 && errno != EEXIST)
-		return;
-	snprintf(path, sizeof(path), "%s/eventlog", corpus);
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		return;
-	snprintf(path, sizeof(path), "%s/eventlog/seed-%s", corpus, name);
-	if ((f = fopen(path, "wb")) == NULL)
-		return;
-	fwrite(buf, 1, len, f);
-	fclose(f);
+	snprintf(file, sizeof(file), "seed-%s", name);
+	assert_true(test_seed_write("eventlog", file, buf, len) >= 0);
 }
 
 static void put32(uint8_t *p, uint32_t v)

@@ -23,6 +23,7 @@
 #include "pcrgate/evidence.h"
 #include "pcrgate/quote.h"
 #include "quote_util.h"
+#include "seed.h"
 
 static struct qt_key signer;
 static const uint16_t banks[] = {PCRGATE_ALG_SHA256, PCRGATE_ALG_SHA1};
@@ -457,7 +458,7 @@ static void write_seeds(void **state)
 	}
 	json_decref(doc);
 	for (i = 0; i < 3 && w == 0; i++)
-		w = qt_write_seed("evidence", names[i], (const uint8_t *)text[i], strlen(text[i]));
+		w = test_seed_write("evidence", names[i], (const uint8_t *)text[i], strlen(text[i]));
 	for (i = 0; i < 3; i++)
 		free(text[i]);
 	if (w == 1)

@@ -20,6 +20,7 @@
 #include "pcrgate/quote.h"
 #include "quote_fixture.h"
 #include "quote_util.h"
+#include "seed.h"
 
 static struct qt_key ecdsa;
 
@@ -419,21 +420,20 @@ static void test_eventlog_upstream_mismatch(void **state)
 {
 	static const char *const actions[] = {"Exit Boot Services Invocation",
 					      "Exit Boot Services Returned with Success"};
-	const char *dir = getenv("PCRGATE_TESTDATA");
 	pcrgate_eventlog *log = NULL;
 	pcrgate_pcrs *replayed = NULL;
 	uint16_t banks[PCRGATE_MAX_BANKS];
 	uint8_t *buf = NULL, v[PCRGATE_MAX_DIGEST], d[PCRGATE_MAX_DIGEST];
-	char path[4096];
 	size_t len, nb, i, a, vlen;
 	struct fx f;
+	int r;
 
 	(void)state;
-	if (dir == NULL)
+	r = qt_testdata_read("eventlogs/go-attestation__ebs_event_missing_eventlog", PCRGATE_EVENTLOG_MAX_SIZE, &buf,
+			     &len);
+	if (r == 1)
 		skip();
-	snprintf(path, sizeof(path), "%s/eventlogs/go-attestation__ebs_event_missing_eventlog", dir);
-	if (pcrgate_file_read(path, PCRGATE_EVENTLOG_MAX_SIZE, &buf, &len, NULL) != 0)
-		skip();
+	assert_int_equal(r, 0);
 	assert_int_equal(pcrgate_eventlog_parse(buf, len, &log, NULL), 0);
 	assert_int_equal(pcrgate_eventlog_replay(log, &replayed, NULL), 0);
 	pcrgate_eventlog_free(&log);
@@ -505,7 +505,7 @@ static void write_seeds(void **state)
 	memcpy(seed + n, log.buf, log.len);
 	n += log.len;
 	fx_free(&f);
-	w = qt_write_seed("quote", "unit-eventlog", seed, n);
+	w = test_seed_write("quote", "unit-eventlog", seed, n);
 	if (w == 1)
 		skip();
 	assert_int_equal(w, 0);
@@ -535,5 +535,5 @@ int main(void)
 		cmocka_unit_test(write_seeds),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return qt_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

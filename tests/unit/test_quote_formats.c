@@ -20,6 +20,7 @@
 
 #include "pcrgate/quote.h"
 #include "quote_util.h"
+#include "seed.h"
 
 static struct qt_key rsa, ecc;
 
@@ -374,20 +375,17 @@ static void test_pcrfile_serialized(void **state)
 static void test_pcrfile_real(void **state)
 {
 	static const uint8_t pcr16[] = {0xd4, 0x71, 0xc0, 0x67, 0x49, 0x51, 0xf0, 0xef};
-	const char *dir = getenv("PCRGATE_TESTDATA");
 	pcrgate_pcrs *got = NULL;
 	pcrgate_errinfo ei;
 	uint8_t *buf = NULL;
-	char path[4096];
 	size_t len, vlen;
-	int detected;
+	int detected, r;
 
 	(void)state;
-	if (dir == NULL)
+	r = qt_testdata_read("quotes/keylime-checkquote/pcrs.tpm2_quote_pcr_out", PCRGATE_PCRFILE_MAX, &buf, &len);
+	if (r == 1)
 		skip();
-	snprintf(path, sizeof(path), "%s/quotes/keylime-checkquote/pcrs.tpm2_quote_pcr_out", dir);
-	if (pcrgate_file_read(path, PCRGATE_PCRFILE_MAX, &buf, &len, NULL) != 0)
-		skip();
+	assert_int_equal(r, 0);
 	assert_int_equal(parse(buf, len, PCRGATE_PCRFILE_AUTO, NULL, 0, &got, &detected, &ei), 0);
 	assert_int_equal(detected, PCRGATE_PCRFILE_SERIALIZED);
 	assert_int_equal(pcrgate_pcrs_bank_count(got), 1);
@@ -566,7 +564,7 @@ static void write_seeds(void **state)
 		for (j = PCRGATE_AKPUB_PEM; j <= PCRGATE_AKPUB_TPMT_PUBLIC; j++) {
 			assert_int_equal(qt_key_export(keys[i], (int)j, buf, sizeof(buf), &len), 0);
 			snprintf(file, sizeof(file), "unit-%zu-%zu", i, j);
-			w = qt_write_seed("akpub", file, buf, len);
+			w = test_seed_write("akpub", file, buf, len);
 			if (w == 1)
 				skip();
 			assert_int_equal(w, 0);
@@ -603,5 +601,5 @@ int main(void)
 		cmocka_unit_test(write_seeds),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return qt_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

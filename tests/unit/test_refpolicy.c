@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "pcrgate/eventlog.h"
 #include "pcrgate/pcr_map.h"
 #include "refpolicy.h"
+#include "seed.h"
 
 #define LOG_CAP (64 * 1024)
 #define DOC_CAP (64 * 1024)
@@ -35,33 +35,10 @@ struct lb {
 	size_t len;
 };
 
-/* Seeds for the fuzzer, when the harness says where the build tree is. */
+/* Seeds for the fuzzer. */
 static void save_seed(const char *file, const char *doc)
 {
-	const char *top = getenv("top_builddir"), *corpus = getenv("PCRGATE_FUZZ_CORPUS");
-	char path[4096], *p;
-	FILE *f;
-	int n;
-
-	if (corpus != NULL)
-		n = snprintf(path, sizeof(path), "%s/refpolicy/%s", corpus, file);
-	else if (top != NULL)
-		n = snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/refpolicy/%s", top, file);
-	else
-		return;
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return;
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	if ((f = fopen(path, "wb")) != NULL) {
-		fwrite(doc, 1, strlen(doc), f);
-		fclose(f);
-	}
+	assert_true(test_seed_write("refpolicy", file, doc, strlen(doc)) >= 0);
 }
 
 static void log_init(struct lb *l)
