@@ -30,6 +30,7 @@
 #define AGENT_DEFAULT_EK_ECC_HANDLE 0x81010002u
 #define AGENT_DEFAULT_AK_HANDLE 0x81000010u
 #define AGENT_DEFAULT_UPDATE_KEY_HANDLE 0x81000011u
+#define AGENT_DEFAULT_TLS_KEY_HANDLE 0x81000012u
 #define AGENT_DEFAULT_FIRMWARE_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define AGENT_DEFAULT_BOOT_LOG "/run/pcrgate/boot-eventlog.bin"
 
@@ -39,6 +40,7 @@
 #define AGENT_COUNTER_AUTH_SIZE 32
 #define AGENT_DEVICE_FILE "device.json"               /* the verifier's device id (enroll) */
 #define AGENT_AUTHORIZATION_FILE "authorization.json" /* the last update authorization, mode 0600 */
+#define AGENT_CLIENT_CERT_FILE "client-cert.pem"       /* the TLS client certificate the verifier issued */
 
 /* Which EKs to provision. */
 enum { AGENT_EK_RSA = 1, AGENT_EK_ECC = 2 };
@@ -51,7 +53,7 @@ struct agent_config {
 	char firmware_log[AGENT_PATH_MAX];
 	char boot_log[AGENT_PATH_MAX];
 	uint32_t counter_index;
-	uint32_t srk_handle, ek_rsa_handle, ek_ecc_handle, ak_handle, update_key_handle;
+	uint32_t srk_handle, ek_rsa_handle, ek_ecc_handle, ak_handle, update_key_handle, tls_key_handle;
 	uint16_t srk_alg; /* TPM2_ALG_RSA or TPM2_ALG_ECC */
 	uint16_t ak_alg;
 	unsigned eks;        /* AGENT_EK_* */
@@ -156,6 +158,9 @@ int agent_quote(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t 
 /* TPM2_Certify of the update key by the AK, with the key's public area, as JSON. */
 int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce, size_t nonce_len,
 		  json_t **out, pcrgate_errinfo *ei);
+/* The same for the key at a persistent handle (the TLS client key); what names it in errors. */
+int agent_certify_key(pcrgate_tpm *tpm, const struct agent_config *cfg, uint32_t handle, const char *what,
+		      const uint8_t *nonce, size_t nonce_len, json_t **out, pcrgate_errinfo *ei);
 
 /* ---- The verifier client (client.c) ---- */
 

@@ -41,6 +41,12 @@ static json_t *key_json(uint32_t handle, const TPM2B_PUBLIC *pub, const TPM2B_NA
 int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *nonce, size_t nonce_len,
 		  json_t **out, pcrgate_errinfo *ei)
 {
+	return agent_certify_key(tpm, cfg, cfg->update_key_handle, "update key", nonce, nonce_len, out, ei);
+}
+
+int agent_certify_key(pcrgate_tpm *tpm, const struct agent_config *cfg, uint32_t handle, const char *what,
+		      const uint8_t *nonce, size_t nonce_len, json_t **out, pcrgate_errinfo *ei)
+{
 	ESYS_CONTEXT *esys = pcrgate_tpm_esys(tpm);
 	const TPMT_SIG_SCHEME null_scheme = {.scheme = TPM2_ALG_NULL};
 	TPM2B_PUBLIC akpub, ukpub;
@@ -63,13 +69,16 @@ int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_
 		memcpy(qualifying.buffer, nonce, nonce_len);
 	if ((r = tpmutil_open_persistent(esys, cfg->srk_handle, "SRK", NULL, NULL, NULL, &srkqn, ei)) != 0 ||
 	    (r = tpmutil_open_persistent(esys, cfg->ak_handle, "AK", &ak, &akpub, &akname, &akqn, ei)) != 0 ||
-	    (r = tpmutil_open_persistent(esys, cfg->update_key_handle, "update key", &uk, &ukpub, &ukname, &ukqn, ei)) != 0)
+	    (r = tpmutil_open_persistent(esys, handle, what, &uk, &ukpub, &ukname, &ukqn, ei)) != 0)
 		goto fail;
-	/* Both with their (empty) authValue: the AK's USER role, the update key's ADMIN role. */
+	/* Both with their (empty) authValue: the AK's USER role, the key's ADMIN role. */
 	PCRGATE_TPM_RETRY(rc, Esys_Certify(esys, uk, ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &qualifying,
 					   &null_scheme, &attest, &sig));
 	if (rc != TSS2_RC_SUCCESS) {
-		r = pcrgate_tpm_error("TPM2_Certify (update key by the AK)", rc, ei);
+		char cmd[64];
+
+		snprintf(cmd, sizeof(cmd), "TPM2_Certify (%s by the AK)", what);
+		r = pcrgate_tpm_error(cmd, rc, ei);
 		goto fail;
 	}
 	if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &siglen) != TSS2_RC_SUCCESS) {
@@ -81,7 +90,7 @@ int agent_certify(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_
 	    json_object_set_new(doc, "nonce", jsonutil_hex(nonce, nonce_len)) != 0 ||
 	    json_object_set_new(doc, "parent_qualified_name", jsonutil_hex(srkqn.name, srkqn.size)) != 0 ||
 	    json_object_set_new(doc, "ak", key_json(cfg->ak_handle, &akpub, &akname, &akqn)) != 0 ||
-	    json_object_set_new(doc, "key", key_json(cfg->update_key_handle, &ukpub, &ukname, &ukqn)) != 0 ||
+	    json_object_set_new(doc, "key", key_json(handle, &ukpub, &ukname, &ukqn)) != 0 ||
 	    json_object_set_new(doc, "attest", jsonutil_b64(attest->attestationData, attest->size)) != 0 ||
 	    json_object_set_new(doc, "signature", jsonutil_b64(sigbuf, siglen)) != 0) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "cannot build the document");
@@ -136,12 +145,24 @@ int certify_verify(const uint8_t *buf, size_t len, const TPM2B_NAME *policy_key_
 		   const uint8_t *nonce, size_t nonce_len, const TPM2B_PUBLIC *enrolled_ak, struct certify_result *res,
 		   pcrgate_errinfo *ei)
 {
+	TPM2B_NONCE ref;
+	TPM2B_DIGEST policy;
+	TPM2B_PUBLIC tmpl;
+
+	policy_ref(counter_index, &ref);
+	if (policy_authorize_digest(policy_key_name, &ref, &policy) != 0 || tpmobj_template_update_key(&policy, &tmpl) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "cannot compute the expected key");
+	return certify_verify_key(buf, len, &tmpl.publicArea, "update key", nonce, nonce_len, enrolled_ak, res, ei);
+}
+
+int certify_verify_key(const uint8_t *buf, size_t len, const TPMT_PUBLIC *expected, const char *what,
+		       const uint8_t *nonce, size_t nonce_len, const TPM2B_PUBLIC *enrolled_ak, struct certify_result *res,
+		       pcrgate_errinfo *ei)
+{
 	struct certify_result out;
 	json_t *doc = NULL;
 	TPM2B_NAME parent, want, enrolled;
-	TPM2B_NONCE ref;
-	TPM2B_DIGEST policy;
-	TPM2B_PUBLIC akpub, tmpl;
+	TPM2B_PUBLIC akpub;
 	TPMS_ATTEST att;
 	TPMT_SIGNATURE sig;
 	EVP_PKEY *pkey = NULL;
@@ -216,14 +237,9 @@ int certify_verify(const uint8_t *buf, size_t len, const TPM2B_NAME *policy_key_
 		r = fail_check(ei, "the AK and the key are not children of the stated parent");
 		goto fail;
 	}
-	policy_ref(counter_index, &ref);
-	if (policy_authorize_digest(policy_key_name, &ref, &policy) != 0 || tpmobj_template_update_key(&policy, &tmpl) != 0) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "cannot compute the expected key");
-		goto fail;
-	}
-	if (tpmobj_matches(&out.key.publicArea, &tmpl.publicArea, why, sizeof(why)) != PCRGATE_OK) {
+	if (tpmobj_matches(&out.key.publicArea, expected, why, sizeof(why)) != PCRGATE_OK) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					"certification: the key is not the expected update key: %s", why);
+					"certification: the key is not the expected %s: %s", what, why);
 		goto fail;
 	}
 	out.auth_policy = out.key.publicArea.authPolicy;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -28,11 +29,17 @@
 #define NONCE_MIN 16
 #define NONCE_MAX 64 /* a TPM2B_DATA */
 
-/* A client for the configured verifier; says which setting is missing. */
-static int open_verifier(const struct agent_config *cfg, httpclient **c, pcrgate_errinfo *ei)
+/*
+ * A client for the configured verifier; says which setting is missing. With tcti (the TPM the
+ * agent uses), and once enrollment has brought a client certificate, TLS connections present
+ * that certificate with the TPM's TLS key (through the tpm2-openssl provider, which opens the
+ * same TPM: the key never leaves it).
+ */
+static int open_verifier(const struct agent_config *cfg, const char *tcti, httpclient **c, pcrgate_errinfo *ei)
 {
 	struct httpclient_options o = {0};
-	char why[sizeof(ei->message)];
+	char why[sizeof(ei->message)], cert[AGENT_PATH_MAX], uri[32];
+	struct stat st;
 	int r;
 
 	if (cfg->verifier_url[0] == '\0')
@@ -41,6 +48,13 @@ static int open_verifier(const struct agent_config *cfg, httpclient **c, pcrgate
 					   cfg->config[0] ? cfg->config : AGENT_DEFAULT_CONFIG);
 	o.base_url = cfg->verifier_url;
 	o.ca_file = cfg->verifier_ca[0] ? cfg->verifier_ca : NULL;
+	if (tcti != NULL && agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, cert, sizeof(cert)) == PCRGATE_OK &&
+	    stat(cert, &st) == 0) {
+		snprintf(uri, sizeof(uri), "handle:0x%08x", (unsigned)cfg->tls_key_handle);
+		o.cert_file = cert;
+		o.tpm_key_uri = uri;
+		o.tcti = tcti;
+	}
 	if ((r = httpclient_new(&o, c, ei)) != PCRGATE_OK && o.ca_file == NULL && r == PCRGATE_ERR_CONFIG) {
 		snprintf(why, sizeof(why), "%s", ei->message);
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "verifier_url: %s (set verifier_ca)", why);
@@ -208,7 +222,13 @@ static int enroll_request(pcrgate_tpm *tpm, const struct agent_config *cfg, json
 	/* The certification's freshness comes from the credential exchange: no nonce. */
 	if ((r = agent_certify(tpm, cfg, NULL, 0, &v, ei)) != PCRGATE_OK)
 		goto fail;
-	if (json_object_set_new(body, "update_key_certification", v) != 0 ||
+	if (json_object_set_new(body, "update_key_certification", v) != 0) {
+		r = PCRGATE_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = agent_certify_key(tpm, cfg, cfg->tls_key_handle, "TLS key", NULL, 0, &v, ei)) != PCRGATE_OK)
+		goto fail;
+	if (json_object_set_new(body, "tls_key_certification", v) != 0 ||
 	    (cfg->device_group[0] && json_object_set_new(body, "group", json_string(cfg->device_group)) != 0)) {
 		r = PCRGATE_ERR_NOMEM;
 		goto fail;
@@ -220,6 +240,28 @@ fail:
 	if (r == PCRGATE_ERR_NOMEM)
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot build the enrollment request");
 	return r;
+}
+
+/*
+ * The TLS client certificate the activation answer carries, kept in the state directory before
+ * device.json (so an enrolled device always has it); a verifier that issues none leaves none.
+ */
+static int keep_client_certificate(const struct agent_config *cfg, const json_t *done, pcrgate_errinfo *ei)
+{
+	const char *pem = json_string_value(json_object_get(done, "client_certificate"));
+	char path[AGENT_PATH_MAX];
+
+	if (agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, path, sizeof(path)) != PCRGATE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (pem == NULL) {
+		if (unlink(path) != 0 && errno != ENOENT)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+		return PCRGATE_OK;
+	}
+	if (strncmp(pem, "-----BEGIN CERTIFICATE-----", 27) != 0 || strlen(pem) > 16384)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+					   "/v1/enroll/activate: client_certificate is not one PEM certificate");
+	return pcrgate_file_write_atomic(path, (const uint8_t *)pem, strlen(pem), 0644, ei);
 }
 
 int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, struct agent_enrollment *out,
@@ -245,7 +287,7 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
 	}
 	if (r != PCRGATE_OK && r != PCRGATE_ERR_NOT_FOUND)
 		goto fail;
-	if ((r = open_verifier(cfg, &c, ei)) != PCRGATE_OK ||
+	if ((r = open_verifier(cfg, NULL, &c, ei)) != PCRGATE_OK ||
 	    (r = enroll_request(tpm, cfg, &req, &akname, ei)) != PCRGATE_OK ||
 	    (r = post(c, "/v1/enroll", req, &resp, ei)) != PCRGATE_OK)
 		goto fail;
@@ -262,6 +304,8 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
 	}
 	if ((r = post(c, "/v1/enroll/activate", act, &done, ei)) != PCRGATE_OK ||
 	    (r = copy_device_id(done, "/v1/enroll/activate", e.device_id, sizeof(e.device_id), ei)) != PCRGATE_OK)
+		goto fail;
+	if ((r = keep_client_certificate(cfg, done, ei)) != PCRGATE_OK)
 		goto fail;
 	pcrgate_hex_encode(akname.name, akname.size, akhex);
 	if ((dev = json_pack("{s:s,s:s,s:s,s:I}", "device_id", e.device_id, "verifier_url", cfg->verifier_url,
@@ -386,7 +430,7 @@ int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t
 	int r, granted = 0;
 
 	if ((r = load_device(cfg, device_id, sizeof(device_id), ei)) != PCRGATE_OK ||
-	    (r = open_verifier(cfg, &c, ei)) != PCRGATE_OK)
+	    (r = open_verifier(cfg, pcrgate_tpm_tcti(tpm), &c, ei)) != PCRGATE_OK)
 		goto fail;
 	if (report != NULL && (text = json_stringn((const char *)report, report_len)) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "the report is not UTF-8 text");

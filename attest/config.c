@@ -103,6 +103,7 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 		{"ek_ecc_handle", K_HANDLE, &c->ek_ecc_handle, 0},
 		{"ak_handle", K_HANDLE, &c->ak_handle, 0},
 		{"update_key_handle", K_HANDLE, &c->update_key_handle, 0},
+		{"tls_key_handle", K_HANDLE, &c->tls_key_handle, 0},
 		{"srk_alg", K_ALG, &c->srk_alg, 0},
 		{"ak_alg", K_ALG, &c->ak_alg, 0},
 		{"ek", K_EKS, &c->eks, 0},
@@ -156,8 +157,10 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 /* Two objects at one handle would overwrite each other's checks: every handle differs. */
 static int check_handles(const struct agent_config *c, pcrgate_errinfo *ei)
 {
-	const uint32_t h[] = {c->srk_handle, c->ek_rsa_handle, c->ek_ecc_handle, c->ak_handle, c->update_key_handle};
-	const char *names[] = {"srk_handle", "ek_rsa_handle", "ek_ecc_handle", "ak_handle", "update_key_handle"};
+	const uint32_t h[] = {c->srk_handle, c->ek_rsa_handle, c->ek_ecc_handle, c->ak_handle, c->update_key_handle,
+			      c->tls_key_handle};
+	const char *names[] = {"srk_handle", "ek_rsa_handle", "ek_ecc_handle", "ak_handle", "update_key_handle",
+			       "tls_key_handle"};
 	size_t i, j;
 
 	for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
@@ -187,6 +190,7 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 	c.ek_ecc_handle = AGENT_DEFAULT_EK_ECC_HANDLE;
 	c.ak_handle = AGENT_DEFAULT_AK_HANDLE;
 	c.update_key_handle = AGENT_DEFAULT_UPDATE_KEY_HANDLE;
+	c.tls_key_handle = AGENT_DEFAULT_TLS_KEY_HANDLE;
 	c.srk_alg = TPM2_ALG_ECC;
 	c.ak_alg = TPM2_ALG_ECC;
 	c.eks = AGENT_EK_RSA | AGENT_EK_ECC;

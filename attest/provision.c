@@ -57,6 +57,8 @@ int objspecs(const struct agent_config *cfg, struct objspec *specs, size_t *coun
 	tpmobj_template_ak(cfg->ak_alg, &specs[n++].tmpl);
 	specs[n] = (struct objspec){"update-key", OBJ_CHILD_OF_SRK, cfg->update_key_handle, 0, {0}};
 	tpmobj_template_update_key(&policy, &specs[n++].tmpl);
+	specs[n] = (struct objspec){"tls-key", OBJ_CHILD_OF_SRK, cfg->tls_key_handle, 0, {0}};
+	tpmobj_template_tls_key(&specs[n++].tmpl);
 	*count = n;
 	if (policy_key_name != NULL)
 		*policy_key_name = vname;

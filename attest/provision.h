@@ -19,14 +19,14 @@ enum objspec_kind { OBJ_PRIMARY_ENDORSEMENT, OBJ_PRIMARY_OWNER, OBJ_CHILD_OF_SRK
 #define EK_CERT_MAX 4096u
 
 struct objspec {
-	const char *name; /* "ek-rsa", "ek-ecc", "srk", "ak", "update-key" */
+	const char *name; /* "ek-rsa", "ek-ecc", "srk", "ak", "update-key", "tls-key" */
 	enum objspec_kind kind;
 	uint32_t handle;
 	uint32_t cert_index; /* EKs: where a manufacturer keeps its certificate; else 0 */
 	TPM2B_PUBLIC tmpl;
 };
 
-#define OBJSPEC_MAX 5
+#define OBJSPEC_MAX 6
 
 /*
  * The objects of this configuration, in provisioning order (the counter comes between the

@@ -30,6 +30,8 @@ const uint8_t tpmobj_ek_policy[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 
 #define ATTR_AK (ATTR_KEY | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)
 /* adminWithPolicy stays clear: TPM2_Certify needs the ADMIN role (docs/agent.md says why that is safe). */
 #define ATTR_UPDATE_KEY (ATTR_KEY | TPMA_OBJECT_DECRYPT)
+/* Signs TLS handshakes with its (empty) authValue; never decrypts, never leaves the TPM. */
+#define ATTR_TLS_KEY (ATTR_KEY | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT)
 #define ATTR_EXTERNAL (TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT)
 
 /* EK and SRK: a storage key, AES-128-CFB, RSA 2048 or NIST P-256 with an all-zero unique field. */
@@ -103,6 +105,22 @@ int tpmobj_template_ak(uint16_t alg, TPM2B_PUBLIC *out)
 	} else {
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	}
+	return PCRGATE_OK;
+}
+
+int tpmobj_template_tls_key(TPM2B_PUBLIC *out)
+{
+	TPMT_PUBLIC *p = &out->publicArea;
+
+	memset(out, 0, sizeof(*out));
+	p->type = TPM2_ALG_ECC;
+	p->nameAlg = TPM2_ALG_SHA256;
+	p->objectAttributes = ATTR_TLS_KEY;
+	p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	p->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+	p->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+	p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
 	return PCRGATE_OK;
 }
 

@@ -26,6 +26,11 @@ int tpmobj_template_srk(uint16_t alg, TPM2B_PUBLIC *out);
 /* The AK: restricted signing key, ECDSA P-256 or RSASSA 2048, both with SHA-256. */
 int tpmobj_template_ak(uint16_t alg, TPM2B_PUBLIC *out);
 /*
+ * The TLS client key: an unrestricted ECDSA P-256 (SHA-256) signing key, fixedTPM, used with
+ * its empty authValue (through the tpm2-openssl provider) to authenticate TLS connections.
+ */
+int tpmobj_template_tls_key(TPM2B_PUBLIC *out);
+/*
  * The update key: RSA 2048 decryption key (OAEP-SHA256 only) usable by policy alone
  * (userWithAuth clear) whose authPolicy is policy.
  */

@@ -83,8 +83,10 @@ run_backend() {
 		echo "database = $db"
 		echo "threads = $threads"
 		echo "jws_key = $dir/jws.key"
-		# Devices are imported by the operator: no EK certificates to check.
+		# Devices are imported by the operator: no EK certificates to check, and no TLS client
+		# certificates (those come with enrollment): they authenticate by their quotes alone.
 		echo "require_ek_certificate = no"
+		echo "device_client_certs = no"
 		# As root the daemon serves only after dropping to an unprivileged user.
 		[ "$(id -u)" = 0 ] && echo "user = nobody"
 	} >"$dir/verifier.conf"

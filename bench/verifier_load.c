@@ -4,10 +4,12 @@
  *   verifier_load load --url URL --cacert PEM --token-file F [--devices 1,16,64] [--seconds S]
  *                      [--warmup S] [--server-pid PID] [--label NAME] [--json]
  *     imports as many simulated devices as the largest count through the admin API, uploads
- *     their reference policy as "default", then for each count runs that many devices, one
- *     thread and one keep-alive HTTPS connection each, attesting as fast as the verifier
- *     answers (POST /v1/attest/nonce, then POST /v1/attest): attestations per second, p50 and
- *     p99 latency, the CPU the verifier and this program used, and every non-pass verdict.
+ *     their reference policy as "default", then for each count runs that many devices, each
+ *     with one keep-alive HTTPS connection, all driven by one thread (curl multi over epoll),
+ *     attesting as fast as the verifier answers (POST /v1/attest/nonce, then POST
+ *     /v1/attest): attestations per second, p50 and p99 latency, the CPU the verifier and this
+ *     program used per attestation, every non-pass verdict, and the connections opened in
+ *     the measured window (0 with keep-alive).
  *   verifier_load local [--seconds S] [--json]
  *     the same evidence verified in this process: pcrgate_evidence_parse, pcrgate_quote_verify
  *     and the reference policy's evaluation, on one thread and on every core, beside raw
@@ -20,10 +22,10 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +42,8 @@
 #define MAX_POINTS 8
 #define MAX_RESPONSE (1024u * 1024)
 #define MAX_SAMPLES (4u * 1024 * 1024) /* latencies kept per device and point */
-#define MAX_THREADS 64
 #define MAX_ERRORS 20 /* failed requests in a row before a device gives up */
+#define STAGGER_S 0.002 /* between two devices' first requests */
 
 /* The targets, printed beside the figures (never asserted). */
 #define TARGET_RATE 2000.0 /* attestations/s, SQLite, 64 devices */
@@ -99,7 +101,7 @@ struct http {
 /* A connection kept alive across requests, trusting only the verifier's CA. */
 static int http_init(struct http *h, const struct opts *o, const char *token)
 {
-	char auth[256];
+	char auth[sizeof("Authorization: Bearer ") + 256];
 
 	memset(h, 0, sizeof(*h));
 	if ((h->curl = curl_easy_init()) == NULL)
@@ -211,112 +213,215 @@ fail:
 
 /* ---- Load ---- */
 
-struct worker {
-	const struct opts *o;
-	const struct vboot *b;
+/*
+ * Every device of a point is driven by this one thread through one curl multi handle and
+ * epoll: a device's two requests go out as soon as its previous answer came in, and the
+ * generator costs the shared cores as little as it can (no thread per device to wake, no
+ * second TLS handshake: connections stay open across attestations, which the report checks).
+ */
+
+enum step { STEP_NONCE, STEP_ATTEST };
+
+/* The header of every device request, made once. */
+static struct curl_slist *json_headers;
+
+struct device_run {
 	struct vdevice *dev;
+	const struct vboot *b;
+	CURL *curl;
+	struct buf resp;
+	char nonce_body[VDEV_ID_MAX + 32]; /* built once */
+	char *attest_body;
+	enum step step;
+	double t0, tn; /* the attestation's start, the nonce's answer */
+	size_t errors_in_row;
+	size_t counted; /* attestations of this device in the window */
+	int done;
+};
+
+struct point {
+	const struct opts *o;
+	CURLM *multi;
+	int epfd;
+	long timeout_ms; /* curl's next timeout, -1 none */
+	char nonce_url[1024], attest_url[1024];
 	double start, end; /* the measured window */
-	pthread_t thread;
+	size_t running;	   /* devices with a request out */
 	/* out: attestations that completed in the window */
-	double *lat; /* seconds, nonce request to verdict */
+	double *lat;
 	size_t n, cap;
 	double nonce_s, attest_s; /* sums of the two requests' times */
 	size_t fails, errors;
+	long connects; /* connections opened in the window: keep-alive says 0 */
+	double srv0, srv1, cli0, cli1; /* CPU seconds of the verifier and this process at the window's edges */
+	int at_start, at_end;
+	/*
+	 * Devices join one by one, STAGGER_S apart, as a fleet's connections arrive: all at once,
+	 * one of the verifier's threads would accept every connection while the others slept.
+	 */
+	struct device_run *devs;
+	size_t ndevs, joined;
+	double begin;
 	char first_fail[512];
 };
 
 /* Keeps the first problem a device met, for the report. */
-static void note(struct worker *w, const char *what, const char *prefix, const char *text)
+static void note(struct point *pt, const char *what, const char *prefix, const char *text)
 {
-	if (w->first_fail[0] == '\0')
-		snprintf(w->first_fail, sizeof(w->first_fail), "%s: %s%s", what, prefix, text);
+	if (pt->first_fail[0] == '\0')
+		snprintf(pt->first_fail, sizeof(pt->first_fail), "%s: %s%s", what, prefix, text);
 }
 
-/* One attestation as a device makes it; 0 when it got a verdict (*pass says which). */
-static int attest_once(struct worker *w, struct http *h, double *t_nonce, int *pass)
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *known)
 {
-	char url[1024], body[256], *ev = NULL, *req = NULL;
-	uint8_t nonce[VDEV_NONCE * 2];
-	const char *hex, *verdict;
+	struct point *pt = arg;
+	struct epoll_event ev;
+
+	(void)easy;
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = s;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(pt->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(pt->multi, s, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (epoll_ctl(pt->epfd, known != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0)
+		return -1;
+	curl_multi_assign(pt->multi, s, pt);
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	(void)multi;
+	((struct point *)arg)->timeout_ms = timeout_ms;
+	return 0;
+}
+
+/* Sends the device's next request: its body and URL, the response buffer emptied. */
+static int send_step(struct point *pt, struct device_run *d, enum step step, const char *body)
+{
+	d->step = step;
+	d->resp.len = 0;
+	if (d->resp.p != NULL)
+		d->resp.p[0] = '\0';
+	curl_easy_setopt(d->curl, CURLOPT_URL, step == STEP_NONCE ? pt->nonce_url : pt->attest_url);
+	curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	if (curl_multi_add_handle(pt->multi, d->curl) != CURLM_OK)
+		return -1;
+	pt->running++;
+	return 0;
+}
+
+/* A new attestation, unless the point is over or the device gave up. */
+static void start_attestation(struct point *pt, struct device_run *d)
+{
+	if (d->done || now() >= pt->end || d->errors_in_row >= MAX_ERRORS) {
+		d->done = 1;
+		return;
+	}
+	d->t0 = now();
+	if (send_step(pt, d, STEP_NONCE, d->nonce_body) != 0) {
+		note(pt, "POST /v1/attest/nonce", "", "cannot queue the request");
+		d->done = 1;
+	}
+}
+
+static void failed(struct point *pt, struct device_run *d, const char *what, long st, const char *text)
+{
+	double t = now();
+
+	note(pt, what, st < 0 ? "no answer: " : "", text);
+	d->errors_in_row++;
+	if (t >= pt->start && t <= pt->end)
+		pt->errors++;
+	if (d->errors_in_row >= MAX_ERRORS)
+		pt->errors++;
+}
+
+/* An answer came in: the next request of this device's attestation, or the attestation's count. */
+static void answered(struct point *pt, struct device_run *d, CURLcode rc)
+{
+	const char *text = d->resp.p != NULL && d->resp.p[0] != '\0' ? d->resp.p : curl_easy_strerror(rc);
+	long st = -1, connects = 0;
 	json_t *doc = NULL;
-	size_t nlen = 0, cap;
-	double t0 = now();
-	long st;
-	int r = -1;
+	double t = now();
 
-	snprintf(url, sizeof(url), "%s/v1/attest/nonce", w->o->url);
-	snprintf(body, sizeof(body), "{\"device_id\":\"%s\"}", w->dev->id);
-	if ((st = http_do(h, "POST", url, body)) != 200 || (doc = json_loads(h->resp.p, 0, NULL)) == NULL ||
-	    (hex = json_string_value(json_object_get(doc, "nonce"))) == NULL ||
-	    pcrgate_hex_decode(hex, nonce, sizeof(nonce), &nlen) != 0) {
-		note(w, "POST /v1/attest/nonce", st < 0 ? "no answer: " : "", http_text(h));
-		goto done;
-	}
-	*t_nonce = now() - t0;
-	if ((ev = vdevice_evidence(w->dev, w->b, nonce, nlen, NULL)) == NULL ||
-	    (req = malloc(cap = strlen(ev) + 128)) == NULL)
-		goto done;
-	snprintf(req, cap, "{\"device_id\":\"%s\",\"evidence\":%s}", w->dev->id, ev);
-	json_decref(doc);
-	snprintf(url, sizeof(url), "%s/v1/attest", w->o->url);
-	if ((st = http_do(h, "POST", url, req)) != 200 || (doc = json_loads(h->resp.p, 0, NULL)) == NULL ||
-	    (verdict = json_string_value(json_object_get(doc, "verdict"))) == NULL) {
-		doc = NULL;
-		note(w, "POST /v1/attest", st < 0 ? "no answer: " : "", http_text(h));
-		goto done;
-	}
-	*pass = strcmp(verdict, "pass") == 0;
-	if (!*pass)
-		note(w, "a verdict other than pass", "", h->resp.p);
-	r = 0;
-done:
-	json_decref(doc);
-	free(ev);
-	free(req);
-	return r;
-}
+	curl_multi_remove_handle(pt->multi, d->curl);
+	pt->running--;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &st);
+	if (curl_easy_getinfo(d->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && t >= pt->start && t <= pt->end)
+		pt->connects += connects;
+	if (d->step == STEP_NONCE) {
+		uint8_t nonce[VDEV_NONCE * 2];
+		const char *hex;
+		size_t nlen = 0, cap;
+		char *ev;
 
-static void *worker_run(void *arg)
-{
-	struct worker *w = arg;
-	struct http h;
-	size_t errors_in_row = 0;
-	double t0, t1, tn = 0;
-	int pass = 0;
-
-	if (http_init(&h, w->o, NULL) != 0) {
-		w->errors++;
-		return NULL;
-	}
-	while ((t0 = now()) < w->end && errors_in_row < MAX_ERRORS) {
-		if (attest_once(w, &h, &tn, &pass) != 0) {
-			errors_in_row++;
-			if ((t1 = now()) >= w->start && t1 <= w->end)
-				w->errors++;
-			continue;
+		if (st != 200 || (doc = json_loads(d->resp.p, 0, NULL)) == NULL ||
+		    (hex = json_string_value(json_object_get(doc, "nonce"))) == NULL ||
+		    pcrgate_hex_decode(hex, nonce, sizeof(nonce), &nlen) != 0) {
+			failed(pt, d, "POST /v1/attest/nonce", st, text);
+			goto next;
 		}
-		errors_in_row = 0;
-		t1 = now();
-		if (t1 < w->start || t1 > w->end)
-			continue;
-		if (w->n == w->cap) {
-			size_t cap = w->cap == 0 ? 4096 : 2 * w->cap;
-			double *p;
-			if (cap > MAX_SAMPLES || (p = realloc(w->lat, cap * sizeof(*p))) == NULL)
-				break;
-			w->lat = p;
-			w->cap = cap;
+		d->tn = t - d->t0;
+		free(d->attest_body);
+		d->attest_body = NULL;
+		/* What the device does between its two requests: quote, sign, evidence JSON. */
+		if ((ev = vdevice_evidence(d->dev, d->b, nonce, nlen, NULL)) == NULL ||
+		    (d->attest_body = malloc(cap = strlen(ev) + 128)) == NULL) {
+			free(ev);
+			failed(pt, d, "the device's evidence", 0, "cannot be made");
+			goto next;
 		}
-		w->lat[w->n++] = t1 - t0;
-		w->nonce_s += tn;
-		w->attest_s += t1 - t0 - tn;
+		snprintf(d->attest_body, cap, "{\"device_id\":\"%s\",\"evidence\":%s}", d->dev->id, ev);
+		free(ev);
+		json_decref(doc);
+		if (send_step(pt, d, STEP_ATTEST, d->attest_body) != 0) {
+			failed(pt, d, "POST /v1/attest", 0, "cannot queue the request");
+			d->done = 1;
+		}
+		return;
+	} else {
+		const char *verdict;
+		int pass;
+
+		if (st != 200 || (doc = json_loads(d->resp.p, 0, NULL)) == NULL ||
+		    (verdict = json_string_value(json_object_get(doc, "verdict"))) == NULL) {
+			failed(pt, d, "POST /v1/attest", st, text);
+			goto next;
+		}
+		d->errors_in_row = 0;
+		pass = strcmp(verdict, "pass") == 0;
 		if (!pass)
-			w->fails++;
+			note(pt, "a verdict other than pass", "", d->resp.p);
+		if (t >= pt->start && t <= pt->end) {
+			if (pt->n == pt->cap) {
+				size_t cap = pt->cap == 0 ? 4096 : 2 * pt->cap;
+				double *p;
+
+				if (cap > MAX_SAMPLES || (p = realloc(pt->lat, cap * sizeof(*p))) == NULL) {
+					note(pt, "the latency samples", "", "out of memory");
+					d->done = 1;
+					goto next;
+				}
+				pt->lat = p;
+				pt->cap = cap;
+			}
+			pt->lat[pt->n++] = t - d->t0;
+			d->counted++;
+			pt->nonce_s += d->tn;
+			pt->attest_s += t - d->t0 - d->tn;
+			if (!pass)
+				pt->fails++;
+		}
 	}
-	if (errors_in_row >= MAX_ERRORS)
-		w->errors++;
-	http_free(&h);
-	return NULL;
+next:
+	json_decref(doc);
+	start_attestation(pt, d);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -356,69 +461,134 @@ static double self_cpu(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-static void sleep_until(double t)
+/* Runs the event loop until every device is done; -1 when epoll or curl fail. */
+static int drive(struct point *pt)
 {
-	double d;
-	struct timespec ts;
+	struct epoll_event evs[MAX_DEVICES];
+	int still = 0;
 
-	while ((d = t - now()) > 0) {
-		ts.tv_sec = (time_t)d;
-		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
+	while (pt->running > 0 || pt->joined < pt->ndevs) {
+		double t = now(), edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
+		long wait = pt->timeout_ms < 0 ? 100 : pt->timeout_ms;
+		CURLMsg *m;
+		int n, left;
+
+		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
+			start_attestation(pt, &pt->devs[pt->joined++]);
+		if (pt->joined < pt->ndevs && (edge < 0 || pt->begin + STAGGER_S * (double)pt->joined < edge))
+			edge = pt->begin + STAGGER_S * (double)pt->joined;
+
+		/* Both processes' CPU time at the edges of the window, read as the loop passes them. */
+		if (!pt->at_start && t >= pt->start) {
+			pt->srv0 = proc_cpu(pt->o->server_pid);
+			pt->cli0 = self_cpu();
+			pt->at_start = 1;
+		}
+		if (pt->at_start && !pt->at_end && t >= pt->end) {
+			pt->srv1 = proc_cpu(pt->o->server_pid);
+			pt->cli1 = self_cpu();
+			pt->at_end = 1;
+		}
+		if (edge > t && (edge - t) * 1e3 < (double)wait)
+			wait = (long)((edge - t) * 1e3) + 1;
+		if ((n = epoll_wait(pt->epfd, evs, MAX_DEVICES, (int)wait)) < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			curl_multi_socket_action(pt->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+		for (int i = 0; i < n; i++)
+			curl_multi_socket_action(pt->multi, evs[i].data.fd,
+						 (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+							 (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+							 (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0),
+						 &still);
+		while ((m = curl_multi_info_read(pt->multi, &left)) != NULL) {
+			struct device_run *d = NULL;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+			answered(pt, d, m->data.result);
+		}
 	}
+	return 0;
+}
+
+/* One device's handle: its own keep-alive connection, the verifier's CA the only one trusted. */
+static int device_init(struct device_run *d, const struct opts *o, struct vdevice *dev, const struct vboot *b)
+{
+	memset(d, 0, sizeof(*d));
+	d->dev = dev;
+	d->b = b;
+	snprintf(d->nonce_body, sizeof(d->nonce_body), "{\"device_id\":\"%s\"}", dev->id);
+	if ((d->curl = curl_easy_init()) == NULL)
+		return -1;
+	curl_easy_setopt(d->curl, CURLOPT_CAINFO, o->cacert);
+	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, json_headers);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &d->resp);
+	curl_easy_setopt(d->curl, CURLOPT_PRIVATE, d);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
+	return 0;
+}
+
+static void device_free(struct device_run *d)
+{
+	curl_easy_cleanup(d->curl);
+	free(d->resp.p);
+	free(d->attest_body);
+	memset(d, 0, sizeof(*d));
 }
 
 /* One point: n devices at once. Fills obj; returns -1 when a device could not attest at all. */
 static int run_point(const struct opts *o, const struct vboot *b, struct vdevice *devs, size_t n, json_t *obj)
 {
-	struct worker *w = calloc(n, sizeof(*w));
-	double t, srv0 = -1, srv1 = -1, cli0 = 0, cli1 = 0, *all = NULL, rate, p50 = 0, p99 = 0, nonce_s = 0, attest_s = 0;
-	size_t i, total = 0, fails = 0, errors = 0, k;
-	const char *first = NULL;
+	struct device_run *d = calloc(n, sizeof(*d));
+	struct point pt;
+	double t, *all = NULL, rate, p50 = 0, p99 = 0;
+	size_t i, made = 0, total;
 	int r = -1, met;
 
-	if (w == NULL)
-		return -1;
+	memset(&pt, 0, sizeof(pt));
+	pt.o = o;
+	pt.epfd = -1;
+	pt.timeout_ms = -1;
+	snprintf(pt.nonce_url, sizeof(pt.nonce_url), "%s/v1/attest/nonce", o->url);
+	snprintf(pt.attest_url, sizeof(pt.attest_url), "%s/v1/attest", o->url);
+	if (d == NULL || (pt.multi = curl_multi_init()) == NULL || (pt.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		goto done;
+	curl_multi_setopt(pt.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(pt.multi, CURLMOPT_SOCKETDATA, &pt);
+	curl_multi_setopt(pt.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(pt.multi, CURLMOPT_TIMERDATA, &pt);
+	/* One connection per device, as devices have: never more, and none shared by two requests at once. */
+	curl_multi_setopt(pt.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+	curl_multi_setopt(pt.multi, CURLMOPT_MAXCONNECTS, (long)n);
+	for (made = 0; made < n; made++)
+		if (device_init(&d[made], o, &devs[made], b) != 0)
+			goto done;
 	t = now();
-	for (i = 0; i < n; i++) {
-		w[i].o = o;
-		w[i].b = b;
-		w[i].dev = &devs[i];
-		w[i].start = t + o->warmup;
-		w[i].end = t + o->warmup + o->seconds;
-		if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]) != 0) {
-			w[i].end = 0;
-			n = i;
-			goto join;
-		}
-	}
-	sleep_until(t + o->warmup);
-	srv0 = proc_cpu(o->server_pid);
-	cli0 = self_cpu();
-	sleep_until(t + o->warmup + o->seconds);
-	srv1 = proc_cpu(o->server_pid);
-	cli1 = self_cpu();
-join:
-	for (i = 0; i < n; i++)
-		pthread_join(w[i].thread, NULL);
-	for (i = 0; i < n; i++) {
-		total += w[i].n;
-		fails += w[i].fails;
-		errors += w[i].errors;
-		nonce_s += w[i].nonce_s;
-		attest_s += w[i].attest_s;
-		if (first == NULL && w[i].first_fail[0] != '\0')
-			first = w[i].first_fail;
-	}
-	if (total == 0 || (all = malloc(total * sizeof(*all))) == NULL) {
-		fprintf(stderr, "verifier_load: %zu devices: no attestation completed%s%s\n", n, first ? ": " : "",
-			first ? first : "");
+	pt.start = t + o->warmup;
+	pt.end = t + o->warmup + o->seconds;
+	pt.devs = d;
+	pt.ndevs = n;
+	pt.begin = t;
+	if (drive(&pt) != 0) {
+		fprintf(stderr, "verifier_load: the event loop failed: %s\n", strerror(errno));
 		goto done;
 	}
-	for (i = 0, k = 0; i < n; i++) {
-		memcpy(all + k, w[i].lat, w[i].n * sizeof(*all));
-		k += w[i].n;
+	if (!pt.at_end) {
+		pt.srv1 = proc_cpu(o->server_pid);
+		pt.cli1 = self_cpu();
 	}
+	if ((total = pt.n) == 0 || (all = malloc(total * sizeof(*all))) == NULL) {
+		fprintf(stderr, "verifier_load: %zu devices: no attestation completed%s%s\n", n,
+			pt.first_fail[0] != '\0' ? ": " : "", pt.first_fail);
+		goto done;
+	}
+	memcpy(all, pt.lat, total * sizeof(*all));
 	qsort(all, total, sizeof(*all), cmp_double);
 	p50 = all[(total - 1) / 2];
 	p99 = all[(size_t)ceil(0.99 * (double)total) - 1];
@@ -429,15 +599,20 @@ join:
 	json_object_set_new(obj, "p50_ms", json_real(1e3 * p50));
 	json_object_set_new(obj, "p99_ms", json_real(1e3 * p99));
 	json_object_set_new(obj, "max_ms", json_real(1e3 * all[total - 1]));
-	json_object_set_new(obj, "nonce_mean_ms", json_real(1e3 * nonce_s / (double)total));
-	json_object_set_new(obj, "attest_mean_ms", json_real(1e3 * attest_s / (double)total));
-	json_object_set_new(obj, "non_pass", json_integer((json_int_t)fails));
-	json_object_set_new(obj, "errors", json_integer((json_int_t)errors));
-	if (first != NULL)
-		json_object_set_new(obj, "first_problem", json_string(first));
+	json_object_set_new(obj, "nonce_mean_ms", json_real(1e3 * pt.nonce_s / (double)total));
+	json_object_set_new(obj, "attest_mean_ms", json_real(1e3 * pt.attest_s / (double)total));
+	json_object_set_new(obj, "non_pass", json_integer((json_int_t)pt.fails));
+	json_object_set_new(obj, "errors", json_integer((json_int_t)pt.errors));
+	json_object_set_new(obj, "new_connections", json_integer((json_int_t)pt.connects));
+	if (pt.first_fail[0] != '\0')
+		json_object_set_new(obj, "first_problem", json_string(pt.first_fail));
 	json_object_set_new(obj, "server_cpu_cores",
-			    srv0 >= 0 && srv1 >= 0 ? json_real((srv1 - srv0) / o->seconds) : json_null());
-	json_object_set_new(obj, "loadgen_cpu_cores", json_real((cli1 - cli0) / o->seconds));
+			    pt.srv0 >= 0 && pt.srv1 >= 0 ? json_real((pt.srv1 - pt.srv0) / o->seconds) : json_null());
+	json_object_set_new(obj, "server_cpu_us_per_attestation",
+			    pt.srv0 >= 0 && pt.srv1 >= 0 ? json_real(1e6 * (pt.srv1 - pt.srv0) / (double)total)
+							 : json_null());
+	json_object_set_new(obj, "loadgen_cpu_cores", json_real((pt.cli1 - pt.cli0) / o->seconds));
+	json_object_set_new(obj, "loadgen_cpu_us_per_attestation", json_real(1e6 * (pt.cli1 - pt.cli0) / (double)total));
 	met = strcmp(o->label, TARGET_LABEL) == 0 && n == TARGET_DEVICES;
 	if (met) {
 		json_object_set_new(obj, "target_per_s_min", json_real(TARGET_RATE));
@@ -446,23 +621,33 @@ join:
 	}
 	if (!o->json) {
 		printf("  %-10s %4zu devices %9.0f att/s  p50 %7.2f ms  p99 %7.2f ms  (nonce %5.2f + attest %5.2f ms)"
-		       "  cpu: verifier %4.2f, loadgen %4.2f cores  non-pass %zu  errors %zu",
-		       o->label, n, rate, 1e3 * p50, 1e3 * p99, 1e3 * nonce_s / (double)total,
-		       1e3 * attest_s / (double)total, srv0 >= 0 && srv1 >= 0 ? (srv1 - srv0) / o->seconds : NAN,
-		       (cli1 - cli0) / o->seconds, fails, errors);
+		       "  cpu: verifier %4.2f, loadgen %4.2f cores (%.0f + %.0f us/att)  non-pass %zu  errors %zu"
+		       "  new connections %ld",
+		       o->label, n, rate, 1e3 * p50, 1e3 * p99, 1e3 * pt.nonce_s / (double)total,
+		       1e3 * pt.attest_s / (double)total,
+		       pt.srv0 >= 0 && pt.srv1 >= 0 ? (pt.srv1 - pt.srv0) / o->seconds : NAN,
+		       (pt.cli1 - pt.cli0) / o->seconds,
+		       pt.srv0 >= 0 && pt.srv1 >= 0 ? 1e6 * (pt.srv1 - pt.srv0) / (double)total : NAN,
+		       1e6 * (pt.cli1 - pt.cli0) / (double)total, pt.fails, pt.errors, pt.connects);
 		if (met)
 			printf("  [target >= %.0f/s, p99 < %.0f ms: %s]", TARGET_RATE, TARGET_P99_MS,
 			       rate >= TARGET_RATE && 1e3 * p99 < TARGET_P99_MS ? "met" : "NOT met");
 		printf("\n");
-		if (first != NULL)
-			printf("    first problem: %s\n", first);
+		if (pt.first_fail[0] != '\0')
+			printf("    first problem: %s\n", pt.first_fail);
 		fflush(stdout);
 	}
 	r = 0;
 done:
-	for (i = 0; i < n; i++)
-		free(w[i].lat);
-	free(w);
+	for (i = 0; i < made; i++) {
+		curl_multi_remove_handle(pt.multi, d[i].curl);
+		device_free(&d[i]);
+	}
+	curl_multi_cleanup(pt.multi);
+	if (pt.epfd >= 0)
+		close(pt.epfd);
+	free(d);
+	free(pt.lat);
 	free(all);
 	return r;
 }
@@ -489,6 +674,8 @@ static int cmd_load(const struct opts *o)
 		}
 	if (setup(o, &b, devs, max) != 0)
 		goto done;
+	if ((json_headers = curl_slist_append(NULL, "Content-Type: application/json")) == NULL)
+		goto done;
 	for (i = 0; i < o->npoints; i++) {
 		json_t *p = json_object();
 		if (run_point(o, &b, devs, o->devices[i], p) != 0) {
@@ -513,6 +700,8 @@ done:
 	vboot_free(&b);
 	json_decref(points);
 	json_decref(root);
+	curl_slist_free_all(json_headers);
+	json_headers = NULL;
 	return r;
 }
 

@@ -430,6 +430,32 @@ fail:
 	return r;
 }
 
+int akpub_tpm2b_name(const uint8_t *buf, size_t len, uint8_t name[PCRGATE_QUOTE_MAX_NAME], size_t *name_len,
+		     pcrgate_errinfo *ei)
+{
+	struct reader rd;
+	const uint8_t *area;
+	TPMT_PUBLIC pub;
+	uint16_t size = 0;
+	int r;
+
+	if (buf == NULL || name == NULL || name_len == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no key given");
+	/* The same framing load_tpm demands of a TPM2B_PUBLIC. */
+	reader_init(&rd, buf, len);
+	if (reader_u16be(&rd, &size) != 0 || reader_bytes(&rd, size, &area) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, 0, "TPM2B_PUBLIC size %u, but %zu bytes follow",
+					   size, len >= 2 ? len - 2 : 0);
+	if (rd.left != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, rd.off, "%zu bytes after the TPM2B_PUBLIC", rd.left);
+	if ((r = unmarshal_public(area, size, 2, "TPM2B_PUBLIC", &pub, ei)) != 0)
+		return r;
+	if (pub.type != TPM2_ALG_RSA && pub.type != TPM2_ALG_ECC)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_UNSUPPORTED, PCRGATE_NO_OFFSET,
+					   "public area of type 0x%04x is not an RSA or ECC key", pub.type);
+	return tpm_name(&pub, name, name_len, ei);
+}
+
 static int looks_like_pem(const uint8_t *buf, size_t len)
 {
 	static const char tag[] = "-----BEGIN ";

@@ -48,4 +48,12 @@ struct pcrgate_akpub {
 int akpub_verify_digest(const struct pcrgate_akpub *ak, uint16_t sig_alg, uint16_t hash_alg,
 			const uint8_t *sig, size_t siglen, const uint8_t *dgst, size_t dgstlen);
 
+/*
+ * The TPM name of a marshalled TPM2B_PUBLIC of an RSA or ECC key, framed and unmarshalled as
+ * pcrgate_akpub_load does, without building the OpenSSL key: for a caller that only needs to
+ * know the document names its key consistently. *name and *name_len written only on success.
+ */
+int akpub_tpm2b_name(const uint8_t *buf, size_t len, uint8_t name[PCRGATE_QUOTE_MAX_NAME], size_t *name_len,
+		     pcrgate_errinfo *ei);
+
 #endif

@@ -16,7 +16,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "akpub.h"
 #include "evidence_internal.h"
+#include "json_members.h"
 
 struct evidence_log {
 	const char *name;
@@ -69,18 +71,9 @@ static int bad(pcrgate_errinfo *ei, const char *fmt, ...)
 /* Refuses any member of obj not in names (what: the object's name for messages). */
 static int only_members(const json_t *obj, const char *what, const char *const *names, pcrgate_errinfo *ei)
 {
-	const char *key;
-	json_t *v;
-	size_t i;
+	const char *key = pcrgate_json_unknown_member(obj, names);
 
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		for (i = 0; names[i] != NULL && strcmp(names[i], key) != 0; i++)
-			;
-		if (names[i] == NULL)
-			return bad(ei, "unknown member \"%.40s\" in %s", key, what);
-	}
-	return PCRGATE_OK;
+	return key != NULL ? bad(ei, "unknown member \"%.40s\" in %s", key, what) : PCRGATE_OK;
 }
 
 /* Member key of obj as a string without NUL; path names it in messages. */
@@ -197,9 +190,14 @@ static int parse_header(const json_t *root, pcrgate_errinfo *ei)
 	return only_members(root, "the document", top_members, ei);
 }
 
-/* The AK: a TPM2B_PUBLIC that loads, whose TPM name is the document's ak_name. */
-static int parse_ak(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo *ei)
+/*
+ * The AK: a TPM2B_PUBLIC that loads, whose TPM name is the document's ak_name. With
+ * PCRGATE_EVIDENCE_NO_AK_KEY only its framing and name are checked: building the key costs
+ * more than the quote's signature check, and such a caller verifies with another key.
+ */
+static int parse_ak(const json_t *root, unsigned flags, pcrgate_evidence *ev, pcrgate_errinfo *ei)
 {
+	uint8_t own[PCRGATE_QUOTE_MAX_NAME];
 	const uint8_t *name;
 	size_t name_len = 0;
 	int r;
@@ -209,6 +207,17 @@ static int parse_ak(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo *e
 	    (r = get_hex(root, "ak_name", 1, ev->ak_name, sizeof(ev->ak_name), &ev->ak_name_len, ei)) != 0 ||
 	    (r = get_hex(root, "ak_qualified_name", 1, ev->ak_qn, sizeof(ev->ak_qn), &ev->ak_qn_len, ei)) != 0)
 		return r;
+	if (flags & PCRGATE_EVIDENCE_NO_AK_KEY) {
+		if ((r = akpub_tpm2b_name(ev->ak_public, ev->ak_public_len, own, &name_len, ei)) != 0) {
+			char why[sizeof(ei->message)];
+
+			snprintf(why, sizeof(why), "%s", ei != NULL ? ei->message : pcrgate_strerror(r));
+			return bad(ei, "member \"ak_public\": %s", why);
+		}
+		if (name_len != ev->ak_name_len || !pcrgate_ct_equal(own, ev->ak_name, name_len))
+			return bad(ei, "member \"ak_name\" is not the name of ak_public");
+		return PCRGATE_OK;
+	}
 	if ((ev->ak = pcrgate_akpub_new()) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	if ((r = pcrgate_akpub_load(ev->ak, ev->ak_public, ev->ak_public_len, ei)) != 0) {
@@ -333,7 +342,7 @@ static int parse_logs(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo 
 	return PCRGATE_OK;
 }
 
-int pcrgate_evidence_parse_json(const json_t *doc, pcrgate_evidence **out, pcrgate_errinfo *ei)
+int pcrgate_evidence_parse_json(const json_t *doc, unsigned flags, pcrgate_evidence **out, pcrgate_errinfo *ei)
 {
 	pcrgate_evidence *ev = NULL;
 	int r;
@@ -346,7 +355,7 @@ int pcrgate_evidence_parse_json(const json_t *doc, pcrgate_evidence **out, pcrga
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	if ((r = parse_header(doc, ei)) != 0 ||
 	    (r = get_hex(doc, "nonce", 0, ev->nonce, sizeof(ev->nonce), &ev->nonce_len, ei)) != 0 ||
-	    (r = parse_ak(doc, ev, ei)) != 0 ||
+	    (r = parse_ak(doc, flags, ev, ei)) != 0 ||
 	    (r = get_b64(doc, "attest", "attest", 1, ev->attest, sizeof(ev->attest), &ev->attest_len, ei)) != 0 ||
 	    (r = get_b64(doc, "signature", "signature", 1, ev->signature, sizeof(ev->signature),
 			 &ev->signature_len, ei)) != 0 ||
@@ -376,7 +385,7 @@ int pcrgate_evidence_parse(const uint8_t *buf, size_t len, pcrgate_evidence **ou
 	if (root == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, (size_t)jerr.position, "evidence: JSON: %s",
 					   jerr.text);
-	r = pcrgate_evidence_parse_json(root, out, ei);
+	r = pcrgate_evidence_parse_json(root, 0, out, ei);
 	json_decref(root);
 	return r;
 }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,17 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
 
 #include "httpclient.h"
+#include "pcrgate/tpm.h"
 
 struct httpclient {
 	CURL *curl;
@@ -22,6 +32,9 @@ struct httpclient {
 	char base[HTTPCLIENT_URL_MAX];
 	char errbuf[CURL_ERROR_SIZE];
 	size_t max_response;
+	/* A client certificate whose key is in the TPM (tpm_key_uri), set on each TLS context curl makes. */
+	X509 *cert;
+	EVP_PKEY *key;
 };
 
 /* A response body being received; over cap it is refused and the transfer aborted. */
@@ -38,6 +51,83 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
 static void global_init(void)
 {
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/*
+ * The tpm2-openssl provider, once per process, before the default provider (which must then be
+ * loaded explicitly). OpenSSL 3.0 fetches a signature algorithm without regard to the provider
+ * that holds the key, so the TLS handshake's signature with the TPM key reaches the tpm2
+ * provider only when that provider comes first; from then on the process's digests come from
+ * the TPM as well, which costs time but not security (docs/agent.md).
+ */
+static pthread_once_t tpm2_once = PTHREAD_ONCE_INIT;
+static int tpm2_ok;
+static char tpm2_tcti[PCRGATE_TCTI_MAX];
+
+static void tpm2_load(void)
+{
+	if (tpm2_tcti[0] != '\0' && setenv("TPM2OPENSSL_TCTI", tpm2_tcti, 1) != 0)
+		return;
+	/* Random numbers stay with the default provider's DRBG (the tpm2 one reports no entropy to curl). */
+	tpm2_ok = RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL) == 1 &&
+		  OSSL_PROVIDER_load(NULL, "tpm2") != NULL && OSSL_PROVIDER_load(NULL, "default") != NULL;
+}
+
+/* The certificate (PEM) and the TPM key behind uri, which must be the certificate's. */
+static int load_tpm_identity(httpclient *c, const char *cert_file, const char *uri, const char *tcti,
+			     pcrgate_errinfo *ei)
+{
+	OSSL_STORE_CTX *st = NULL;
+	OSSL_STORE_INFO *info;
+	FILE *f;
+
+	if (tcti != NULL && snprintf(tpm2_tcti, sizeof(tpm2_tcti), "%s", tcti) >= (int)sizeof(tpm2_tcti))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "the TCTI string is too long");
+	pthread_once(&tpm2_once, tpm2_load);
+	if (!tpm2_ok) {
+		pcrgate_log_openssl("OSSL_PROVIDER_load", "the tpm2 provider");
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "cannot load the tpm2 OpenSSL provider (Debian package tpm2-openssl)");
+	}
+	if ((f = fopen(cert_file, "r")) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", cert_file, strerror(errno));
+	c->cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (c->cert == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "%s: not a PEM certificate",
+					   cert_file);
+	if ((st = OSSL_STORE_open_ex(uri, NULL, "provider=tpm2", NULL, NULL, NULL, NULL, NULL)) != NULL) {
+		while (c->key == NULL && !OSSL_STORE_eof(st) && (info = OSSL_STORE_load(st)) != NULL) {
+			if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+				c->key = OSSL_STORE_INFO_get1_PKEY(info);
+			OSSL_STORE_INFO_free(info);
+		}
+		OSSL_STORE_close(st);
+	}
+	if (c->key == NULL) {
+		pcrgate_log_openssl("OSSL_STORE_open", uri);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET,
+					   "no TLS client key at %s in the TPM", uri);
+	}
+	if (X509_check_private_key(c->cert, c->key) != 1) {
+		ERR_clear_error();
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					   "%s is not the certificate of the TPM key %s", cert_file, uri);
+	}
+	return PCRGATE_OK;
+}
+
+/* curl's CURLOPT_SSL_CTX_FUNCTION: every TLS context of this client presents the TPM identity. */
+static CURLcode set_tpm_identity(CURL *curl, void *sslctx, void *arg)
+{
+	httpclient *c = arg;
+
+	(void)curl;
+	if (SSL_CTX_use_certificate(sslctx, c->cert) != 1 || SSL_CTX_use_PrivateKey(sslctx, c->key) != 1) {
+		pcrgate_log_openssl("SSL_CTX_use_PrivateKey", "the TLS client key");
+		return CURLE_SSL_CERTPROBLEM;
+	}
+	return CURLE_OK;
 }
 
 int httpclient_host_is_loopback(const char *host)
@@ -274,7 +364,12 @@ int httpclient_new(const struct httpclient_options *o, httpclient **out, pcrgate
 		SETOPT(c->curl, CURLOPT_CAINFO, o->ca_file);
 		SETOPT(c->curl, CURLOPT_CAPATH, NULL);
 		SETOPT(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-		if (o->cert_file != NULL) {
+		if (o->cert_file != NULL && o->tpm_key_uri != NULL) {
+			if ((rc = load_tpm_identity(c, o->cert_file, o->tpm_key_uri, o->tcti, ei)) != PCRGATE_OK)
+				goto fail;
+			SETOPT(c->curl, CURLOPT_SSL_CTX_FUNCTION, set_tpm_identity);
+			SETOPT(c->curl, CURLOPT_SSL_CTX_DATA, c);
+		} else if (o->cert_file != NULL) {
 			SETOPT(c->curl, CURLOPT_SSLCERT, o->cert_file);
 			SETOPT(c->curl, CURLOPT_SSLKEY, o->key_file != NULL ? o->key_file : o->cert_file);
 		}
@@ -305,6 +400,8 @@ void httpclient_free(httpclient **c)
 	if ((*c)->curl != NULL)
 		curl_easy_cleanup((*c)->curl);
 	clear_headers(&(*c)->headers);
+	X509_free((*c)->cert);
+	EVP_PKEY_free((*c)->key);
 	free(*c);
 	*c = NULL;
 }
@@ -431,11 +528,18 @@ int httpclient_put(httpclient *c, const char *path, const json_t *body, long *st
 int httpclient_get_raw(httpclient *c, const char *path, long *status, uint8_t **body, size_t *len,
 		       pcrgate_errinfo *ei)
 {
+	return httpclient_post_raw(c, path, NULL, 0, status, body, len, ei);
+}
+
+int httpclient_post_raw(httpclient *c, const char *path, const uint8_t *data, size_t dlen, long *status,
+			uint8_t **body, size_t *len, pcrgate_errinfo *ei)
+{
 	struct body b = {0};
 	long code = 0;
 	int r;
 
-	if ((r = perform(c, "GET", path, NULL, 0, &code, &b, ei)) != PCRGATE_OK) {
+	if ((r = perform(c, data != NULL ? "POST" : "GET", path, (const char *)data, dlen, &code, &b, ei)) !=
+	    PCRGATE_OK) {
 		free(b.p);
 		return r;
 	}

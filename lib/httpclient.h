@@ -30,6 +30,14 @@ struct httpclient_options {
 	const char *token_file; /* optional: a bearer token (one line) sent as Authorization */
 	const char *cert_file;  /* optional: a client certificate (PEM) ... */
 	const char *key_file;   /* ... and its key (PEM); defaults to cert_file */
+	/*
+	 * Optional, with cert_file, instead of key_file: the client key as an OpenSSL store URI of
+	 * the tpm2-openssl provider ("handle:0x81000012"), so the key never leaves the TPM; tcti
+	 * (may be NULL) is the TPM the provider opens. The provider is loaded once per process,
+	 * with the default provider preferred for every other algorithm.
+	 */
+	const char *tpm_key_uri;
+	const char *tcti;
 	long connect_timeout_ms; /* 0: HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS */
 	long timeout_ms;         /* the whole request; 0: HTTPCLIENT_DEFAULT_TIMEOUT_MS */
 	size_t max_response;     /* bytes of a response body; 0: HTTPCLIENT_DEFAULT_MAX_RESPONSE */
@@ -62,6 +70,9 @@ int httpclient_put(httpclient *c, const char *path, const json_t *body, long *st
  */
 int httpclient_get_raw(httpclient *c, const char *path, long *status, uint8_t **body, size_t *len,
 		       pcrgate_errinfo *ei);
+/* POST of raw bytes (NULL data: a GET), answered as httpclient_get_raw answers. */
+int httpclient_post_raw(httpclient *c, const char *path, const uint8_t *data, size_t dlen, long *status,
+			uint8_t **body, size_t *len, pcrgate_errinfo *ei);
 
 /* The "error" member of an error response, or NULL. */
 const char *httpclient_error_text(const json_t *json);

@@ -207,6 +207,9 @@ static int sub_import(struct admin *a, int argc, char **argv)
 			admin_print_json(doc);
 		else
 			printf("imported: device %s\n", id);
+		/* The TLS client certificate issued for the device's TLS key, to install on it. */
+		if (!a->json && json_is_string(json_object_get(doc, "client_certificate")))
+			printf("%s", json_string_value(json_object_get(doc, "client_certificate")));
 	}
 	json_decref(body);
 	json_decref(doc);

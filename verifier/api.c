@@ -24,8 +24,8 @@
 const struct vroute api_routes[] = {
 	{"POST", "/v1/enroll", api_enroll, VROUTE_JSON, ENROLL_MAX_BODY},
 	{"POST", "/v1/enroll/activate", api_enroll_activate, VROUTE_JSON, SMALL_MAX_BODY},
-	{"POST", "/v1/attest/nonce", api_nonce, VROUTE_JSON, SMALL_MAX_BODY},
-	{"POST", "/v1/attest", api_attest, VROUTE_JSON, 0},
+	{"POST", "/v1/attest/nonce", api_nonce, VROUTE_JSON | VROUTE_DEVICE, SMALL_MAX_BODY},
+	{"POST", "/v1/attest", api_attest, VROUTE_JSON | VROUTE_DEVICE, 0},
 	{"GET", "/v1/admin/devices", api_admin_devices, VROUTE_ADMIN, 0},
 	{"POST", "/v1/admin/devices/import", api_admin_import, VROUTE_ADMIN | VROUTE_JSON, ENROLL_MAX_BODY},
 	{"GET", "/v1/admin/devices/{}", api_admin_device, VROUTE_ADMIN, 0},
@@ -71,6 +71,9 @@ int api_ctx_new(const struct vconfig *cfg, struct api_ctx **out, pcrgate_errinfo
 		}
 		ctx->have_policy_key = 1;
 	}
+	if (cfg->device_client_certs &&
+	    (r = devcert_ca_load(cfg->device_ca_cert, cfg->device_ca_key, &ctx->device_ca, ei)) != PCRGATE_OK)
+		goto fail;
 	EVP_PKEY_free(key);
 	*out = ctx;
 	return PCRGATE_OK;
@@ -86,6 +89,7 @@ void api_ctx_free(struct api_ctx **ctx)
 		return;
 	vstore_close(&(*ctx)->store);
 	ekcert_trust_free(&(*ctx)->trust);
+	devcert_ca_free(&(*ctx)->device_ca);
 	if ((*ctx)->jws_key != NULL)
 		OPENSSL_clear_free((*ctx)->jws_key, (*ctx)->jws_key_len);
 	free(*ctx);

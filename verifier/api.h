@@ -29,6 +29,11 @@ void api_ctx_free(struct api_ctx **ctx);
 
 /* vhttp callbacks: app is the api_ctx. */
 int api_admin_authenticate(void *app, const char *token);
+/* vhttp_opts.device_auth: the chain is the device CA's certificate for device_id's enrolled TLS key. */
+int api_device_auth(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,
+		    char *why, size_t cap);
+/* The device CA certificate (PEM) for the TLS server's client trust list; NULL when off. */
+const char *api_device_ca_pem(const struct api_ctx *ctx);
 int api_healthy(void *app);
 
 /* Admin tokens: a new random token (printed once by the caller; only its SHA-256 is stored). */

@@ -289,9 +289,11 @@ int api_admin_group(struct vreq *req, struct vresp *resp)
 }
 
 struct import_op {
+	struct api_ctx *ctx;
 	const char *id, *ek_digest, *ak_name, *ak_qn, *group, *policy;
-	const uint8_t *ek, *ak, *uk;
-	size_t ek_len, ak_len, uk_len;
+	const uint8_t *ek, *ak, *uk, *tls;
+	size_t ek_len, ak_len, uk_len, tls_len;
+	char *certificate; /* out: the TLS client certificate issued for tls, or NULL */
 };
 
 static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *ei)
@@ -310,10 +312,18 @@ static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *e
 			       VPARAM_INT(now),
 			       VPARAM_INT(now)};
 
-	return exec_changes(tx, "INSERT INTO devices (id, ek_digest, ek_public, ak_public, ak_name, ak_qualified_name, "
-				"update_key_public, grp, policy, state, allow_reenroll, created_at, updated_at) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 0, ?, ?)",
-			    p, 11, changes, ei);
+	int r;
+
+	free(op->certificate);
+	op->certificate = NULL;
+	if ((r = exec_changes(tx, "INSERT INTO devices (id, ek_digest, ek_public, ak_public, ak_name, ak_qualified_name, "
+				  "update_key_public, grp, policy, state, allow_reenroll, created_at, updated_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 0, ?, ?)",
+			      p, 11, changes, ei)) != PCRGATE_OK)
+		return r;
+	if (op->tls_len == 0 || op->ctx->device_ca == NULL)
+		return PCRGATE_OK;
+	return api_device_tls_issue(op->ctx, tx, op->id, op->tls, op->tls_len, &op->certificate, ei);
 }
 
 /*
@@ -324,7 +334,9 @@ static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *e
 int api_admin_import(struct vreq *req, struct vresp *resp)
 {
 	uint8_t ek[sizeof(TPM2B_PUBLIC)], ak[sizeof(TPM2B_PUBLIC)], uk[sizeof(TPM2B_PUBLIC)], qn[PCRGATE_QUOTE_MAX_NAME];
+	uint8_t tls[sizeof(TPM2B_PUBLIC)];
 	char digest[65], id[API_ID_HEX], name_hex[2 * sizeof(TPMU_NAME) + 1];
+	json_t *doc;
 	const char *qn_hex;
 	size_t qnlen = 0;
 	TPM2B_PUBLIC pub, akpub;
@@ -336,6 +348,7 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 	if (api_req_b64(resp, req->json, "ek_public", ek, sizeof(ek), 0, &op.ek_len) ||
 	    api_req_b64(resp, req->json, "ak_public", ak, sizeof(ak), 0, &op.ak_len) ||
 	    api_req_b64(resp, req->json, "update_key_public", uk, sizeof(uk), 1, &op.uk_len) ||
+	    api_req_b64(resp, req->json, "tls_key_public", tls, sizeof(tls), 1, &op.tls_len) ||
 	    api_req_string(resp, req->json, "ak_qualified_name", 2 * PCRGATE_QUOTE_MAX_NAME, 0, &qn_hex) ||
 	    api_req_string(resp, req->json, "group", API_MAX_NAME, 1, &op.group) ||
 	    api_req_string(resp, req->json, "policy", API_MAX_NAME, 1, &op.policy))
@@ -347,6 +360,8 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 		return vresp_error(resp, 400, "request", "ak_public: %s", ei.message);
 	if (op.uk_len > 0 && tpmobj_public_unmarshal(uk, op.uk_len, &pub, &ei) != PCRGATE_OK)
 		return vresp_error(resp, 400, "request", "update_key_public: %s", ei.message);
+	if (op.tls_len > 0 && tpmobj_public_unmarshal(tls, op.tls_len, &pub, &ei) != PCRGATE_OK)
+		return vresp_error(resp, 400, "request", "tls_key_public: %s", ei.message);
 	if (pcrgate_hex_decode(qn_hex, qn, sizeof(qn), &qnlen) != 0 || qnlen < 4)
 		return vresp_error(resp, 400, "request", "ak_qualified_name must be a TPM name in hex");
 	if ((akpub.publicArea.objectAttributes & (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
@@ -367,9 +382,20 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 	op.ek = ek;
 	op.ak = ak;
 	op.uk = uk;
-	if (change(req, resp, "device-import", id, NULL, "device", import_fn, &op))
+	op.tls = tls;
+	op.ctx = req->app;
+	if (change(req, resp, "device-import", id, NULL, "device", import_fn, &op)) {
+		free(op.certificate);
 		return 0;
-	return vresp_json(resp, 201, json_pack("{s:s,s:s}", "device_id", id, "state", "active"));
+	}
+	doc = json_pack("{s:s,s:s}", "device_id", id, "state", "active");
+	if (doc != NULL && op.certificate != NULL &&
+	    json_object_set_new(doc, "client_certificate", json_string(op.certificate)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	free(op.certificate);
+	return vresp_json(resp, 201, doc);
 }
 
 /* ---- Policies ---- */

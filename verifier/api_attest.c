@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +29,155 @@
 #define NONCE_SIZE 32
 #define REPORT_MAX 4096
 #define DEFAULT_POLICY "default"
+
+/* ---- Parsed copies of what the store holds ---- */
+
+/*
+ * The enrolled AKs and the reference policies, parsed. Building an OpenSSL key from a TPM
+ * public area (and its verification context) costs more than the quote's ECDSA check, and a
+ * policy is parsed far more often than it changes. An entry is used only when the bytes the
+ * store gave in this request's transaction are exactly those it was parsed from, so the
+ * cache never decides anything: a re-enrolled AK or an edited policy misses, is parsed from
+ * the store's bytes and takes the slot. Bounded: one entry per slot, a newcomer evicts.
+ */
+#define AK_SLOTS 1024
+#define POLICY_SLOTS 16
+
+struct parsed {
+	unsigned refs; /* holders; the slot is one while the entry is in it */
+	char key[API_MAX_NAME + 1];
+	uint8_t *bytes; /* what it was parsed from */
+	size_t len;
+	pcrgate_akpub *ak;
+	pcrgate_refpolicy *policy;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct parsed *ak[AK_SLOTS];
+	struct parsed *policy[POLICY_SLOTS];
+} parsed_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void parsed_free(struct parsed *e)
+{
+	if (e == NULL)
+		return;
+	pcrgate_akpub_free(&e->ak);
+	pcrgate_refpolicy_free(&e->policy);
+	free(e->bytes);
+	free(e);
+}
+
+static size_t slot_of(const char *key, size_t slots)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h % slots;
+}
+
+/* The entry in slots[] for key parsed from bytes, with a reference for the caller; NULL when absent. */
+static struct parsed *parsed_get(struct parsed **slots, size_t n, const char *key, const uint8_t *bytes, size_t len)
+{
+	struct parsed *e;
+
+	pthread_mutex_lock(&parsed_cache.mu);
+	e = slots[slot_of(key, n)];
+	if (e != NULL && e->len == len && strcmp(e->key, key) == 0 && memcmp(e->bytes, bytes, len) == 0)
+		e->refs++;
+	else
+		e = NULL;
+	pthread_mutex_unlock(&parsed_cache.mu);
+	return e;
+}
+
+/* Puts a new entry (one reference, the caller's) in its slot, which takes a reference too. */
+static void parsed_put(struct parsed **slots, size_t n, struct parsed *e)
+{
+	struct parsed *old;
+	size_t i = slot_of(e->key, n);
+
+	pthread_mutex_lock(&parsed_cache.mu);
+	e->refs++;
+	old = slots[i];
+	slots[i] = e;
+	if (old != NULL && --old->refs > 0)
+		old = NULL;
+	pthread_mutex_unlock(&parsed_cache.mu);
+	parsed_free(old);
+}
+
+static void parsed_release(struct parsed **ep)
+{
+	struct parsed *e = *ep;
+
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&parsed_cache.mu);
+	if (--e->refs > 0)
+		e = NULL;
+	pthread_mutex_unlock(&parsed_cache.mu);
+	parsed_free(e);
+	*ep = NULL;
+}
+
+/* A new entry for key and bytes, with one reference; NULL when out of memory. */
+static struct parsed *parsed_new(const char *key, const uint8_t *bytes, size_t len)
+{
+	struct parsed *e = calloc(1, sizeof(*e));
+
+	if (e == NULL || (e->bytes = malloc(len != 0 ? len : 1)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	e->refs = 1;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	memcpy(e->bytes, bytes, len);
+	e->len = len;
+	return e;
+}
+
+/* The device's enrolled AK, loaded from the ak_public the store gave. */
+static int enrolled_ak(const struct api_device *dev, struct parsed **out, pcrgate_errinfo *ei)
+{
+	struct parsed *e;
+	int r;
+
+	if ((*out = parsed_get(parsed_cache.ak, AK_SLOTS, dev->id, dev->ak_public, dev->ak_public_len)) != NULL)
+		return PCRGATE_OK;
+	if ((e = parsed_new(dev->id, dev->ak_public, dev->ak_public_len)) == NULL || (e->ak = pcrgate_akpub_new()) == NULL) {
+		parsed_free(e);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	}
+	if ((r = pcrgate_akpub_load(e->ak, dev->ak_public, dev->ak_public_len, ei)) != PCRGATE_OK) {
+		parsed_free(e);
+		return r;
+	}
+	parsed_put(parsed_cache.ak, AK_SLOTS, e);
+	*out = e;
+	return PCRGATE_OK;
+}
+
+/* The reference policy named name, parsed from the document the store gave. */
+static int reference_policy(const char *name, const char *doc, struct parsed **out, pcrgate_errinfo *ei)
+{
+	size_t len = strlen(doc);
+	struct parsed *e;
+	int r;
+
+	if ((*out = parsed_get(parsed_cache.policy, POLICY_SLOTS, name, (const uint8_t *)doc, len)) != NULL)
+		return PCRGATE_OK;
+	if ((e = parsed_new(name, (const uint8_t *)doc, len)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	if ((r = pcrgate_refpolicy_parse((const uint8_t *)doc, len, &e->policy, ei)) != PCRGATE_OK) {
+		parsed_free(e);
+		return r;
+	}
+	parsed_put(parsed_cache.policy, POLICY_SLOTS, e);
+	*out = e;
+	return PCRGATE_OK;
+}
 
 /* ---- POST /v1/attest/nonce ---- */
 
@@ -254,6 +404,12 @@ static int consume_nonce(vstore_tx *tx, const char *nonce_hex, const char *devic
 	return PCRGATE_OK;
 }
 
+/* The device's row after an attestation, in the four forms attest_write_tx chooses from. */
+#define DEVICE_UPDATE "UPDATE devices SET "
+#define DEVICE_UPDATE_CLOCK DEVICE_UPDATE "clock = ?, reset_count = ?, restart_count = ?, updated_at = ?, "
+#define DEVICE_UPDATE_VERDICT "last_verdict = ?, last_attestation = ? WHERE id = ?"
+#define DEVICE_UPDATE_RELEASE "last_verdict = ?, last_attestation = ?, release = ?, security_version = ? WHERE id = ?"
+
 static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
 	struct attest_write *w = arg;
@@ -302,28 +458,35 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	free(reasons);
 	if (r != PCRGATE_OK)
 		return r;
-	if (w->quote_passed && nonce_ok) {
-		/* The clock state is authentic: it becomes the floor the next quote is held to. */
-		struct vparam p[6] = {VPARAM_INT(w->qr->clock.clock), VPARAM_INT(w->qr->clock.reset_count),
-				      VPARAM_INT(w->qr->clock.restart_count), VPARAM_TEXT(w->attestation_id),
-				      VPARAM_INT(now), VPARAM_TEXT(w->dev->id)};
-
-		if ((r = vstore_exec(tx, "UPDATE devices SET clock = ?, reset_count = ?, restart_count = ?, "
-					 "last_attestation = ?, updated_at = ? WHERE id = ?",
-				     p, 6, NULL, NULL, NULL, ei)) != PCRGATE_OK)
-			return r;
-	}
 	{
-		struct vparam p[5] = {VPARAM_TEXT(v->pass ? "pass" : "fail"), VPARAM_TEXT(w->attestation_id),
-				      v->release != NULL ? VPARAM_TEXT(v->release) : VPARAM_NULL,
-				      VPARAM_INT(v->release != NULL ? v->security_version : -1), VPARAM_TEXT(w->dev->id)};
+		/*
+		 * One UPDATE of the device: its verdict always; its clock state only when authentic
+		 * (it then becomes the floor the next quote is held to); its release when the
+		 * policy named one.
+		 */
+		int clock = w->quote_passed && nonce_ok;
+		struct vparam p[9];
+		size_t n = 0;
 
-		if ((r = vstore_exec(tx, v->release != NULL ? "UPDATE devices SET last_verdict = ?, last_attestation = ?, "
-							      "release = ?, security_version = ? WHERE id = ?"
-							    : "UPDATE devices SET last_verdict = ?, last_attestation = ?, "
-							      "release = COALESCE(?, release), security_version = "
-							      "CASE WHEN ? < 0 THEN security_version ELSE 0 END WHERE id = ?",
-				     p, 5, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+		if (clock) {
+			p[n++] = VPARAM_INT(w->qr->clock.clock);
+			p[n++] = VPARAM_INT(w->qr->clock.reset_count);
+			p[n++] = VPARAM_INT(w->qr->clock.restart_count);
+			p[n++] = VPARAM_INT(now);
+		}
+		p[n++] = VPARAM_TEXT(v->pass ? "pass" : "fail");
+		p[n++] = VPARAM_TEXT(w->attestation_id);
+		if (v->release != NULL) {
+			p[n++] = VPARAM_TEXT(v->release);
+			p[n++] = VPARAM_INT(v->security_version);
+		}
+		p[n++] = VPARAM_TEXT(w->dev->id);
+		if ((r = vstore_exec(tx,
+				     clock ? (v->release != NULL ? DEVICE_UPDATE_CLOCK DEVICE_UPDATE_RELEASE
+								  : DEVICE_UPDATE_CLOCK DEVICE_UPDATE_VERDICT)
+					   : (v->release != NULL ? DEVICE_UPDATE DEVICE_UPDATE_RELEASE
+								  : DEVICE_UPDATE DEVICE_UPDATE_VERDICT),
+				     p, n, NULL, NULL, NULL, ei)) != PCRGATE_OK)
 			return r;
 	}
 	detail = json_pack("{s:s,s:s,s:s?,s:s?}", "attestation_id", w->attestation_id, "verdict", v->pass ? "pass" : "fail",
@@ -363,6 +526,8 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 				   (json_int_t)w->auth_expires);
 		if ((r = api_audit(tx, "verifier", "authorize-update", w->dev->id, detail, ei)) != PCRGATE_OK)
 			return r;
+		/* The authorization leaves with the answer: it and its audit entry must survive a power cut. */
+		vstore_tx_durable(tx);
 		w->issued = 1;
 	}
 	return PCRGATE_OK;
@@ -391,13 +556,12 @@ static int parse_report(struct vresp *resp, const char *report, json_t **doc, co
 	return 1;
 }
 
-/* Quote checks, then the policy; fills v. */
+/* Quote checks, then the policy; fills v. *ak gets the enrolled AK's reference (NULL when it cannot be used). */
 static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, const uint8_t *qualifying,
 		     size_t qlen, pcrgate_quote_input *in, pcrgate_quote_result *qr, struct verdict *v,
-		     char release[PCRGATE_REFPOLICY_MAX_NAME + 1])
+		     char release[PCRGATE_REFPOLICY_MAX_NAME + 1], struct parsed **ak)
 {
-	pcrgate_akpub *ak = pcrgate_akpub_new();
-	pcrgate_refpolicy *policy = NULL;
+	struct parsed *policy = NULL;
 	pcrgate_refpolicy_verdict pv;
 	uint8_t qn[PCRGATE_QUOTE_MAX_NAME];
 	size_t qnlen = 0, i;
@@ -406,13 +570,14 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 	pcrgate_errinfo_clear(&ei);
 	memset(in, 0, sizeof(*in));
 	memset(qr, 0, sizeof(*qr));
-	if (ak == NULL || pcrgate_akpub_load(ak, rd->dev.ak_public, rd->dev.ak_public_len, &ei) != PCRGATE_OK ||
+	if (enrolled_ak(&rd->dev, ak, &ei) != PCRGATE_OK ||
 	    pcrgate_hex_decode(rd->dev.ak_qualified_name, qn, sizeof(qn), &qnlen) != 0) {
 		verdict_fail(v, "enrollment", "the enrolled AK cannot be used: %s", ei.message);
+		parsed_release(ak);
 		goto done;
 	}
 	pcrgate_evidence_quote_input(ev, in);
-	in->ak = ak;
+	in->ak = (*ak)->ak;
 	in->nonce = qualifying;
 	in->nonce_len = qlen;
 	in->ak_qualified_name = qn;
@@ -434,8 +599,8 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 		verdict_fail(v, "no-policy", "no reference policy named %s", rd->policy_name);
 		goto done;
 	}
-	if (pcrgate_refpolicy_parse((const uint8_t *)rd->policy_doc, strlen(rd->policy_doc), &policy, &ei) != 0 ||
-	    pcrgate_refpolicy_evaluate(policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv, &ei) != 0) {
+	if (reference_policy(rd->policy_name, rd->policy_doc, &policy, &ei) != 0 ||
+	    pcrgate_refpolicy_evaluate(policy->policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv, &ei) != 0) {
 		verdict_fail(v, "policy", "policy %s cannot be evaluated: %s", rd->policy_name, ei.message);
 		goto done;
 	}
@@ -452,10 +617,7 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 			verdict_fail(v, "policy", "and %zu more", pv.omitted);
 	}
 done:
-	pcrgate_refpolicy_free(&policy);
-	/* The AK stays referenced by in; it is freed with the input by attest_cleanup. */
-	if (in->ak == NULL)
-		pcrgate_akpub_free(&ak);
+	parsed_release(&policy);
 }
 
 int api_attest(struct vreq *req, struct vresp *resp)
@@ -472,6 +634,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	pcrgate_quote_input in;
 	pcrgate_quote_result qr;
 	pcrgate_evidence *ev = NULL;
+	struct parsed *ak = NULL;
 	json_t *evdoc, *reportdoc = NULL, *out = NULL, *claims = NULL;
 	char *token = NULL;
 	pcrgate_errinfo ei;
@@ -498,7 +661,8 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		goto done;
 	}
 	pcrgate_errinfo_clear(&ei);
-	if ((r = pcrgate_evidence_parse_json(evdoc, &ev, &ei)) != PCRGATE_OK) {
+	/* The enrolled AK verifies; the one the evidence carries is only checked against its name. */
+	if ((r = pcrgate_evidence_parse_json(evdoc, PCRGATE_EVIDENCE_NO_AK_KEY, &ev, &ei)) != PCRGATE_OK) {
 		vresp_error(resp, r == PCRGATE_ERR_LIMIT ? 413 : 400, "evidence", "evidence: %s", ei.message);
 		goto done;
 	}
@@ -540,7 +704,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	else if (strcmp(rd.dev.state, "active") != 0)
 		verdict_fail(&v, "activation", "the device's AK never completed credential activation");
 	else
-		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name);
+		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name, &ak);
 	memset(&w, 0, sizeof(w));
 	w.dev = &rd.dev;
 	w.nonce_hex = nhex;
@@ -599,7 +763,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	vresp_json(resp, 200, out);
 	out = NULL;
 done:
-	pcrgate_akpub_free((pcrgate_akpub **)&in.ak);
+	parsed_release(&ak);
 	pcrgate_evidence_free(&ev);
 	OPENSSL_cleanse(rd.content_key, sizeof(rd.content_key));
 	free(rd.policy_doc);

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,8 +52,8 @@ static const char *ak_unacceptable(const TPMT_PUBLIC *ak)
 struct enroll_op {
 	struct api_ctx *ctx;
 	const char *device_id, *ek_digest, *ak_name, *ak_qn, *group, *enrollment_id, *secret_hash, *defects;
-	const uint8_t *ek_public, *ek_cert, *ak_public, *uk_public;
-	size_t ek_public_len, ek_cert_len, ak_public_len, uk_public_len;
+	const uint8_t *ek_public, *ek_cert, *ak_public, *uk_public, *tls_public;
+	size_t ek_public_len, ek_cert_len, ak_public_len, uk_public_len, tls_public_len;
 	/* out */
 	int refused; /* 409: known EK, other AK; 403: revoked */
 	char why[160];
@@ -110,6 +111,15 @@ static int enroll_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	}
 	if (r != PCRGATE_OK)
 		return r;
+	/* The certified TLS key waits for activation; only then is its certificate issued. */
+	{
+		struct vparam t[2] = {op->tls_public != NULL ? VPARAM_BLOB(op->tls_public, op->tls_public_len) : VPARAM_NULL,
+				      VPARAM_TEXT(op->device_id)};
+
+		if ((r = vstore_exec(tx, "UPDATE devices SET tls_pending = ? WHERE id = ?", t, 2, NULL, NULL, NULL,
+				     ei)) != PCRGATE_OK)
+			return r;
+	}
 	{
 		struct vparam c[5] = {VPARAM_TEXT(op->enrollment_id), VPARAM_TEXT(op->device_id),
 				      VPARAM_TEXT(op->secret_hash), VPARAM_INT(now),
@@ -164,14 +174,56 @@ static int check_ek_certificate(struct api_ctx *ctx, struct vresp *resp, const u
 	return 0;
 }
 
+/*
+ * The device's TLS client key, certified by the AK like the update key: the same TPM, an
+ * unrestricted signing key that never leaves it. 1 when resp was set (refused), else 0 with
+ * the key's TPM2B_PUBLIC in out.
+ */
+static int certified_tls_key(const json_t *body, const TPM2B_PUBLIC *ak, struct vresp *resp, uint8_t *out, size_t cap,
+			     size_t *len)
+{
+	const json_t *doc = json_object_get(body, "tls_key_certification");
+	struct certify_result res;
+	TPM2B_PUBLIC tmpl;
+	pcrgate_errinfo ei;
+	char *text;
+	int r;
+
+	if (!json_is_object(doc)) {
+		vresp_error(resp, 400, "request",
+			    "member tls_key_certification must be an object: this verifier issues device TLS client "
+			    "certificates (update the agent, or provision its TLS key)");
+		return 1;
+	}
+	if ((text = json_dumps(doc, JSON_COMPACT)) == NULL) {
+		api_fail(resp, "tls-key", PCRGATE_ERR_NOMEM, NULL);
+		return 1;
+	}
+	pcrgate_errinfo_clear(&ei);
+	tpmobj_template_tls_key(&tmpl);
+	r = certify_verify_key((const uint8_t *)text, strlen(text), &tmpl.publicArea, "TLS client key", NULL, 0, ak, &res,
+			       &ei);
+	free(text);
+	if (r == PCRGATE_ERR_VERIFY || r == PCRGATE_ERR_FORMAT) {
+		vresp_error(resp, 403, "tls-key", "TLS key certification: %s", ei.message);
+		return 1;
+	}
+	if (r != PCRGATE_OK || tpmobj_public_marshal(&res.key, out, cap, len) != PCRGATE_OK) {
+		api_fail(resp, "tls-key", r != PCRGATE_OK ? r : PCRGATE_ERR_FORMAT, &ei);
+		return 1;
+	}
+	return 0;
+}
+
 int api_enroll(struct vreq *req, struct vresp *resp)
 {
 	struct api_ctx *ctx = req->app;
 	uint8_t ek_raw[sizeof(TPM2B_PUBLIC)], ak_raw[sizeof(TPM2B_PUBLIC)], uk_raw[sizeof(TPM2B_PUBLIC)];
+	uint8_t tls_raw[sizeof(TPM2B_PUBLIC)];
 	uint8_t cert[EK_CERT_MAX], secret[ACTIVATION_SECRET];
 	char ek_digest[65], device_id[API_ID_HEX], enrollment_id[API_ID_HEX], secret_hash[65];
 	char ak_hex[2 * sizeof(TPMU_NAME) + 1], qn_hex[2 * sizeof(TPMU_NAME) + 1], defects[80];
-	size_t ek_len = 0, ak_len = 0, cert_len = 0, uk_len = 0;
+	size_t ek_len = 0, ak_len = 0, cert_len = 0, uk_len = 0, tls_len = 0;
 	const char *group = NULL, *why;
 	json_t *certdoc = NULL;
 	char *certtext = NULL;
@@ -214,6 +266,8 @@ int api_enroll(struct vreq *req, struct vresp *resp)
 		return api_fail(resp, "update-key", r, &ei);
 	if ((r = tpmobj_public_marshal(&cres.key, uk_raw, sizeof(uk_raw), &uk_len)) != PCRGATE_OK)
 		return api_fail(resp, "update-key", PCRGATE_ERR_FORMAT, NULL);
+	if (ctx->device_ca != NULL && certified_tls_key(req->json, &ak, resp, tls_raw, sizeof(tls_raw), &tls_len))
+		return 0;
 	if (RAND_bytes(secret, sizeof(secret)) != 1 || api_random_id(enrollment_id) != PCRGATE_OK)
 		return api_fail(resp, "enroll", PCRGATE_ERR_CRYPTO, NULL);
 	if ((r = credential_make(&ek, &cres.ak_name, secret, sizeof(secret), &cred, &ei)) != PCRGATE_OK) {
@@ -246,6 +300,8 @@ int api_enroll(struct vreq *req, struct vresp *resp)
 	op.ak_public_len = ak_len;
 	op.uk_public = uk_raw;
 	op.uk_public_len = uk_len;
+	op.tls_public = tls_len > 0 ? tls_raw : NULL;
+	op.tls_public_len = tls_len;
 	if ((r = vstore_run(ctx->store, enroll_tx, &op, &ei)) != PCRGATE_OK)
 		return api_fail(resp, "enroll", r, &ei);
 	if (op.refused)
@@ -257,10 +313,49 @@ int api_enroll(struct vreq *req, struct vresp *resp)
 }
 
 struct activate_op {
+	struct api_ctx *ctx;
 	const char *enrollment_id, *secret_hash;
 	char device_id[API_MAX_NAME + 1];
 	const char *why; /* out: NULL when activated */
+	char *certificate; /* out: the device's TLS client certificate (PEM, malloc'd), or NULL */
 };
+
+struct pending_row {
+	uint8_t key[sizeof(TPM2B_PUBLIC)];
+	size_t len;
+};
+
+static int pending_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct pending_row *p = arg;
+
+	(void)ei;
+	if (ncols == 1)
+		p->len = vcol_blob(&cols[0], p->key, sizeof(p->key));
+	return 0;
+}
+
+/* The device's pending TLS key gets its certificate when the credential is activated. */
+static int issue_tls_certificate(vstore_tx *tx, struct activate_op *op, pcrgate_errinfo *ei)
+{
+	struct vparam id = VPARAM_TEXT(op->device_id);
+	struct pending_row p;
+	int r;
+
+	free(op->certificate);
+	op->certificate = NULL;
+	if (op->ctx->device_ca == NULL)
+		return PCRGATE_OK;
+	memset(&p, 0, sizeof(p));
+	if ((r = vstore_exec(tx, "SELECT tls_pending FROM devices WHERE id = ?", &id, 1, pending_row, &p, NULL, ei)) !=
+	    PCRGATE_OK)
+		return r;
+	if (p.len == 0) {
+		op->why = "no certified TLS key is waiting for this device: enroll again";
+		return PCRGATE_OK;
+	}
+	return api_device_tls_issue(op->ctx, tx, op->device_id, p.key, p.len, &op->certificate, ei);
+}
 
 struct challenge_row {
 	int found;
@@ -318,6 +413,8 @@ static int activate_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		if (!dev.found || strcmp(dev.state, "revoked") == 0)
 			op->why = "the device is revoked";
 	}
+	if (op->why == NULL && (r = issue_tls_certificate(tx, op, ei)) != PCRGATE_OK)
+		return r;
 	if (op->why != NULL)
 		return api_audit(tx, "device", "enroll-activate-failed", c.device_id, json_pack("{s:s}", "why", op->why),
 				 ei);
@@ -339,6 +436,7 @@ int api_enroll_activate(struct vreq *req, struct vresp *resp)
 	const char *eid;
 	size_t len = 0;
 	struct activate_op op;
+	json_t *doc;
 	pcrgate_errinfo ei;
 	int r;
 
@@ -348,12 +446,24 @@ int api_enroll_activate(struct vreq *req, struct vresp *resp)
 	api_sha256_hex(secret, len, hash);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	memset(&op, 0, sizeof(op));
+	op.ctx = ctx;
 	op.enrollment_id = eid;
 	op.secret_hash = hash;
 	pcrgate_errinfo_clear(&ei);
-	if ((r = vstore_run(ctx->store, activate_tx, &op, &ei)) != PCRGATE_OK)
+	if ((r = vstore_run(ctx->store, activate_tx, &op, &ei)) != PCRGATE_OK) {
+		free(op.certificate);
 		return api_fail(resp, "activation", r, &ei);
-	if (op.why != NULL)
+	}
+	if (op.why != NULL) {
+		free(op.certificate);
 		return vresp_error(resp, 403, "activation", "%s", op.why);
-	return vresp_json(resp, 200, json_pack("{s:s,s:s}", "device_id", op.device_id, "state", "active"));
+	}
+	doc = json_pack("{s:s,s:s}", "device_id", op.device_id, "state", "active");
+	if (doc != NULL && op.certificate != NULL &&
+	    json_object_set_new(doc, "client_certificate", json_string(op.certificate)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	free(op.certificate);
+	return vresp_json(resp, 200, doc);
 }

@@ -14,6 +14,7 @@
 
 #include "pcrgate/quote.h"
 #include "verifier/api.h"
+#include "verifier/devcert.h"
 #include "verifier/ekcert.h"
 #include "verifier/store.h"
 
@@ -25,6 +26,7 @@ struct api_ctx {
 	size_t jws_key_len;
 	int have_policy_key;
 	TPM2B_NAME policy_key_name; /* the vendor policy key, for the update key's authPolicy */
+	devcert_ca *device_ca;      /* NULL when device client certificates are off */
 };
 
 #define API_ID_HEX 33	  /* 16 random bytes in hex and a NUL */
@@ -59,6 +61,14 @@ struct api_device {
 int api_device_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
 /* Loads the device with id (dev->found says whether it exists). */
 int api_device_load(vstore_tx *tx, const char *id, struct api_device *dev, pcrgate_errinfo *ei);
+
+/*
+ * Issues the device's TLS client certificate for its certified TLS key (TPM2B_PUBLIC bytes),
+ * records the key as the device's (tls_key_public, tls_spki) and audits it; *pem (malloc'd)
+ * gets the certificate.
+ */
+int api_device_tls_issue(struct api_ctx *ctx, vstore_tx *tx, const char *device_id, const uint8_t *tpm_public,
+			 size_t len, char **pem, pcrgate_errinfo *ei);
 
 /* A vstore_rowfn counting rows into the long that arg points to. */
 int api_count_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);

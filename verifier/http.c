@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+
+#include "pcrgate/alg.h"
 
 #include "verifier/http.h"
 #include "verifier/metrics.h"
@@ -46,6 +49,7 @@ struct vhttp {
 	struct vmetrics *metrics;
 	char *cert;
 	char *key;
+	char *client_ca;
 	size_t key_len;
 	int listen_fd;
 	uint16_t port;
@@ -68,6 +72,13 @@ struct reqstate {
 	size_t len, cap;
 	char params[VREQ_MAX_PARAMS][VHTTP_MAX_PARAM];
 	size_t nparams;
+};
+
+/* Per connection: the device its client certificate was accepted for, and that certificate's digest. */
+struct connstate {
+	int accepted;
+	uint8_t leaf[32];
+	char device_id[VHTTP_MAX_PARAM];
 };
 
 static const char *const builtin_pattern[NBUILTIN] = {"/healthz", "/metrics"};
@@ -428,6 +439,68 @@ static int collect(struct reqstate *st, const char *data, size_t n)
 	return 0;
 }
 
+/*
+ * A device route's TLS client certificate: 0 when device_auth accepts it for the body's
+ * device_id (or accepted it before on this connection), else the status to answer with why.
+ */
+static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json_t *body, char *why, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct connstate *cs = sc != NULL ? sc->socket_context : NULL;
+	const char *id = json_string_value(json_object_get(body, "device_id"));
+	const gnutls_datum_t *peers = NULL;
+	const uint8_t *certs[VHTTP_MAX_CHAIN];
+	size_t lens[VHTTP_MAX_CHAIN], i;
+	uint8_t leaf[32];
+	unsigned n = 0;
+	int status;
+
+	if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(cs->device_id)) {
+		snprintf(why, cap, "member device_id must be a non-empty string");
+		return 400;
+	}
+	if (ci != NULL && ci->tls_session != NULL)
+		peers = gnutls_certificate_get_peers(ci->tls_session, &n);
+	if (peers == NULL || n == 0) {
+		snprintf(why, cap, "this request needs the device's TLS client certificate, issued at enrollment");
+		return 401;
+	}
+	if (pcrgate_digest(PCRGATE_ALG_SHA256, peers[0].data, peers[0].size, leaf) != 0) {
+		snprintf(why, cap, "cannot hash the client certificate");
+		return 500;
+	}
+	if (cs != NULL && cs->accepted && pcrgate_ct_equal(cs->leaf, leaf, sizeof(leaf)) && strcmp(cs->device_id, id) == 0)
+		return 0;
+	for (i = 0; i < n && i < VHTTP_MAX_CHAIN; i++) {
+		certs[i] = peers[i].data;
+		lens[i] = peers[i].size;
+	}
+	why[0] = '\0';
+	if ((status = h->opts.device_auth(h->opts.app, id, certs, lens, i, why, cap)) != 0)
+		return status;
+	if (cs != NULL) {
+		memcpy(cs->leaf, leaf, sizeof(leaf));
+		snprintf(cs->device_id, sizeof(cs->device_id), "%s", id);
+		cs->accepted = 1;
+	}
+	return 0;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection's state lives as long as the connection. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct connstate));
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 /* The last call: the whole body is here. */
 static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate *st, const char *url,
 				   const char *method)
@@ -456,6 +529,15 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 		if (!json_is_object(body_json)) {
 			json_decref(body_json);
 			return answer_error(conn, st, 400, "json", NULL, "the body must be a JSON object");
+		}
+	}
+	if ((st->route->flags & VROUTE_DEVICE) != 0 && h->opts.device_auth != NULL) {
+		char why[MAX_ERROR_TEXT];
+		int status = device_check(h, conn, body_json, why, sizeof(why));
+
+		if (status != 0) {
+			json_decref(body_json);
+			return answer_error(conn, st, status, "client-certificate", NULL, "%s", why);
 		}
 	}
 	req.method = method;
@@ -682,7 +764,7 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 		h->opts.conn_timeout = 30;
 	if (h->opts.max_body == 0)
 		h->opts.max_body = VHTTP_DEFAULT_MAX_BODY;
-	h->opts.tls_cert_pem = h->opts.tls_key_pem = NULL;
+	h->opts.tls_cert_pem = h->opts.tls_key_pem = h->opts.client_ca_pem = NULL;
 	if (opts->plain_http) {
 		if (!opts->use_listen_fd && !vhttp_is_loopback(h->opts.address)) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
@@ -703,7 +785,8 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 			goto fail;
 		}
 		h->key_len = strlen(opts->tls_key_pem);
-		if ((h->cert = strdup(opts->tls_cert_pem)) == NULL || (h->key = strdup(opts->tls_key_pem)) == NULL) {
+		if ((h->cert = strdup(opts->tls_cert_pem)) == NULL || (h->key = strdup(opts->tls_key_pem)) == NULL ||
+		    (opts->client_ca_pem != NULL && (h->client_ca = strdup(opts->client_ca_pem)) == NULL)) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 			goto fail;
 		}
@@ -730,12 +813,16 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 	if (h->opts.per_ip_limit != 0)
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit, NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
 	if (h->cert != NULL) {
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
 						 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+		/* With a trust list, libmicrohttpd asks clients for a certificate (GNUTLS_CERT_REQUEST). */
+		if (h->client_ca != NULL)
+			o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, h->client_ca};
 	}
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
@@ -801,6 +888,7 @@ void vhttp_stop(vhttp **hp)
 		explicit_bzero(h->key, h->key_len);
 	free(h->key);
 	free(h->cert);
+	free(h->client_ca);
 	free(h);
 	*hp = NULL;
 }

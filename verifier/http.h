@@ -23,6 +23,13 @@ struct vmetrics;
 
 #define VROUTE_ADMIN 0x1u /* needs "Authorization: Bearer TOKEN" that admin_auth accepts; 401 otherwise */
 #define VROUTE_JSON 0x2u  /* the body must be a JSON object; parsed into vreq.json */
+/*
+ * A device's request (with VROUTE_JSON): when the server has device_auth, the TLS connection
+ * must carry a client certificate that device_auth accepts for the body's member device_id
+ * (401 without one, device_auth's status otherwise) before the handler runs.
+ */
+#define VROUTE_DEVICE 0x4u
+#define VHTTP_MAX_CHAIN 4 /* client certificates handed to device_auth: the leaf and its chain */
 
 #define VREQ_MAX_PARAMS 4          /* "{}" segments in one pattern */
 #define VHTTP_MAX_PARAM 256        /* bytes of one path parameter */
@@ -112,6 +119,21 @@ struct vhttp_opts {
 	void *app;                 /* handed to handlers and callbacks */
 	/* 0 when token is a valid admin token; anything else: 401. NULL: admin routes always 401. */
 	int (*admin_auth)(void *app, const char *token);
+	/*
+	 * PEM text of the CA(s) device client certificates chain to: with it the TLS server asks
+	 * every client for a certificate (optional at the TLS level: admins and enrolling devices
+	 * have none). NULL: none asked for.
+	 */
+	const char *client_ca_pem;
+	/*
+	 * For VROUTE_DEVICE routes: 0 when certs (DER, the leaf first, n of them) authenticate the
+	 * device device_id; else the HTTP status to answer (401, 403), with why (cap bytes). A
+	 * connection that passed keeps its result for the same device and the same leaf
+	 * certificate, so a keep-alive connection is checked once. NULL: device routes are not
+	 * authenticated by TLS (the device still signs its evidence).
+	 */
+	int (*device_auth)(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,
+			   char *why, size_t cap);
 	/* 0 when the service (its store) is usable; anything else: /healthz answers 503. NULL: healthy. */
 	int (*healthy)(void *app);
 };

@@ -24,6 +24,7 @@
 #include "pcrgate/common.h"
 #include "authz.h"
 #include "verifier/api.h"
+#include "verifier/devcert.h"
 #include "verifier/http.h"
 #include "verifier/store.h"
 #include "verifier/vconfig.h"
@@ -116,6 +117,15 @@ static int check_config(const struct vconfig *cfg)
 	    (r = check_readable(cfg->policy_key, "policy_key", &ei)) < 0) {
 		report("configuration", &ei, r);
 		goto done;
+	}
+	if (cfg->device_client_certs) {
+		devcert_ca *ca = NULL;
+
+		if ((r = devcert_ca_load(cfg->device_ca_cert, cfg->device_ca_key, &ca, &ei)) < 0) {
+			report("device CA", &ei, r);
+			goto done;
+		}
+		devcert_ca_free(&ca);
 	}
 	if (getuid() == 0 && getpwnam(cfg->user) == NULL) {
 		fprintf(stderr, "pcrgate-verifierd: configuration: user \"%s\" does not exist\n", cfg->user);
@@ -212,6 +222,8 @@ static int serve(const struct vconfig *cfg)
 	o.per_ip_limit = cfg->per_ip_connections;
 	o.conn_timeout = cfg->connection_timeout;
 	o.max_body = cfg->max_body;
+	o.client_ca_pem = api_device_ca_pem(ctx);
+	o.device_auth = cfg->device_client_certs ? api_device_auth : NULL;
 	o.routes = api_routes;
 	o.nroutes = api_route_count;
 	o.app = ctx;

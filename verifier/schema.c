@@ -93,6 +93,26 @@ static const struct migration migrations[] = {
 		"CREATE TRIGGER audit_head_no_delete BEFORE DELETE OR TRUNCATE ON audit_head"
 		" FOR EACH STATEMENT EXECUTE FUNCTION pcrgate_audit_append_only();",
 	},
+	{
+		/* The TLS key the AK certified at enrollment (pending until activation) and its certificate's key. */
+		"device TLS client keys",
+		"ALTER TABLE devices ADD COLUMN tls_pending BYTES;"
+		"ALTER TABLE devices ADD COLUMN tls_key_public BYTES;"
+		"ALTER TABLE devices ADD COLUMN tls_spki TEXT;",
+		NULL,
+		NULL,
+	},
+	{
+		/*
+		 * Each nonce request deletes its device's expired challenges: with device_id alone
+		 * indexed, that visited every challenge the device had within nonce_ttl.
+		 */
+		"challenges by device and expiry",
+		"CREATE INDEX challenges_device_expires ON challenges (device_id, expires_at);"
+		"DROP INDEX challenges_device;",
+		NULL,
+		NULL,
+	},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

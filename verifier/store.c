@@ -29,6 +29,7 @@ struct vstore {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_mutex_t write_mu; /* held by the one writer of a one_writer backend */
+	void *shared;		  /* the backend's start, when it has one */
 	int schema_version;
 };
 
@@ -37,6 +38,7 @@ struct vstore_tx {
 	struct vconn *c;
 	int retry; /* a statement failed in a way a new attempt may not */
 	int broken;
+	int durable; /* vstore_tx_durable: the commit is synced before vstore_run returns */
 };
 
 /* Takes "pool=N" out of a list of items separated by sep; *pool gets N (0 when absent). */
@@ -205,6 +207,8 @@ void vstore_close(vstore **sp)
 	for (size_t i = 0; i < s->nconns; i++)
 		if (s->conns[i].h != NULL)
 			s->be->disconnect(s->conns[i].h);
+	if (s->shared != NULL)
+		s->be->stop(s->shared);
 	free(s->conns);
 	if (s->conninfo != NULL) {
 		explicit_bzero(s->conninfo, strlen(s->conninfo));
@@ -244,8 +248,10 @@ int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;
 	}
+	if (s->be->start != NULL && (r = s->be->start(s->conninfo, s->display, &s->write_mu, &s->shared, ei)) != 0)
+		goto fail;
 	/* The first connection is opened now, so a wrong URL fails at startup, and migrates the schema. */
-	if ((r = s->be->connect(s->conninfo, s->display, &s->conns[0].h, ei)) != 0)
+	if ((r = s->be->connect(s->conninfo, s->display, s->shared, &s->conns[0].h, ei)) != 0)
 		goto fail;
 	if ((r = vstore_migrate(s->be, s->conns[0].h, &s->schema_version, ei)) != 0)
 		goto fail;
@@ -340,9 +346,10 @@ static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errin
 			s->be->disconnect(tx.c->h);
 			tx.c->h = NULL;
 		}
-		if (tx.c->h == NULL && (r = s->be->connect(s->conninfo, s->display, &tx.c->h, ei)) != 0)
+		if (tx.c->h == NULL && (r = s->be->connect(s->conninfo, s->display, s->shared, &tx.c->h, ei)) != 0)
 			goto done;
 		tx.retry = 0;
+		tx.durable = 0;
 		r = s->be->script(tx.c->h, readonly ? s->be->begin_ro : s->be->begin_rw, &retry, ei);
 		if (r == 0) {
 			r = fn(&tx, arg, ei);
@@ -361,10 +368,18 @@ static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errin
 	r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
 				"%s: transaction still conflicting after %d attempts", s->display, VSTORE_MAX_ATTEMPTS);
 done:
-	pool_give(s, tx.c);
 	if (!readonly && s->be->one_writer)
 		pthread_mutex_unlock(&s->write_mu);
+	/* The sync waits for the disk: other writers go on meanwhile (it makes their commits durable too). */
+	if (r == 0 && tx.durable && s->be->sync != NULL)
+		r = s->be->sync(tx.c->h, ei);
+	pool_give(s, tx.c);
 	return r;
+}
+
+void vstore_tx_durable(vstore_tx *tx)
+{
+	tx->durable = 1;
 }
 
 int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)

@@ -68,6 +68,13 @@ int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
 int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
 /* The backend of the transaction's store, for the rare statement that differs. */
 const char *vstore_tx_backend(const vstore_tx *tx);
+/*
+ * Asks that tx, once committed, be on disk before vstore_run returns: for a decision whose
+ * answer leaves the verifier (an update authorization), which must not be forgotten after a
+ * power cut. SQLite's commits are otherwise synced only at checkpoints (synchronous=NORMAL);
+ * a PostgreSQL commit is durable already. vstore_run fails when the sync fails.
+ */
+void vstore_tx_durable(vstore_tx *tx);
 
 /* Types of a parameter or a result column. */
 enum vtype { VP_NULL = 0, VP_INT, VP_TEXT, VP_BLOB };

@@ -6,12 +6,17 @@
 #ifndef PCRGATE_VERIFIER_STORE_INTERNAL_H
 #define PCRGATE_VERIFIER_STORE_INTERNAL_H
 
+#include <pthread.h>
+
 #include "verifier/store.h"
 
 struct vbackend {
 	const char *name;
-	/* Opens a connection to conninfo (a path for SQLite, a libpq string for PostgreSQL). */
-	int (*connect)(const char *conninfo, const char *display, void **h, pcrgate_errinfo *ei);
+	/*
+	 * Opens a connection to conninfo (a path for SQLite, a libpq string for PostgreSQL); shared
+	 * is what start gave for the store (NULL without start).
+	 */
+	int (*connect)(const char *conninfo, const char *display, void *shared, void **h, pcrgate_errinfo *ei);
 	void (*disconnect)(void *h);
 	/* 1 when the connection is usable; otherwise the store reconnects it. */
 	int (*healthy)(void *h);
@@ -25,6 +30,17 @@ struct vbackend {
 	 * a mutex instead of sleeping in the database's busy handler, which wakes them late.
 	 */
 	int one_writer;
+	/*
+	 * Optional (NULL when the backend needs none): work of the whole store beside its
+	 * connections, started before the first connection and stopped after the last one
+	 * closed (SQLite: the WAL checkpointer). write_mu is the mutex every writer of a
+	 * one_writer backend holds over its transaction.
+	 */
+	int (*start)(const char *conninfo, const char *display, pthread_mutex_t *write_mu, void **shared,
+		     pcrgate_errinfo *ei);
+	void (*stop)(void *shared);
+	/* Optional: makes the connection's committed transactions durable (NULL: commits are). */
+	int (*sync)(void *h, pcrgate_errinfo *ei);
 	/* Statements that begin a read-write or read-only transaction. */
 	const char *begin_rw;
 	const char *begin_ro;

@@ -62,7 +62,7 @@ static void pq_disconnect(void *h)
 	free(c);
 }
 
-static int pq_connect(const char *conninfo, const char *display, void **h, pcrgate_errinfo *ei)
+static int pq_connect(const char *conninfo, const char *display, void *shared, void **h, pcrgate_errinfo *ei)
 {
 	/* expand_dbname: dbname holds the whole URI or keyword string; later keywords only fill gaps. */
 	const char *const keys[] = {"dbname", "fallback_application_name", NULL};
@@ -71,6 +71,7 @@ static int pq_connect(const char *conninfo, const char *display, void **h, pcrga
 	char msg[200];
 	int r;
 
+	(void)shared;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	c->display = display;

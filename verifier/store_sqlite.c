@@ -4,10 +4,12 @@
  * power cut may lose the last commits but never corrupts the database), a busy timeout so
  * writers of several connections queue, and foreign keys on. Prepared statements are kept
  * per connection, keyed by their SQL text, since the verifier runs the same few statements
- * thousands of times a second.
+ * thousands of times a second. Checkpoints (copying the WAL into the database, the only
+ * place NORMAL syncs the disk) run on a thread of their own, never in a committing request.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,32 @@
 /* How long a connection waits for another's write lock before SQLITE_BUSY (then vstore_run retries). */
 #define SQLITE_BUSY_MS 5000
 #define STMT_CACHE 48
+/*
+ * WAL pages after which a commit asks the checkpointer for a checkpoint. Each round ends with
+ * the writers held off for a short catch-up (two syncs): rounds are few, at the cost of a
+ * WAL of up to about this many pages (4 KiB each) between them.
+ */
+#define CHECKPOINT_PAGES 8192
+
+/*
+ * The store's checkpointer: commits signal it when the WAL has grown past CHECKPOINT_PAGES,
+ * and it checkpoints on a connection of its own, so no request waits for the syncs of a
+ * checkpoint while holding the write lock. A passive checkpoint takes no lock writers or
+ * readers wait for, but the WAL starts over from its beginning only when a write begins
+ * after a checkpoint copied all of it; with writers committing throughout, the checkpointer
+ * would chase them forever and the WAL would grow without end. So a round is a passive
+ * checkpoint of the bulk, then a second one under the store's write mutex for what was
+ * committed meanwhile, after which the next writer restarts the WAL.
+ */
+struct checkpointer {
+	char *path;
+	const char *display;
+	pthread_mutex_t *write_mu;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending, stopping;
+};
 
 struct cached {
 	char *sql;
@@ -28,6 +56,7 @@ struct cached {
 struct sconn {
 	sqlite3 *db;
 	const char *display;
+	struct checkpointer *ckpt; /* NULL: SQLite checkpoints in the committing connection */
 	struct cached cache[STMT_CACHE];
 	unsigned long long clock;
 };
@@ -62,17 +91,53 @@ static void sq_disconnect(void *h)
 	free(c);
 }
 
+static int prepare(struct sconn *c, const char *sql, sqlite3_stmt **out, int *retry, pcrgate_errinfo *ei);
+
+/*
+ * SQL text without parameters. One statement (BEGIN, COMMIT, ROLLBACK: twice or three times
+ * per request) runs from the statement cache; a script of several (migrations) is compiled
+ * each time.
+ */
 static int sq_script(void *h, const char *sql, int *retry, pcrgate_errinfo *ei)
 {
 	struct sconn *c = h;
-	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	sqlite3_stmt *st = NULL;
+	int rc, r;
 
-	if (rc != SQLITE_OK)
+	if (strchr(sql, ';') != NULL) {
+		if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+			return map_error(c, rc, "statement failed", retry, ei);
+		return 0;
+	}
+	if ((r = prepare(c, sql, &st, retry, ei)) != 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
 		return map_error(c, rc, "statement failed", retry, ei);
 	return 0;
 }
 
-static int sq_connect(const char *path, const char *display, void **h, pcrgate_errinfo *ei)
+/* sqlite3_wal_hook: runs after each commit, under the store's write lock, so it only signals. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct checkpointer *k = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&k->mu);
+		if (!k->pending) {
+			k->pending = 1;
+			pthread_cond_signal(&k->cv);
+		}
+		pthread_mutex_unlock(&k->mu);
+	}
+	return SQLITE_OK;
+}
+
+static int sq_connect(const char *path, const char *display, void *shared, void **h, pcrgate_errinfo *ei)
 {
 	struct sconn *c;
 	int rc;
@@ -106,11 +171,147 @@ static int sq_connect(const char *path, const char *display, void **h, pcrgate_e
 		goto fail;
 	if ((r = sq_script(c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", &retry, ei)) != 0)
 		goto fail;
+	/* The hook replaces SQLite's automatic checkpoint in the committing connection. */
+	if ((c->ckpt = shared) != NULL)
+		sqlite3_wal_hook(c->db, on_wal_commit, c->ckpt);
 	*h = c;
 	return 0;
 fail:
 	sq_disconnect(c);
 	return r;
+}
+
+/* One passive checkpoint; 0 when it copied the whole WAL into the database. */
+static int checkpoint(struct checkpointer *k, sqlite3 *db)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+
+	if (rc != SQLITE_OK) {
+		if ((rc & 0xff) != SQLITE_BUSY)
+			pg_warn("%s: checkpoint failed: %s", k->display, sqlite3_errmsg(db));
+		return -1;
+	}
+	return done == log ? 0 : -1;
+}
+
+static void *checkpoint_loop(void *arg)
+{
+	struct checkpointer *k = arg;
+	sqlite3 *db = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&k->mu);
+		while (!k->pending && !k->stopping)
+			pthread_cond_wait(&k->cv, &k->mu);
+		k->pending = 0;
+		if (k->stopping) {
+			pthread_mutex_unlock(&k->mu);
+			break;
+		}
+		pthread_mutex_unlock(&k->mu);
+		/*
+		 * Opened at the first request: by then a pooled connection made the file and its WAL.
+		 * A connection finds the WAL only when it reads the database: until then it would
+		 * checkpoint nothing.
+		 */
+		if (db == NULL &&
+		    (sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+		     sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)) {
+			pg_warn("%s: checkpointer cannot open the database: %s", k->display,
+				db != NULL ? sqlite3_errmsg(db) : "out of memory");
+			sqlite3_close(db);
+			db = NULL;
+			continue;
+		}
+		/*
+		 * Two passes outside the lock, the second copying only what came during the first,
+		 * leave the locked pass little beyond its two syncs. A reader still on old pages
+		 * keeps them: let it finish rather than spin on it.
+		 */
+		if (checkpoint(k, db) != 0 || checkpoint(k, db) != 0) {
+			sqlite3_sleep(5);
+			continue;
+		}
+		pthread_mutex_lock(k->write_mu);
+		checkpoint(k, db);
+		/* Commits signalled during the round: the next writer starts the WAL over, no round is due. */
+		pthread_mutex_lock(&k->mu);
+		k->pending = 0;
+		pthread_mutex_unlock(&k->mu);
+		pthread_mutex_unlock(k->write_mu);
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+static int sq_start(const char *path, const char *display, pthread_mutex_t *write_mu, void **shared,
+		    pcrgate_errinfo *ei)
+{
+	struct checkpointer *k;
+
+	/* Each connection of :memory: is its own database: nothing to checkpoint. */
+	if (strcmp(path, ":memory:") == 0) {
+		*shared = NULL;
+		return 0;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL || (k->path = strdup(path)) == NULL) {
+		free(k);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	}
+	k->display = display;
+	k->write_mu = write_mu;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (pthread_create(&k->thread, NULL, checkpoint_loop, k) != 0) {
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->cv);
+		free(k->path);
+		free(k);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s: cannot start the checkpointer",
+					   display);
+	}
+	*shared = k;
+	return 0;
+}
+
+/* After the pooled connections closed; the last connection to close checkpoints the rest. */
+static void sq_stop(void *shared)
+{
+	struct checkpointer *k = shared;
+
+	pthread_mutex_lock(&k->mu);
+	k->stopping = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k->path);
+	free(k);
+}
+
+/*
+ * synchronous=NORMAL writes a commit to the WAL without syncing it; syncing the WAL now makes
+ * every commit in it durable, as synchronous=FULL would have for this one.
+ */
+static int sq_sync(void *h, pcrgate_errinfo *ei)
+{
+	struct sconn *c = h;
+	sqlite3_file *wal = NULL;
+	const char *file = sqlite3_db_filename(c->db, "main");
+	int rc;
+
+	/* An in-memory database has nothing on disk to sync. */
+	if (file == NULL || file[0] == '\0')
+		return 0;
+	rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+	if (rc != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: no WAL file to sync", c->display);
+	if ((rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL)) != SQLITE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync the WAL: %s",
+					   c->display, sqlite3_errstr(rc));
+	return 0;
 }
 
 static int sq_healthy(void *h)
@@ -269,6 +470,9 @@ const struct vbackend vstore_sqlite_backend = {
 	.script = sq_script,
 	.exec = sq_exec,
 	.one_writer = 1,
+	.start = sq_start,
+	.stop = sq_stop,
+	.sync = sq_sync,
 	.begin_rw = "BEGIN IMMEDIATE",
 	.begin_ro = "BEGIN DEFERRED",
 	.migrate_lock = NULL,

@@ -26,6 +26,8 @@ void vconfig_defaults(struct vconfig *cfg)
 	cfg->authorization_ttl = 3600;
 	cfg->counter_index = 0x01500100;
 	cfg->require_ek_certificate = 1;
+	cfg->device_client_certs = 1;
+	cfg->device_cert_days = 365;
 	snprintf(cfg->user, sizeof(cfg->user), "pcrgate");
 	cfg->admin_api = 1;
 }
@@ -66,6 +68,10 @@ static const struct key keys[] = {
 	S("policy_key", policy_key),
 	U("counter_index", counter_index, 0x01000000, 0x01ffffff, "an NV index"),
 	B("require_ek_certificate", require_ek_certificate),
+	B("device_client_certs", device_client_certs),
+	S("device_ca_cert", device_ca_cert),
+	S("device_ca_key", device_ca_key),
+	U("device_cert_days", device_cert_days, 1, 3650, "days"),
 	S("user", user),
 	B("admin_api", admin_api),
 };
@@ -172,5 +178,17 @@ int vconfig_check_serve(const struct vconfig *cfg, pcrgate_errinfo *ei)
 					   "%s: tls_cert and tls_key are required (or plain_http = yes on loopback)",
 					   src);
 	}
+	if (!cfg->device_client_certs)
+		return PCRGATE_OK;
+	if (cfg->plain_http)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: plain HTTP cannot carry device client certificates; serve HTTPS, or "
+					   "set device_client_certs = no (devices then authenticate by their quotes alone)",
+					   src);
+	if (cfg->device_ca_cert[0] == '\0' || cfg->device_ca_key[0] == '\0')
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: device_ca_cert and device_ca_key are required to issue and check device "
+					   "client certificates (or set device_client_certs = no)",
+					   src);
 	return PCRGATE_OK;
 }

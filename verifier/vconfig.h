@@ -36,6 +36,10 @@ struct vconfig {
 	char policy_key[PATH_MAX];            /* vendor policy public key PEM (update key authPolicy) */
 	uint32_t counter_index;               /* NV index of the anti-rollback counter; default 0x01500100 */
 	int require_ek_certificate;           /* 1: enrollment without an EK certificate is refused (default) */
+	int device_client_certs;              /* 1: device requests need their TLS client certificate (default) */
+	char device_ca_cert[PATH_MAX];        /* PEM certificate of the CA that issues device certificates */
+	char device_ca_key[PATH_MAX];         /* its private key: a PEM file or an OpenSSL provider URI */
+	uint32_t device_cert_days;            /* validity of an issued device certificate; default 365 */
 	char user[64];                        /* account to drop privileges to when started as root */
 	int admin_api;                        /* 0: the /v1/admin routes answer 401 to every token */
 };
@@ -49,7 +53,10 @@ void vconfig_defaults(struct vconfig *cfg);
  */
 int vconfig_load(const char *path, int missing_ok, struct vconfig *cfg, pcrgate_errinfo *ei);
 
-/* Cross-checks for serving: TLS files, or plain_http on a loopback listen_address. */
+/*
+ * Cross-checks for serving: TLS files, or plain_http on a loopback listen_address; the device
+ * CA when device client certificates are required (which plain HTTP cannot carry).
+ */
 int vconfig_check_serve(const struct vconfig *cfg, pcrgate_errinfo *ei);
 
 #endif

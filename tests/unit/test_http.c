@@ -775,7 +775,7 @@ static void test_config(void **state)
 
 	p = write_conf("listen_address = 127.0.0.1\nport = 9000\nplain_http = yes\nthreads = 8\n"
 		       "max_body = 4096\nnonce_ttl = 120\njws_key = /k.pem\ncounter_index = 0x01500200\n"
-		       "database = postgresql://v@db/verifier  # shared\nadmin_api = no\n");
+		       "database = postgresql://v@db/verifier  # shared\nadmin_api = no\ndevice_client_certs = no\n");
 	assert_int_equal(vconfig_load(p, 0, &cfg, &ei), 0);
 	assert_string_equal(cfg.path, p);
 	assert_int_equal(cfg.port, 9000);
@@ -787,6 +787,18 @@ static void test_config(void **state)
 	assert_int_equal(cfg.admin_api, 0);
 	assert_int_equal(cfg.authorization_ttl, 3600);
 	assert_string_equal(cfg.database, "postgresql://v@db/verifier");
+	assert_int_equal(vconfig_check_serve(&cfg, &ei), 0);
+	/* Device client certificates (the default) cannot ride on plain HTTP, and need the device CA. */
+	cfg.device_client_certs = 1;
+	assert_int_equal(vconfig_check_serve(&cfg, &ei), PCRGATE_ERR_CONFIG);
+	assert_non_null(strstr(ei.message, "device_client_certs"));
+	cfg.plain_http = 0;
+	snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "/c.pem");
+	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "/k.pem");
+	assert_int_equal(vconfig_check_serve(&cfg, &ei), PCRGATE_ERR_CONFIG);
+	assert_non_null(strstr(ei.message, "device_ca_cert"));
+	snprintf(cfg.device_ca_cert, sizeof(cfg.device_ca_cert), "/ca.pem");
+	snprintf(cfg.device_ca_key, sizeof(cfg.device_ca_key), "/ca.key");
 	assert_int_equal(vconfig_check_serve(&cfg, &ei), 0);
 	unlink(p);
 	free(p);

@@ -32,6 +32,8 @@ verifier_config() {
 		echo "policy_key = $VERIFIER_DIR/vendor.pem"
 		echo "counter_index = $AGENT_COUNTER"
 		echo "ek_ca = $VERIFIER_DIR/ek-ca"
+		echo "device_ca_cert = $VERIFIER_DIR/device-ca.pem"
+		echo "device_ca_key = $VERIFIER_DIR/device-ca.key"
 		# As root the daemon serves only after dropping to an unprivileged user.
 		[ "$(id -u)" = 0 ] && echo "user = nobody"
 		echo "nonce_ttl = ${VERIFIER_NONCE_TTL:-300}"
@@ -76,6 +78,11 @@ verifier_setup() {
 	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 		-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
 		-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
+	# The CA that issues the devices' TLS client certificates at enrollment.
+	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=pcrgate-device-ca -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign \
+		-keyout "$VERIFIER_DIR/device-ca.key" -out "$VERIFIER_DIR/device-ca.pem"
 	verifier_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VERIFIER_DIR/jws.key"
 	verifier_openssl pkey -in "$VERIFIER_DIR/jws.key" -pubout -out "$VERIFIER_DIR/jws.pem"
 	# What the daemon reads after dropping privileges: its keys, the vendor policy key, the EK CAs.
@@ -104,8 +111,21 @@ verifier_setup() {
 }
 
 # api METHOD PATH [BODY_FILE]: a raw request to the verifier; body in $SCRATCH/resp, status in $status.
+# Device requests (/v1/attest...) go over a device's TLS client identity: by default the
+# enrolled agent's (its certificate, its key in the TPM); API_IDENTITY=none sends none, and
+# API_IDENTITY=PREFIX uses PREFIX.pem with the key file PREFIX.key.
 api() {
 	local args=(-s -o "$SCRATCH/resp" -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" -X "$1")
+	case $2:${API_IDENTITY:-} in
+	/v1/attest*:none | /v1/enroll*:* | /v1/admin*:* | /healthz:* | /metrics:*) ;;
+	/v1/attest*:)
+		status=$("$top_builddir/tests/verifier/device_request" --ca "$VERIFIER_DIR/tls.pem" \
+			--cert "$AGENT_DIR/state/client-cert.pem" --tpm-key "handle:0x81000012" --tcti "$PCRGATE_TCTI" \
+			--out "$SCRATCH/resp" "${API_URL:-$VERIFIER_URL}" "$2" ${3:+"$3"}) || fail "device request $2 failed"
+		return
+		;;
+	/v1/attest*:*) args+=(--cert "$API_IDENTITY.pem" --key "$API_IDENTITY.key") ;;
+	esac
 	[ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$3")
 	status=$(curl "${args[@]}" "${API_URL:-$VERIFIER_URL}$2") || fail "curl $1 $2 failed"
 }
