@@ -47,5 +47,7 @@ int cmd_quote(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const struct cli_command commands[] = {
 	{"policy", cmd_policy, "predict, sign and check the PCR policies of releases"},
 	{"admin", cmd_admin, "the verifier's admin API: devices, policies, releases, rollouts, audit"},
 	{"audit", cmd_audit, "check exported audit logs of the verifier"},
+	{"key", cmd_key, "update keys: root, signing certificates, policy key, revocation, trust stores"},
+	{"bundle", cmd_bundle, "create, inspect, verify and extract signed update bundles"},
 };
 
 static const struct cli_group top = {NULL, commands, sizeof(commands) / sizeof(commands[0]), NULL};

@@ -99,7 +99,7 @@ struct host_port {
 	int image_fd;
 	uint8_t *chunk; /* HOST_CHUNK bytes */
 
-	void *trust_store; /* X509_STORE, loaded on the first signature check */
+	void *trust_store; /* struct pcrgate_truststore, loaded on the first signature check */
 };
 
 /*

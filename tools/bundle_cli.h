@@ -1,0 +1,38 @@
+/* pcrgate bundle (tools): helpers shared by tools/bundle.c and tools/bundle_extract.c. */
+#ifndef PCRGATE_TOOLS_BUNDLE_CLI_H
+#define PCRGATE_TOOLS_BUNDLE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bundle.h"
+
+/* Options of verify and extract. */
+struct bundle_check_args {
+	const char *bundle, *trust, *key, *base_slot, *compatible, *min_sv, *out;
+};
+
+/*
+ * Opens and verifies a bundle as `verify` and `extract` do: trust store, header, signature,
+ * manifest, the checks of args, the release's PCR policy; *f is left at the payload, *key
+ * holds the content key when one was given, *base the base slot image's temporary path (to
+ * unlink) for a delta. cmd names the command in messages. 0 or CLI_EXIT_FAIL/USAGE.
+ */
+int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct pcrgate_bundle **b, FILE **f,
+			 uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], int *have_key, char **base);
+
+/* Writes the slot image of slot directory dir into a new temporary file; *path to unlink and free. */
+int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path);
+
+/* A decimal option value in min..max (cmd and opt name it in the message); 0 or -1. */
+int bundle_parse_number(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A content key file of exactly 32 bytes; 0 or -1 after a message. */
+int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE]);
+/* Parses the options of verify (allow_out 0) and extract; 0 to run, 1 after --help, -1 on a usage error. */
+int bundle_parse_check(const char *cmd, int argc, char **argv, int allow_out, void (*usage)(FILE *),
+		       struct bundle_check_args *a);
+
+/* pcrgate bundle extract. */
+int cmd_bundle_extract(int argc, char **argv);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * pcrgate bundle extract, and the checks it shares with `verify` (tools/bundle.c): a verified
+ * bundle's slot written as pcrgate-boot reads it (the images split at the slot manifest's
+ * sizes, each checked against its digest as it is written, the manifest and its signature),
+ * into a temporary directory beside --out that is renamed into place only when everything
+ * checked out, so a failure leaves nothing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "attest/policy.h"
+#include "bundle_cli.h"
+#include "cli.h"
+
+enum { O_TRUST = 256, O_KEY, O_BASE, O_COMPAT, O_MINSV, O_OUT };
+
+int bundle_parse_check(const char *cmd, int argc, char **argv, int allow_out, void (*usage)(FILE *),
+		       struct bundle_check_args *a)
+{
+	static const struct option options[] = {
+		{"trust", required_argument, NULL, O_TRUST},
+		{"content-key", required_argument, NULL, O_KEY},
+		{"base-slot", required_argument, NULL, O_BASE},
+		{"compatible", required_argument, NULL, O_COMPAT},
+		{"min-security-version", required_argument, NULL, O_MINSV},
+		{"out", required_argument, NULL, O_OUT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 1;
+		case O_TRUST: a->trust = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_BASE: a->base_slot = optarg; break;
+		case O_COMPAT: a->compatible = optarg; break;
+		case O_MINSV: a->min_sv = optarg; break;
+		case O_OUT:
+			if (allow_out) {
+				a->out = optarg;
+				break;
+			}
+			/* fall through */
+		default:
+			cli_error("bundle %s: unknown option or missing value '%s'; 'pcrgate bundle %s --help' lists them",
+				  cmd, argv[optind - 1], cmd);
+			return -1;
+		}
+	}
+	if (optind + 1 != argc) {
+		cli_error("bundle %s: expected one BUNDLE", cmd);
+		return -1;
+	}
+	a->bundle = argv[optind];
+	if (a->trust == NULL || (allow_out && a->out == NULL)) {
+		cli_error("bundle %s: --trust DIR%s is required", cmd, allow_out ? " and --out SLOTDIR are" : "");
+		return -1;
+	}
+	return 0;
+}
+
+int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct pcrgate_bundle **out, FILE **fout,
+			 uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], int *have_key, char **base)
+{
+	struct pcrgate_bundle_policy pol = {a->compatible, 0};
+	struct pcrgate_truststore *ts = NULL;
+	struct pcrgate_bundle *b = NULL;
+	const struct pcrgate_bundle_manifest *m;
+	struct signed_policy sp;
+	pcrgate_errinfo ei;
+	const char *text;
+	uint64_t minsv = 0;
+	size_t len;
+	FILE *f = NULL;
+	char ctx[64];
+	int rc = CLI_EXIT_FAIL;
+
+	*have_key = 0;
+	*base = NULL;
+	snprintf(ctx, sizeof(ctx), "bundle %s", cmd);
+	if (a->min_sv != NULL && bundle_parse_number(cmd, "--min-security-version", a->min_sv, 0, UINT32_MAX, &minsv) != 0)
+		return CLI_EXIT_USAGE;
+	pol.min_security_version = (uint32_t)minsv;
+	if (a->key != NULL) {
+		if (bundle_read_key(cmd, a->key, key) != 0)
+			return CLI_EXIT_FAIL;
+		*have_key = 1;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_truststore_load(&ts, a->trust, &ei) != 0) {
+		snprintf(ctx, sizeof(ctx), "bundle %s: --trust", cmd);
+		cli_report(ctx, &ei);
+		goto fail;
+	}
+	if ((f = fopen(a->bundle, "rb")) == NULL) {
+		cli_error("bundle %s: %s: %s", cmd, a->bundle, strerror(errno));
+		goto fail;
+	}
+	if (pcrgate_bundle_read(f, &b, &ei) != 0 || pcrgate_bundle_verify(b, ts, &pol, &ei) != 0) {
+		cli_report(ctx, &ei);
+		goto fail;
+	}
+	m = pcrgate_bundle_get_manifest(b);
+	text = pcrgate_bundle_manifest_pcr_policy(m, &len);
+	if (policy_parse((const uint8_t *)text, len, &sp, &ei) != 0) {
+		snprintf(ctx, sizeof(ctx), "bundle %s: pcr_policy", cmd);
+		cli_report(ctx, &ei);
+		goto fail;
+	}
+	if (pcrgate_bundle_manifest_payload_type(m) == PCRGATE_BUNDLE_DELTA) {
+		if (a->base_slot == NULL) {
+			cli_error("bundle %s: base: the payload is a delta; --base-slot DIR names the installed slot", cmd);
+			goto fail;
+		}
+		if (bundle_slot_image_tmp(cmd, a->base_slot, base) != 0)
+			goto fail;
+	}
+	if (pcrgate_bundle_manifest_encryption(m) == PCRGATE_BUNDLE_ENC_AES256GCM && !*have_key) {
+		cli_error("bundle %s: the payload is encrypted; --content-key FILE is required", cmd);
+		goto fail;
+	}
+	*out = b;
+	*fout = f;
+	b = NULL;
+	f = NULL;
+	rc = CLI_EXIT_OK;
+fail:
+	if (rc != CLI_EXIT_OK && *base != NULL) {
+		unlink(*base);
+		free(*base);
+		*base = NULL;
+	}
+	if (f != NULL)
+		fclose(f);
+	pcrgate_bundle_free(&b);
+	pcrgate_truststore_free(&ts);
+	return rc;
+}
+
+
+/* The sink of extract: the image stream cut into the slot's files, each hashed as written. */
+struct slot_writer {
+	const struct pcrgate_manifest *slot;
+	const char *dir;
+	size_t img;     /* the image being written */
+	uint64_t done;  /* its bytes so far */
+	int fd;
+	EVP_MD_CTX *md;
+	char error[160];
+};
+
+static int writer_fail(struct slot_writer *w, int code, const char *what)
+{
+	snprintf(w->error, sizeof(w->error), "%s %s: %s", what,
+		 w->img < w->slot->n_images ? w->slot->images[w->img].name : "-", code == PCRGATE_ERR_IO ? strerror(errno) : "");
+	return code;
+}
+
+/* Ends the current image: its digest against the slot manifest, then synced and closed. */
+static int writer_close_image(struct slot_writer *w)
+{
+	uint8_t md[32];
+	unsigned n = 0;
+
+	if (EVP_DigestFinal_ex(w->md, md, &n) != 1 || n != 32)
+		return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
+	if (!pcrgate_ct_equal(md, w->slot->images[w->img].sha256, 32)) {
+		snprintf(w->error, sizeof(w->error), "image %s: sha256 differs from the slot manifest",
+			 w->slot->images[w->img].name);
+		return PCRGATE_ERR_VERIFY;
+	}
+	if (fsync(w->fd) != 0 || close(w->fd) != 0) {
+		w->fd = -1;
+		return writer_fail(w, PCRGATE_ERR_IO, "writing");
+	}
+	w->fd = -1;
+	w->img++;
+	w->done = 0;
+	return PCRGATE_OK;
+}
+
+static int writer_write(void *ctx, const uint8_t *data, size_t len)
+{
+	struct slot_writer *w = ctx;
+	const struct pcrgate_manifest_image *im;
+	size_t n;
+	ssize_t k;
+	int r;
+
+	while (len > 0) {
+		if (w->img >= w->slot->n_images) {
+			snprintf(w->error, sizeof(w->error), "the image is longer than the slot manifest's images");
+			return PCRGATE_ERR_LIMIT;
+		}
+		im = &w->slot->images[w->img];
+		if (w->fd < 0) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", w->dir, im->name);
+			if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+				return writer_fail(w, PCRGATE_ERR_IO, "creating");
+			if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
+				return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
+		}
+		n = im->size - w->done < len ? (size_t)(im->size - w->done) : len;
+		if (EVP_DigestUpdate(w->md, data, n) != 1)
+			return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
+		for (size_t off = 0; off < n; off += (size_t)k) {
+			k = write(w->fd, data + off, n - off);
+			if (k < 0 && errno == EINTR) {
+				k = 0;
+				continue;
+			}
+			if (k <= 0)
+				return writer_fail(w, PCRGATE_ERR_IO, "writing");
+		}
+		w->done += n;
+		data += n;
+		len -= n;
+		if (w->done == im->size && (r = writer_close_image(w)) != 0)
+			return r;
+	}
+	return PCRGATE_OK;
+}
+
+/* Removes what extract put into its temporary directory, and the directory. */
+static void remove_tmp(const char *dir)
+{
+	static const char *const names[] = {"kernel", "initrd", "dtb", "manifest", "manifest.sig"};
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static void usage_extract(FILE *f)
+{
+	fputs("usage: pcrgate bundle extract BUNDLE --trust DIR [--content-key FILE] [--base-slot DIR]\n"
+	      "         [--compatible STRING] [--min-security-version N] --out SLOTDIR\n"
+	      "\n"
+	      "Verifies the bundle as 'pcrgate bundle verify' does and writes the slot it contains into\n"
+	      "SLOTDIR (which must not exist): the images the slot manifest names, manifest and\n"
+	      "manifest.sig, as pcrgate-boot reads a slot. Written into a temporary directory beside\n"
+	      "SLOTDIR and renamed into place once every check passed; a failure leaves nothing.\n",
+	      f);
+}
+
+int cmd_bundle_extract(int argc, char **argv)
+{
+	struct bundle_check_args a;
+	struct pcrgate_bundle *b = NULL;
+	const struct pcrgate_bundle_manifest *m;
+	struct slot_writer w;
+	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE];
+	pcrgate_errinfo ei;
+	const uint8_t *bytes;
+	struct stat st;
+	char *base = NULL, *tmp = NULL, path[4096];
+	size_t len;
+	FILE *f = NULL;
+	int r, have_key = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.fd = -1;
+	if ((r = bundle_parse_check("extract", argc, argv, 1, usage_extract, &a)) != 0)
+		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (lstat(a.out, &st) == 0) {
+		cli_error("bundle extract: --out %s exists; give a new directory", a.out);
+		return CLI_EXIT_FAIL;
+	}
+	if ((r = bundle_open_verified("extract", &a, &b, &f, key, &have_key, &base)) != 0)
+		goto fail;
+	r = CLI_EXIT_FAIL;
+	m = pcrgate_bundle_get_manifest(b);
+	w.slot = pcrgate_bundle_manifest_slot(m);
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", a.out) < 0 || mkdtemp(tmp) == NULL || chmod(tmp, 0755) != 0) {
+		cli_error("bundle extract: cannot create a directory beside %s: %s", a.out, strerror(errno));
+		if (tmp != NULL)
+			rmdir(tmp);
+		free(tmp);
+		tmp = NULL;
+		goto fail;
+	}
+	w.dir = tmp;
+	if ((w.md = EVP_MD_CTX_new()) == NULL) {
+		cli_error("bundle extract: out of memory");
+		goto fail;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (pcrgate_bundle_stream_file(b, f, have_key ? key : NULL, base, writer_write, &w, &ei) != 0) {
+		if (w.error[0] != '\0')
+			cli_error("bundle extract: %s", w.error);
+		else
+			cli_report("bundle extract", &ei);
+		goto fail;
+	}
+	if (w.img != w.slot->n_images) {
+		cli_error("bundle extract: the image is shorter than the slot manifest's images");
+		goto fail;
+	}
+	bytes = pcrgate_bundle_manifest_slot_manifest(m, &len);
+	snprintf(path, sizeof(path), "%s/manifest", tmp);
+	if (pcrgate_file_write_atomic(path, bytes, len, 0644, &ei) != 0) {
+		cli_report("bundle extract", &ei);
+		goto fail;
+	}
+	bytes = pcrgate_bundle_manifest_slot_manifest_sig(m, &len);
+	snprintf(path, sizeof(path), "%s/manifest.sig", tmp);
+	if (pcrgate_file_write_atomic(path, bytes, len, 0644, &ei) != 0) {
+		cli_report("bundle extract", &ei);
+		goto fail;
+	}
+	if (sync_dir(tmp) != 0 || rename(tmp, a.out) != 0) {
+		cli_error("bundle extract: cannot move %s to %s: %s", tmp, a.out, strerror(errno));
+		goto fail;
+	}
+	free(tmp);
+	tmp = NULL;
+	snprintf(path, sizeof(path), "%s/..", a.out);
+	sync_dir(path);
+	printf("extracted release %s (version %s, security version %" PRIu32 ") into %s\n",
+	       pcrgate_bundle_manifest_release(m), pcrgate_bundle_manifest_version(m),
+	       pcrgate_bundle_manifest_security_version(m), a.out);
+	r = CLI_EXIT_OK;
+fail:
+	OPENSSL_cleanse(key, sizeof(key));
+	if (w.fd >= 0)
+		close(w.fd);
+	if (tmp != NULL) {
+		remove_tmp(tmp);
+		free(tmp);
+	}
+	EVP_MD_CTX_free(w.md);
+	if (base != NULL)
+		unlink(base);
+	free(base);
+	if (f != NULL)
+		fclose(f);
+	pcrgate_bundle_free(&b);
+	return r;
+}
