@@ -63,6 +63,17 @@ static void global_init(void)
 static pthread_once_t tpm2_once = PTHREAD_ONCE_INIT;
 static int tpm2_ok;
 static char tpm2_tcti[PCRGATE_TCTI_MAX];
+static OSSL_PROVIDER *tpm2_prov, *default_prov;
+
+/* At exit: the tpm2 provider closes its TPM connection only when it is unloaded. */
+static void tpm2_unload(void)
+{
+	if (tpm2_prov != NULL)
+		OSSL_PROVIDER_unload(tpm2_prov);
+	if (default_prov != NULL)
+		OSSL_PROVIDER_unload(default_prov);
+	tpm2_prov = default_prov = NULL;
+}
 
 static void tpm2_load(void)
 {
@@ -70,7 +81,8 @@ static void tpm2_load(void)
 		return;
 	/* Random numbers stay with the default provider's DRBG (the tpm2 one reports no entropy to curl). */
 	tpm2_ok = RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL) == 1 &&
-		  OSSL_PROVIDER_load(NULL, "tpm2") != NULL && OSSL_PROVIDER_load(NULL, "default") != NULL;
+		  (tpm2_prov = OSSL_PROVIDER_load(NULL, "tpm2")) != NULL &&
+		  (default_prov = OSSL_PROVIDER_load(NULL, "default")) != NULL && atexit(tpm2_unload) == 0;
 }
 
 /* The certificate (PEM) and the TPM key behind uri, which must be the certificate's. */
