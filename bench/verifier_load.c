@@ -612,7 +612,8 @@ static int run_point(const struct opts *o, const struct vboot *b, struct vdevice
 			    pt.srv0 >= 0 && pt.srv1 >= 0 ? json_real(1e6 * (pt.srv1 - pt.srv0) / (double)total)
 							 : json_null());
 	json_object_set_new(obj, "loadgen_cpu_cores", json_real((pt.cli1 - pt.cli0) / o->seconds));
-	json_object_set_new(obj, "loadgen_cpu_us_per_attestation", json_real(1e6 * (pt.cli1 - pt.cli0) / (double)total));
+	json_object_set_new(obj, "loadgen_cpu_us_per_attestation",
+			    json_real(1e6 * (pt.cli1 - pt.cli0) / (double)total));
 	met = strcmp(o->label, TARGET_LABEL) == 0 && n == TARGET_DEVICES;
 	if (met) {
 		json_object_set_new(obj, "target_per_s_min", json_real(TARGET_RATE));

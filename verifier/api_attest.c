@@ -146,7 +146,8 @@ static int enrolled_ak(const struct api_device *dev, struct parsed **out, pcrgat
 
 	if ((*out = parsed_get(parsed_cache.ak, AK_SLOTS, dev->id, dev->ak_public, dev->ak_public_len)) != NULL)
 		return PCRGATE_OK;
-	if ((e = parsed_new(dev->id, dev->ak_public, dev->ak_public_len)) == NULL || (e->ak = pcrgate_akpub_new()) == NULL) {
+	if ((e = parsed_new(dev->id, dev->ak_public, dev->ak_public_len)) == NULL ||
+	    (e->ak = pcrgate_akpub_new()) == NULL) {
 		parsed_free(e);
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	}
@@ -556,7 +557,7 @@ static int parse_report(struct vresp *resp, const char *report, json_t **doc, co
 	return 1;
 }
 
-/* Quote checks, then the policy; fills v. *ak gets the enrolled AK's reference (NULL when it cannot be used). */
+/* Quote checks, then the policy; fills v. *ak gets a reference to the enrolled AK (NULL when unusable). */
 static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, const uint8_t *qualifying,
 		     size_t qlen, pcrgate_quote_input *in, pcrgate_quote_result *qr, struct verdict *v,
 		     char release[PCRGATE_REFPOLICY_MAX_NAME + 1], struct parsed **ak)
@@ -600,7 +601,8 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 		goto done;
 	}
 	if (reference_policy(rd->policy_name, rd->policy_doc, &policy, &ei) != 0 ||
-	    pcrgate_refpolicy_evaluate(policy->policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv, &ei) != 0) {
+	    pcrgate_refpolicy_evaluate(policy->policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv,
+				       &ei) != 0) {
 		verdict_fail(v, "policy", "policy %s cannot be evaluated: %s", rd->policy_name, ei.message);
 		goto done;
 	}

@@ -68,14 +68,17 @@ static int take_pool(char *list, char sep, unsigned *pool, pcrgate_errinfo *ei)
 							   "store URL: pool size is not a number of 1..%d",
 							   VSTORE_POOL_MAX);
 			*pool = (unsigned)v;
-			/* Remove the item and the separator after it (or before it when last). */
-			if (end != NULL)
+			/* Remove the item and the separator after it, and look at what moved into its place. */
+			if (end != NULL) {
 				memmove(item, end + 1, strlen(end + 1) + 1);
-			else if (item > list)
+				continue;
+			}
+			/* The last item goes with the separator before it, and the list ends there. */
+			if (item > list)
 				item[-1] = '\0';
 			else
 				*item = '\0';
-			continue;
+			break;
 		}
 		if (end == NULL)
 			break;

@@ -1,9 +1,10 @@
 /*
- * pcrgate-verifierd: the PostgreSQL backend of the store (libpq). Statements go through
- * PQexecParams with typed parameters: integers and text as text, byte strings as binary
- * bytea, so no value is ever spliced into SQL. Results come as text and bytea columns are
- * decoded with PQunescapeBytea. SQLSTATE 40001 (serialization failure) and 40P01 (deadlock)
- * mark the transaction for a retry; class 23 (integrity constraint) is VSTORE_ERR_CONSTRAINT.
+ * pcrgate-verifierd: the PostgreSQL backend of the store (libpq). Statements are prepared
+ * once per connection and run with typed parameters: integers and text as text, byte
+ * strings as binary bytea, so no value is ever spliced into SQL. Results come as text and
+ * bytea columns are decoded with PQunescapeBytea. SQLSTATE 40001 (serialization failure) and
+ * 40P01 (deadlock) mark the transaction for a retry; class 23 (integrity constraint) is
+ * VSTORE_ERR_CONSTRAINT.
  */
 #include "config.h"
 
@@ -28,9 +29,26 @@
 /* The key of the advisory lock migrations run under: "pcrgate" in ASCII. */
 #define MIGRATE_LOCK_KEY "112099114103097116"
 
+/*
+ * Statements prepared on a connection, keyed by their SQL and parameter types: the verifier
+ * runs the same few statements thousands of times a second, and an unnamed statement is
+ * parsed and planned by the server at every execution.
+ */
+#define STMT_CACHE 48
+
+struct prepared {
+	char *sql; /* NULL: free slot */
+	Oid types[VSTORE_MAX_PARAMS];
+	int nparams;
+	char name[32]; /* unique on the connection, never reused: see prepare */
+	unsigned long long used;
+};
+
 struct pconn {
 	PGconn *pg;
 	const char *display;
+	struct prepared cache[STMT_CACHE];
+	unsigned long long clock;
 };
 
 /* libpq prints notices (e.g. "relation already exists, skipping") on stderr unless told otherwise. */
@@ -59,6 +77,8 @@ static void pq_disconnect(void *h)
 	if (c == NULL)
 		return;
 	PQfinish(c->pg);
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		free(c->cache[i].sql);
 	free(c);
 }
 
@@ -188,6 +208,67 @@ static int convert_row(const PGresult *res, int row, int ncols, struct vcol *col
 	return 0;
 }
 
+/*
+ * The name of the prepared statement for sql with these parameter types, preparing it first
+ * when the connection has not. The least recently used slot makes room; its statement is
+ * deallocated. Each preparation gets a new name, so a DEALLOCATE that failed (in a
+ * transaction already aborted) can never make a later PQprepare collide with it.
+ */
+static int prepare(struct pconn *c, const char *sql, const Oid *types, int n, const char **name, int *retry,
+		   pcrgate_errinfo *ei)
+{
+	struct prepared *slot = &c->cache[0];
+	char *numbered = NULL, *copy = NULL, fresh[sizeof(slot->name)];
+	size_t count = 0;
+	PGresult *res;
+	int r;
+
+	c->clock++;
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct prepared *p = &c->cache[i];
+
+		if (p->sql != NULL && p->nparams == n && strcmp(p->sql, sql) == 0 &&
+		    memcmp(p->types, types, (size_t)n * sizeof(*types)) == 0) {
+			p->used = c->clock;
+			*name = p->name;
+			return 0;
+		}
+		if (p->used < slot->used)
+			slot = &c->cache[i];
+	}
+	if (slot->sql != NULL) {
+		char dealloc[sizeof("DEALLOCATE ") + sizeof(slot->name)];
+
+		snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", slot->name);
+		PQclear(PQexec(c->pg, dealloc));
+		free(slot->sql);
+		slot->sql = NULL;
+	}
+	if ((r = vstore_sql_numbered(sql, &numbered, &count, ei)) != 0)
+		return r;
+	if ((copy = strdup(sql)) == NULL) {
+		free(numbered);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	}
+	snprintf(fresh, sizeof(fresh), "pcrgate_%llu", c->clock);
+	res = PQprepare(c->pg, fresh, numbered, n, types);
+	free(numbered);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = result_error(c, res, retry, ei);
+		PQclear(res);
+		free(copy);
+		return r;
+	}
+	PQclear(res);
+	slot->sql = copy;
+	memcpy(slot->types, types, (size_t)n * sizeof(*types));
+	slot->nparams = n;
+	memcpy(slot->name, fresh, sizeof(slot->name));
+	slot->used = c->clock;
+	*name = slot->name;
+	return 0;
+}
+
 static int pq_exec(void *h, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,
 		   long *changes, int *retry, pcrgate_errinfo *ei)
 {
@@ -201,13 +282,10 @@ static int pq_exec(void *h, const char *sql, const struct vparam *params, size_t
 	unsigned char *blobs[VSTORE_MAX_PARAMS] = {0};
 	PGresult *res = NULL;
 	ExecStatusType st;
-	char *numbered = NULL;
-	size_t count = 0;
+	const char *name = NULL;
 	int ncols = 0;
 	int r;
 
-	if ((r = vstore_sql_numbered(sql, &numbered, &count, ei)) != 0)
-		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct vparam *p = &params[i];
 
@@ -244,7 +322,9 @@ static int pq_exec(void *h, const char *sql, const struct vparam *params, size_t
 			goto done;
 		}
 	}
-	res = PQexecParams(c->pg, numbered, (int)n, types, values, lengths, formats, 0);
+	if ((r = prepare(c, sql, types, (int)n, &name, retry, ei)) != 0)
+		goto done;
+	res = PQexecPrepared(c->pg, name, (int)n, values, lengths, formats, 0);
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		r = result_error(c, res, retry, ei);
@@ -276,7 +356,6 @@ static int pq_exec(void *h, const char *sql, const struct vparam *params, size_t
 	r = 0;
 done:
 	PQclear(res);
-	free(numbered);
 	return r;
 }
 

@@ -268,8 +268,8 @@ static int sq_start(const char *path, const char *display, pthread_mutex_t *writ
 		pthread_cond_destroy(&k->cv);
 		free(k->path);
 		free(k);
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s: cannot start the checkpointer",
-					   display);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET,
+					   "%s: cannot start the checkpointer", display);
 	}
 	*shared = k;
 	return 0;
@@ -307,7 +307,8 @@ static int sq_sync(void *h, pcrgate_errinfo *ei)
 		return 0;
 	rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
 	if (rc != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: no WAL file to sync", c->display);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: no WAL file to sync",
+					   c->display);
 	if ((rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL)) != SQLITE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync the WAL: %s",
 					   c->display, sqlite3_errstr(rc));
