@@ -114,7 +114,6 @@ static int copy_device_id(const json_t *doc, const char *what, char *out, size_t
 static int load_device(const struct agent_config *cfg, char *id, size_t cap, pcrgate_errinfo *ei)
 {
 	char path[AGENT_PATH_MAX];
-	struct stat st;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	json_t *doc = NULL;
@@ -122,10 +121,10 @@ static int load_device(const struct agent_config *cfg, char *id, size_t cap, pcr
 
 	if (agent_state_path(cfg, AGENT_DEVICE_FILE, path, sizeof(path)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if (stat(path, &st) != 0 && errno == ENOENT)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET,
+	if ((r = pcrgate_file_read(path, DEVICE_FILE_MAX, &buf, &len, ei)) == PCRGATE_ERR_NOT_FOUND)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
 					   "not enrolled with a verifier (no %s): run 'pcrgate-agent enroll'", path);
-	if ((r = pcrgate_file_read(path, DEVICE_FILE_MAX, &buf, &len, ei)) == PCRGATE_OK &&
+	if (r == PCRGATE_OK &&
 	    (r = jsonutil_parse(buf, len, DEVICE_FILE_MAX, &doc, ei)) == PCRGATE_OK)
 		r = copy_device_id(doc, path, id, cap, ei);
 	json_decref(doc);
@@ -138,16 +137,10 @@ static int save_state(const struct agent_config *cfg, const char *name, const js
 		      pcrgate_errinfo *ei)
 {
 	char path[AGENT_PATH_MAX];
-	char *text;
-	int r;
 
 	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if ((text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "cannot encode %s", name);
-	r = pcrgate_file_write_atomic(path, (const uint8_t *)text, strlen(text), mode, ei);
-	free(text);
-	return r;
+	return jsonutil_write_mode(doc, path, mode, ei);
 }
 
 /* The EK enrollment sends: the one credential activation uses. */

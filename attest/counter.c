@@ -4,11 +4,9 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -123,15 +121,14 @@ static int read_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 {
 	char path[AGENT_PATH_MAX];
 	uint8_t *buf = NULL;
-	struct stat st;
 	size_t len = 0;
 	int r;
 
 	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if (stat(path, &st) != 0 && errno == ENOENT)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "%s does not exist", path);
-	if ((r = pcrgate_file_read(path, 1024, &buf, &len, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_file_read(path, 1024, &buf, &len, ei)) == PCRGATE_ERR_NOT_FOUND)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s does not exist", path);
+	if (r != PCRGATE_OK)
 		return r;
 	if (len != AGENT_COUNTER_AUTH_SIZE) {
 		OPENSSL_clear_free(buf, len);
@@ -148,7 +145,6 @@ static int read_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 static int make_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate_errinfo *ei)
 {
 	char path[AGENT_PATH_MAX];
-	int r;
 
 	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
@@ -156,12 +152,8 @@ static int make_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes for the secret");
 	auth->size = AGENT_COUNTER_AUTH_SIZE;
 	agent_fault_point("writing " AGENT_COUNTER_AUTH_FILE);
-	r = pcrgate_file_write_atomic(path, auth->buffer, auth->size, 0600, ei);
-	if (r == PCRGATE_OK)
-		r = chmod(path, 0600) == 0 ? PCRGATE_OK
-					   : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
-								 "cannot make %s private", path);
-	return r;
+	/* Created with mode 0600 before any byte is written: never readable by others. */
+	return pcrgate_file_write_atomic(path, auth->buffer, auth->size, 0600, ei);
 }
 
 /* One TPM2_NV_Increment, authorized by the secret in a salted HMAC session (never sent in the clear). */

@@ -8,10 +8,8 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <tss2/tss2_mu.h>
 
@@ -52,16 +50,15 @@ static int pcr_digest(const pcrgate_tpm_bank_select *sel, size_t nsel, const pcr
 /* An event log file into doc's "eventlogs" as key; a missing file is left out, an unreadable one is an error. */
 static int add_log(json_t *logs, const char *key, const char *path, pcrgate_errinfo *ei)
 {
-	struct stat st;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (stat(path, &st) != 0 && errno == ENOENT) {
+	if ((r = pcrgate_file_read(path, PCRGATE_EVENTLOG_MAX_SIZE, &buf, &len, ei)) == PCRGATE_ERR_NOT_FOUND) {
 		pg_debug("no %s event log at %s", key, path);
 		return PCRGATE_OK;
 	}
-	if ((r = pcrgate_file_read(path, PCRGATE_EVENTLOG_MAX_SIZE, &buf, &len, ei)) != PCRGATE_OK) {
+	if (r != PCRGATE_OK) {
 		char why[sizeof(ei->message)];
 
 		snprintf(why, sizeof(why), "%s", ei != NULL ? ei->message : path);

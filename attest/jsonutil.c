@@ -23,7 +23,8 @@ json_t *jsonutil_b64(const uint8_t *buf, size_t len)
 		return NULL;
 	EVP_EncodeBlock((unsigned char *)s, buf, (int)len);
 	j = json_string(s);
-	free(s);
+	/* The bytes may be a secret (an activated credential's): the copy is wiped, not just freed. */
+	OPENSSL_clear_free(s, 4 * ((len + 2) / 3) + 1);
 	return j;
 }
 
@@ -36,7 +37,7 @@ json_t *jsonutil_hex(const uint8_t *buf, size_t len)
 		return NULL;
 	pcrgate_hex_encode(buf, len, s);
 	j = json_string(s);
-	free(s);
+	OPENSSL_clear_free(s, 2 * len + 1);
 	return j;
 }
 
@@ -155,6 +156,11 @@ int jsonutil_parse(const uint8_t *buf, size_t len, size_t max, json_t **out, pcr
 
 int jsonutil_write(const json_t *doc, const char *path, pcrgate_errinfo *ei)
 {
+	return jsonutil_write_mode(doc, path, 0644, ei);
+}
+
+int jsonutil_write_mode(const json_t *doc, const char *path, unsigned mode, pcrgate_errinfo *ei)
+{
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	size_t n;
 	int r;
@@ -168,8 +174,9 @@ int jsonutil_write(const json_t *doc, const char *path, pcrgate_errinfo *ei)
 			    : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot write to stdout");
 	} else {
 		s[n] = '\n';
-		r = pcrgate_file_write_atomic(path, (const uint8_t *)s, n + 1, 0644, ei);
+		r = pcrgate_file_write_atomic(path, (const uint8_t *)s, n + 1, mode, ei);
 	}
-	free(s);
+	/* Documents written with a private mode carry tokens: wipe the text either way. */
+	OPENSSL_clear_free(s, n + 1);
 	return r;
 }

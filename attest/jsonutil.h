@@ -42,5 +42,7 @@ int jsonutil_parse(const uint8_t *buf, size_t len, size_t max, json_t **out, pcr
 
 /* Writes doc (indented, with a final newline) to path atomically (mode 0644), or to stdout when path is NULL or "-". */
 int jsonutil_write(const json_t *doc, const char *path, pcrgate_errinfo *ei);
+/* The same with the file's mode (0600 for documents that carry a token); the text is wiped after. */
+int jsonutil_write_mode(const json_t *doc, const char *path, unsigned mode, pcrgate_errinfo *ei);
 
 #endif

@@ -430,19 +430,6 @@ static int print_verdict(const struct agent_config *cfg, const json_t *resp, int
 	return pass ? EXIT_OK : EXIT_FAIL;
 }
 
-/* Writes the verifier's answer (it carries the token) readable by the agent's user only. */
-static int write_answer(const json_t *resp, const char *path, pcrgate_errinfo *ei)
-{
-	char *text = json_dumps(resp, JSON_INDENT(2) | JSON_SORT_KEYS);
-	int r;
-
-	if (text == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	r = pcrgate_file_write_atomic(path, (const uint8_t *)text, strlen(text), 0600, ei);
-	free(text);
-	return r;
-}
-
 static int run_attest(const char *name, const struct agent_config *cfg, pcrgate_tpm *tpm, const uint8_t *doc,
 		      size_t len, const char *out)
 {
@@ -455,7 +442,7 @@ static int run_attest(const char *name, const struct agent_config *cfg, pcrgate_
 		report(name, &ei);
 		return EXIT_FAIL;
 	}
-	if (out != NULL && write_answer(resp, out, &ei) != PCRGATE_OK)
+	if (out != NULL && jsonutil_write_mode(resp, out, 0600, &ei) != PCRGATE_OK)
 		report(out, &ei);
 	else
 		rc = print_verdict(cfg, resp, authorized);

@@ -12,9 +12,6 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
-#include <openssl/store.h>
-#include <openssl/ui.h>
-#include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
 #include "pcrgate/alg.h"
@@ -412,39 +409,7 @@ int tpmobj_from_evp(EVP_PKEY *pkey, TPM2B_PUBLIC *out, pcrgate_errinfo *ei)
 
 int tpmobj_load_pkey(const char *uri, int want_private, EVP_PKEY **out, pcrgate_errinfo *ei)
 {
-	OSSL_STORE_CTX *st;
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *pkey = NULL;
-	X509 *cert;
-	int type;
-
-	st = OSSL_STORE_open(uri, want_private ? UI_get_default_method() : UI_null(), NULL, NULL, NULL);
-	if (st == NULL) {
-		pcrgate_log_openssl(__func__, uri);
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "cannot open key %s", uri);
-	}
-	while (pkey == NULL && !OSSL_STORE_eof(st)) {
-		if ((info = OSSL_STORE_load(st)) == NULL)
-			continue;
-		type = OSSL_STORE_INFO_get_type(info);
-		if (type == OSSL_STORE_INFO_PKEY) {
-			pkey = OSSL_STORE_INFO_get1_PKEY(info);
-		} else if (type == OSSL_STORE_INFO_PUBKEY && !want_private) {
-			pkey = OSSL_STORE_INFO_get1_PUBKEY(info);
-		} else if (type == OSSL_STORE_INFO_CERT && !want_private &&
-			   (cert = OSSL_STORE_INFO_get0_CERT(info)) != NULL) {
-			pkey = X509_get_pubkey(cert);
-		}
-		OSSL_STORE_INFO_free(info);
-	}
-	OSSL_STORE_close(st);
-	if (pkey == NULL) {
-		pcrgate_log_openssl(__func__, uri);
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "%s holds no %s key", uri,
-					   want_private ? "private" : "public");
-	}
-	*out = pkey;
-	return PCRGATE_OK;
+	return pcrgate_key_load(uri, want_private, out, ei);
 }
 
 int tpmobj_public_marshal(const TPM2B_PUBLIC *pub, uint8_t *buf, size_t cap, size_t *len)

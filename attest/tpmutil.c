@@ -9,24 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <tss2/tss2_rc.h>
-
 #include "tpmobj.h"
 #include "tpmutil.h"
 
-uint32_t tpmutil_rc_base(uint32_t rc)
-{
-	uint32_t layer = rc & TSS2_RC_LAYER_MASK;
-
-	if (rc == TSS2_RC_SUCCESS || (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER))
-		return 0;
-	rc &= ~TSS2_RC_LAYER_MASK;
-	return (rc & TPM2_RC_FMT1) ? rc & (TPM2_RC_FMT1 | 0x3f) : rc & 0xfff;
-}
-
 int tpmutil_rc_nv_busy(uint32_t rc)
 {
-	uint32_t base = tpmutil_rc_base(rc);
+	uint32_t base = pcrgate_tpm_rc_base(rc);
 
 	return pcrgate_tpm_rc_retryable(rc) || base == TPM2_RC_NV_RATE || base == TPM2_RC_NV_UNAVAILABLE;
 }
@@ -36,7 +24,7 @@ void tpmutil_nv_backoff(uint32_t rc, unsigned attempt)
 	unsigned ms;
 	struct timespec ts;
 
-	if (tpmutil_rc_base(rc) != TPM2_RC_NV_RATE) {
+	if (pcrgate_tpm_rc_base(rc) != TPM2_RC_NV_RATE) {
 		pcrgate_tpm_backoff(rc, attempt);
 		return;
 	}
@@ -89,7 +77,7 @@ int tpmutil_open_persistent(ESYS_CONTEXT *esys, uint32_t handle, const char *wha
 
 	snprintf(cmd, sizeof(cmd), "TPM2_ReadPublic (%s at %s)", what, tpmutil_handle_str(handle, h));
 	PCRGATE_TPM_RETRY(rc, Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &t));
-	if (tpmutil_rc_base(rc) == TPM2_RC_HANDLE)
+	if (pcrgate_tpm_rc_base(rc) == TPM2_RC_HANDLE)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "no %s at %s", what, h);
 	if (rc != TSS2_RC_SUCCESS)
 		return pcrgate_tpm_error(cmd, rc, ei);

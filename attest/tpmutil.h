@@ -13,8 +13,11 @@
 #include "agent.h"
 #include "pcrgate/tpm.h"
 
-/* The TPM's response code without layer and handle/parameter/session number; 0 when not from a TPM. */
-uint32_t tpmutil_rc_base(uint32_t rc);
+/* pcrgate_tpm_rc_base (the library's one definition), under the name the agent's files use. */
+static inline uint32_t tpmutil_rc_base(uint32_t rc)
+{
+	return pcrgate_tpm_rc_base(rc);
+}
 
 /*
  * 1 when a command that writes NV should be sent again: the TPM is busy (RETRY, YIELDED,

@@ -146,7 +146,7 @@ static int cmd_apply(int argc, char **argv)
 	}
 	pcrgate_errinfo_clear(&ei);
 	t0 = now();
-	if (pcrgate_payload_decoder_new(&d, base, size, &ei) != 0) {
+	if (pcrgate_payload_decoder_new(&d, base, NULL, size, &ei) != 0) {
 		rc = fail("decoder", &ei);
 		goto out;
 	}

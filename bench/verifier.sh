@@ -21,6 +21,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 VERIFIERD=$top_builddir/verifier/pcrgate-verifierd
 LOAD=$top_builddir/bench/verifier_load
 
+# Said in the output: device requests are authenticated by their quotes alone here (see below).
+client_certs="off (simulated devices have no TLS identity)"
 seconds=5 warmup=1 devices=1,16,64 backends="sqlite postgresql" threads=2 pool= json=0 local_seconds=1 child=
 [ "${PCRGATE_BENCH_QUICK:-0}" = 1 ] && seconds=0.5 warmup=0.3 local_seconds=0.2
 while [ $# -gt 0 ]; do
@@ -143,6 +145,7 @@ if [ "$json" = 0 ]; then
 	echo "pcrgate verifier benchmark: $(nproc) cores, load generator on the same machine;"
 	echo "verifier threads = $threads; each point ${seconds} s after a ${warmup} s warm-up;"
 	echo "one attestation = POST /v1/attest/nonce + POST /v1/attest over HTTPS (keep-alive)"
+	echo "client certificates: $client_certs"
 	# Other load lowers every figure: say how busy the machine was.
 	echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
@@ -177,8 +180,9 @@ for backend in $backends; do
 done
 
 if [ "$json" = 1 ]; then
-	printf '{"benchmark":"verifier","config":{"seconds":%s,"warmup":%s,"devices":[%s],"verifier_threads":%s,"cores":%s},' \
+	printf '{"benchmark":"verifier","config":{"seconds":%s,"warmup":%s,"devices":[%s],"verifier_threads":%s,"cores":%s,' \
 		"$seconds" "$warmup" "$devices" "$threads" "$(nproc)"
+	printf '"client_certificates":"%s"},' "$client_certs"
 	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25},'
 	printf '"local":%s' "$(cat "$work/local.json")"
 	for backend in $backends; do

@@ -10,9 +10,10 @@
 #include <openssl/evp.h>
 
 #include "auditchain.h"
+#include "json_members.h"
 
-static const char *const members[] = {"seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash"};
-#define NMEMBERS (sizeof(members) / sizeof(members[0]))
+static const char *const members[] = {"seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash",
+				      NULL};
 
 static int is_hash(const char *s)
 {
@@ -223,7 +224,6 @@ int auditchain_entry_parse(const char *line, size_t len, json_t **doc, struct au
 	json_error_t jerr;
 	const char *key;
 	const char *h = NULL;
-	json_t *v;
 	json_t *o;
 	int r;
 
@@ -237,16 +237,10 @@ int auditchain_entry_parse(const char *line, size_t len, json_t **doc, struct au
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "audit entry is not a JSON object");
 		goto fail;
 	}
-	json_object_foreach (o, key, v) {
-		size_t i;
-
-		for (i = 0; i < NMEMBERS && strcmp(key, members[i]) != 0; i++)
-			;
-		if (i == NMEMBERS) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
-						"audit entry: unknown member \"%.64s\"", key);
-			goto fail;
-		}
+	if ((key = pcrgate_json_unknown_member(o, members)) != NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+					"audit entry: unknown member \"%.64s\"", key);
+		goto fail;
 	}
 	if ((r = get_int(o, "seq", &tmp.seq, ei)) != 0 || (r = get_int(o, "at", &tmp.at, ei)) != 0 ||
 	    (r = get_str(o, "actor", &tmp.actor, ei)) != 0 || (r = get_str(o, "action", &tmp.action, ei)) != 0 ||

@@ -2,7 +2,7 @@
  * pcrgate: update bundles (lib/bundle.h), the container. The fixed header read with the
  * bounded reader and checked against the caps before any length is used, the manifest and
  * signature bytes read whole (they are small and come before the payload), the getters, and
- * the per-chunk AES-256-GCM that both the writer and the streamer use.
+ * the chunk key and per-chunk AES-256-GCM that both the writer and the streamer use.
  */
 #include "config.h"
 
@@ -11,25 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "bundle_internal.h"
 #include "reader.h"
 
 /* The chunk's AAD prefix; its index and the chunk count follow (u64be each). */
 #define CHUNK_AAD "pcrgate-bundle-chunk"
-
-static int reader_u64be(struct reader *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (r->left < 8)
-		return -1;
-	reader_u32be(r, &hi);
-	reader_u32be(r, &lo);
-	*v = ((uint64_t)hi << 32) | lo;
-	return 0;
-}
 
 int pcrgate_bundle_header_parse(const uint8_t *buf, size_t len, struct pcrgate_bundle_header *h,
 				pcrgate_errinfo *ei)
@@ -183,23 +173,9 @@ const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bundle *b, siz
 	return b->manifest;
 }
 
-const uint8_t *pcrgate_bundle_signature(const struct pcrgate_bundle *b, size_t *len)
-{
-	if (b == NULL)
-		return NULL;
-	if (len != NULL)
-		*len = b->hdr.sig_len;
-	return b->sig;
-}
-
-int pcrgate_bundle_is_verified(const struct pcrgate_bundle *b)
-{
-	return b != NULL && b->verified;
-}
-
 int pcrgate_bundle_trust_update_authorized(const struct pcrgate_bundle *b)
 {
-	return b != NULL && b->verified && b->trust_update_ok;
+	return b != NULL && b->verified && b->m != NULL && (b->m->n_add > 0 || b->m->n_remove > 0);
 }
 
 const struct pcrgate_bundle_manifest *pcrgate_bundle_get_manifest(const struct pcrgate_bundle *b)
@@ -219,7 +195,6 @@ int pcrgate_bundle_parse_unverified(struct pcrgate_bundle *b, pcrgate_errinfo *e
 	pcrgate_bundle_manifest_free(&b->m);
 	b->m = m;
 	b->verified = 0;
-	b->trust_update_ok = 0;
 	return PCRGATE_OK;
 }
 
@@ -234,6 +209,33 @@ uint64_t bundle_chunk_count(uint64_t stored, uint32_t chunk_size, int enc)
 	if (last <= bundle_stored_chunk(0, enc))
 		return 0;
 	return n;
+}
+
+int bundle_chunk_key(const uint8_t *content_key, const uint8_t salt[32], uint8_t out[PCRGATE_BUNDLE_KEY_SIZE],
+		     pcrgate_errinfo *ei)
+{
+	static const char info[] = PCRGATE_BUNDLE_CHUNK_KEY_INFO;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+	int r = PCRGATE_ERR_CRYPTO;
+
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)content_key, PCRGATE_BUNDLE_KEY_SIZE);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, 32);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, sizeof(info) - 1);
+	*p = OSSL_PARAM_construct_end();
+	if (kdf == NULL || (ctx = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(ctx, out, PCRGATE_BUNDLE_KEY_SIZE, params) != 1) {
+		pcrgate_log_openssl(__func__, "HKDF-SHA256");
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "deriving the chunk key (HKDF-SHA256) failed");
+		goto fail;
+	}
+	r = PCRGATE_OK;
+fail:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return r;
 }
 
 static int chunk_crypt(int encrypt, const uint8_t *key, uint64_t index, uint64_t count, uint8_t *buf, size_t len,
@@ -299,44 +301,4 @@ int bundle_chunk_decrypt(const uint8_t *key, uint64_t index, uint64_t count, uin
 			 pcrgate_errinfo *ei)
 {
 	return chunk_crypt(0, key, index, count, buf, len, ei);
-}
-
-int bundle_hash_file(const char *path, uint8_t sha256[32], uint64_t *size, pcrgate_errinfo *ei)
-{
-	EVP_MD_CTX *ctx = NULL;
-	uint8_t *buf = NULL;
-	uint64_t total = 0;
-	unsigned mdlen = 0;
-	FILE *f = NULL;
-	size_t n;
-	int ok, rc;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return pcrgate_errinfo_set(ei, errno == ENOENT ? PCRGATE_ERR_NOT_FOUND : PCRGATE_ERR_IO,
-					   PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
-	if ((buf = malloc(1u << 20)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL) {
-		rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-		goto fail;
-	}
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-	while (ok && (n = fread(buf, 1, 1u << 20, f)) > 0) {
-		ok = EVP_DigestUpdate(ctx, buf, n) == 1;
-		total += n;
-	}
-	if (ferror(f)) {
-		rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!ok || EVP_DigestFinal_ex(ctx, sha256, &mdlen) != 1 || mdlen != 32) {
-		pcrgate_log_openssl(__func__, "sha256");
-		rc = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 of %s failed", path);
-		goto fail;
-	}
-	*size = total;
-	rc = PCRGATE_OK;
-fail:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	fclose(f);
-	return rc;
 }

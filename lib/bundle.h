@@ -29,7 +29,7 @@ extern "C" {
 #define PCRGATE_BUNDLE_FORMAT_VERSION 1
 #define PCRGATE_BUNDLE_HEADER_SIZE 28
 #define PCRGATE_BUNDLE_MANIFEST_MAX 262144u /* bytes of manifest JSON */
-#define PCRGATE_BUNDLE_SIG_MAX 65536u       /* bytes of the manifest's CMS signature (DER) */
+#define PCRGATE_BUNDLE_SIG_MAX PCRGATE_CMS_MAX /* bytes of the manifest's CMS signature (DER) */
 #define PCRGATE_BUNDLE_CHUNK_MIN 65536u     /* plaintext bytes per chunk: a power of two in this range */
 #define PCRGATE_BUNDLE_CHUNK_MAX 16777216u
 #define PCRGATE_BUNDLE_MAX_CHUNKS 2048u     /* chunk digests in one manifest */
@@ -80,7 +80,6 @@ PCRGATE_API const struct pcrgate_bundle_header *pcrgate_bundle_get_header(const 
 /* Bytes of header + manifest + signature: where the payload starts. */
 PCRGATE_API uint64_t pcrgate_bundle_payload_offset(const struct pcrgate_bundle *b);
 PCRGATE_API const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bundle *b, size_t *len);
-PCRGATE_API const uint8_t *pcrgate_bundle_signature(const struct pcrgate_bundle *b, size_t *len);
 
 /* What pcrgate_bundle_verify requires beyond a good signature. */
 struct pcrgate_bundle_policy {
@@ -101,8 +100,6 @@ PCRGATE_API int pcrgate_bundle_verify(struct pcrgate_bundle *b, const struct pcr
 				      const struct pcrgate_bundle_policy *policy, pcrgate_errinfo *ei);
 /* Parses the manifest WITHOUT checking any signature (for inspection; never for installing). */
 PCRGATE_API int pcrgate_bundle_parse_unverified(struct pcrgate_bundle *b, pcrgate_errinfo *ei);
-/* 1 after pcrgate_bundle_verify succeeded. */
-PCRGATE_API int pcrgate_bundle_is_verified(const struct pcrgate_bundle *b);
 /* The manifest after _verify or _parse_unverified, else NULL. Borrowed. */
 PCRGATE_API const struct pcrgate_bundle_manifest *pcrgate_bundle_get_manifest(const struct pcrgate_bundle *b);
 /* Whether the verified bundle's trust_update was signed as root rotation requires (0 without one). */
@@ -148,12 +145,9 @@ PCRGATE_API const char *pcrgate_bundle_manifest_pcr_policy(const struct pcrgate_
 PCRGATE_API const char *pcrgate_bundle_manifest_end_of_support(const struct pcrgate_bundle_manifest *m);
 /* The notes (NUL-terminated), or NULL when absent. */
 PCRGATE_API const char *pcrgate_bundle_manifest_notes(const struct pcrgate_bundle_manifest *m);
-/* trust_update: roots to add (DER) and fingerprints (sha256 of DER) of roots to remove. */
+/* trust_update: how many roots it adds and how many it removes. */
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_added(const struct pcrgate_bundle_manifest *m);
-PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i,
-							      size_t *len);
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bundle_manifest *m);
-PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i);
 
 /*
  * Reads up to cap bytes of payload into buf; *got = 0 at the end of the data. 0 or a negative
@@ -164,22 +158,20 @@ typedef int (*pcrgate_bundle_read_fn)(void *ctx, uint8_t *buf, size_t cap, size_
 /*
  * Streams a verified bundle's payload, read through fn from its first byte: each stored chunk
  * is read whole and its sha256 compared (constant time) with the manifest's, only then
- * decrypted (key: the 32-byte content key, required for an encrypted payload) and fed to the
- * payload decoder, whose output goes to sink. A delta's base (base_path, the base slot image)
- * must have the manifest's base size and sha256, checked before anything is decoded. A byte
- * after stored_size, a short payload, or an image of another size or sha256 fails. The sink
- * may have seen bytes when this fails; the caller discards them.
+ * decrypted (key: the 32-byte content key, required for an encrypted payload; each bundle's
+ * chunk key is derived from it and the manifest's key_salt) and fed to the payload decoder,
+ * whose output goes to sink. A delta's base (base_path, the base slot image) is mapped once by
+ * the decoder and must have the manifest's base size and sha256, checked on that mapping before
+ * anything is decoded. A byte after stored_size, a short payload, or an image of another sha256
+ * fails. The sink may have seen bytes when this fails; the caller discards them.
  */
 PCRGATE_API int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn fn, void *fn_ctx,
 				      const uint8_t *key, const char *base_path, pcrgate_payload_sink sink,
 				      void *sink_ctx, pcrgate_errinfo *ei);
-/* The same reading f (positioned at the payload) or the file descriptor fd. */
+/* The same reading f (positioned at the payload). */
 PCRGATE_API int pcrgate_bundle_stream_file(const struct pcrgate_bundle *b, FILE *f, const uint8_t *key,
 					   const char *base_path, pcrgate_payload_sink sink, void *sink_ctx,
 					   pcrgate_errinfo *ei);
-PCRGATE_API int pcrgate_bundle_stream_fd(const struct pcrgate_bundle *b, int fd, const uint8_t *key,
-					 const char *base_path, pcrgate_payload_sink sink, void *sink_ctx,
-					 pcrgate_errinfo *ei);
 
 /*
  * For resuming a download: how many whole chunks at the start of the partial payload read
@@ -202,10 +194,14 @@ struct pcrgate_bundle_create_params {
 	const uint8_t *slot_manifest_sig; /* its detached CMS, DER */
 	size_t slot_manifest_sig_len;
 	const char *image_path;  /* the slot image this bundle installs */
+	const uint8_t *image_sha256; /* its sha256 and size, as pcrgate_slot_image_write returned them */
+	uint64_t image_size;
 	const char *base_path;   /* the base slot image for a delta, or NULL for a full payload */
+	const uint8_t *base_sha256; /* a delta's base: its sha256 and size (pcrgate_slot_image_write) */
+	uint64_t base_size;
 	int level;               /* zstd level, 0 for the payload encoder's default */
 	uint32_t chunk_size;     /* 0: the smallest power of two >= 1 MiB that fits the chunk cap */
-	const uint8_t *key;      /* 32-byte content key, or NULL: not encrypted */
+	const uint8_t *key;      /* 32-byte content key, or NULL: not encrypted (a random key_salt is drawn) */
 	const char *pcr_policy;  /* the signed PCR policy document (JSON) */
 	size_t pcr_policy_len;
 	const char *end_of_support; /* "YYYY-MM-DD" or NULL */

@@ -1,6 +1,7 @@
 /*
  * pcrgate: writing a bundle (lib/bundle.h pcrgate_bundle_create). The payload is encoded into
- * an anonymous temporary file, cut into chunks, encrypted per chunk and hashed into a second
+ * an anonymous temporary file, cut into chunks, encrypted per chunk (under a chunk key of this
+ * bundle's own, from the content key and a random salt) and hashed into a second
  * one; the manifest is built, read back through the device's own parser (a bundle the devices
  * would refuse is never written), signed, and everything is written in the format's order.
  */
@@ -12,13 +13,15 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "bundle_internal.h"
+#include "pcrgate/alg.h"
 
 struct create_state {
-	uint8_t image_sha256[32], base_sha256[32];
-	uint64_t image_size, base_size;
+	uint8_t key_salt[32], chunk_key[PCRGATE_BUNDLE_KEY_SIZE];
 	FILE *encoded, *stored;
 	uint64_t encoded_len, stored_len;
 	uint32_t chunk_size;
@@ -56,7 +59,6 @@ static int make_chunks(const struct pcrgate_bundle_create_params *p, struct crea
 {
 	uint64_t done = 0;
 	uint8_t *buf = NULL;
-	unsigned mdlen;
 	size_t i, n;
 	int r;
 
@@ -74,13 +76,12 @@ static int make_chunks(const struct pcrgate_bundle_create_params *p, struct crea
 		}
 		done += n;
 		if (p->key != NULL) {
-			if ((r = bundle_chunk_encrypt(p->key, i, st->n_chunks, buf, n, ei)) != 0)
+			if ((r = bundle_chunk_encrypt(st->chunk_key, i, st->n_chunks, buf, n, ei)) != 0)
 				goto fail;
 			n += PCRGATE_BUNDLE_TAG_SIZE;
 		}
-		if (EVP_Digest(buf, n, st->digests[i], &mdlen, EVP_sha256(), NULL) != 1) {
-			pcrgate_log_openssl(__func__, "sha256");
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 failed");
+		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, n, st->digests[i])) != 0) {
+			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 of chunk %zu failed", i);
 			goto fail;
 		}
 		if (fwrite(buf, 1, n, st->stored) != n) {
@@ -108,13 +109,15 @@ static json_t *build_payload(const struct pcrgate_bundle_create_params *p, const
 	     json_object_set_new(pl, "compression", json_string("zstd")) == 0;
 	if (ok && p->base_path != NULL)
 		ok = (base = json_object()) != NULL &&
-		     json_object_set_new(base, "size", json_integer((json_int_t)st->base_size)) == 0 &&
-		     json_object_set_new(base, "sha256", hex_string(st->base_sha256, 32)) == 0 &&
+		     json_object_set_new(base, "size", json_integer((json_int_t)p->base_size)) == 0 &&
+		     json_object_set_new(base, "sha256", hex_string(p->base_sha256, 32)) == 0 &&
 		     json_object_set(pl, "base", base) == 0;
 	ok = ok && json_object_set_new(pl, "chunk_size", json_integer(st->chunk_size)) == 0 &&
 	     json_object_set_new(pl, "stored_size", json_integer((json_int_t)st->stored_len)) == 0 &&
 	     json_object_set(pl, "chunks", chunks) == 0 &&
 	     json_object_set_new(pl, "encryption", json_string(p->key ? "aes-256-gcm" : "none")) == 0;
+	if (ok && p->key != NULL)
+		ok = json_object_set_new(pl, "key_salt", hex_string(st->key_salt, 32)) == 0;
 	json_decref(base);
 	json_decref(chunks);
 	if (!ok) {
@@ -150,14 +153,16 @@ static json_t *build_trust_update(const struct pcrgate_bundle_create_params *p)
 static int build_manifest(const struct pcrgate_bundle_create_params *p, const struct create_state *st, char **out,
 			  pcrgate_errinfo *ei)
 {
+	struct pcrgate_manifest_error merr = {0, NULL};
 	struct pcrgate_manifest slot;
 	json_t *doc = NULL, *image = NULL, *policy = NULL, *payload = NULL, *tu = NULL;
 	json_error_t jerr;
 	char *text = NULL;
 	int ok, r;
 
-	if (pcrgate_manifest_parse(p->slot_manifest, p->slot_manifest_len, &slot, NULL) != 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "the slot manifest does not parse");
+	if ((r = pcrgate_manifest_parse(p->slot_manifest, p->slot_manifest_len, &slot, &merr)) != 0)
+		return pcrgate_errinfo_set(ei, r, merr.offset, "slot manifest: at byte %zu: %s", merr.offset,
+					   merr.what != NULL ? merr.what : "malformed");
 	policy = json_loadb(p->pcr_policy, p->pcr_policy_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (policy == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, (size_t)jerr.position, "PCR policy: JSON: %s",
@@ -174,8 +179,8 @@ static int build_manifest(const struct pcrgate_bundle_create_params *p, const st
 				 json_stringn((const char *)p->slot_manifest, p->slot_manifest_len)) == 0 &&
 	     json_object_set_new(doc, "slot_manifest_sig", b64_string(p->slot_manifest_sig, p->slot_manifest_sig_len)) ==
 		     0 &&
-	     json_object_set_new(image, "size", json_integer((json_int_t)st->image_size)) == 0 &&
-	     json_object_set_new(image, "sha256", hex_string(st->image_sha256, 32)) == 0 &&
+	     json_object_set_new(image, "size", json_integer((json_int_t)p->image_size)) == 0 &&
+	     json_object_set_new(image, "sha256", hex_string(p->image_sha256, 32)) == 0 &&
 	     json_object_set(doc, "image", image) == 0 && json_object_set(doc, "payload", payload) == 0 &&
 	     json_object_set(doc, "pcr_policy", policy) == 0;
 	if (ok && p->end_of_support != NULL)
@@ -262,11 +267,12 @@ int pcrgate_bundle_create(const struct pcrgate_bundle_create_params *p, FILE *ou
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
 	char *manifest = NULL;
-	int r;
+	int r = PCRGATE_OK;
 
 	memset(&st, 0, sizeof(st));
 	if (p == NULL || out == NULL || p->release == NULL || p->slot_manifest == NULL || p->slot_manifest_sig == NULL ||
-	    p->image_path == NULL || p->pcr_policy == NULL || p->sign == NULL ||
+	    p->image_path == NULL || p->image_sha256 == NULL || p->pcr_policy == NULL || p->sign == NULL ||
+	    (p->base_path != NULL && p->base_sha256 == NULL) ||
 	    (p->n_add_roots > 0 && (p->add_roots == NULL || p->add_root_lens == NULL)) ||
 	    (p->n_remove_roots > 0 && p->remove_roots == NULL))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
@@ -275,9 +281,15 @@ int pcrgate_bundle_create(const struct pcrgate_bundle_create_params *p, FILE *ou
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 					   "at most %u roots added and %u removed", PCRGATE_BUNDLE_MAX_TRUST_ROOTS,
 					   PCRGATE_BUNDLE_MAX_TRUST_ROOTS);
-	if ((r = bundle_hash_file(p->image_path, st.image_sha256, &st.image_size, ei)) != 0 ||
-	    (p->base_path != NULL && (r = bundle_hash_file(p->base_path, st.base_sha256, &st.base_size, ei)) != 0))
+	/* A fresh salt per bundle: the chunk key differs even where the content key does not. */
+	if (p->key != NULL && (RAND_bytes(st.key_salt, sizeof(st.key_salt)) != 1 ||
+			       (r = bundle_chunk_key(p->key, st.key_salt, st.chunk_key, ei)) != 0)) {
+		if (r == 0) {
+			pcrgate_log_openssl(__func__, "RAND_bytes");
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random salt");
+		}
 		goto fail;
+	}
 	if ((st.encoded = tmpfile()) == NULL || (st.stored = tmpfile()) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot create a temporary file: %s",
 					strerror(errno));
@@ -304,6 +316,7 @@ int pcrgate_bundle_create(const struct pcrgate_bundle_create_params *p, FILE *ou
 	}
 	r = write_bundle(out, manifest, strlen(manifest), sig, sig_len, &st, ei);
 fail:
+	OPENSSL_cleanse(st.chunk_key, sizeof(st.chunk_key));
 	pcrgate_bundle_manifest_free(&check);
 	free(sig);
 	free(manifest);

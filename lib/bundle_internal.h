@@ -29,6 +29,7 @@ struct pcrgate_bundle_manifest {
 	size_t n_chunks;
 	uint8_t (*chunks)[32];
 	int encryption;
+	uint8_t key_salt[32]; /* with aes-256-gcm: the salt of this bundle's chunk key */
 	char *pcr_policy;
 	size_t pcr_policy_len;
 	char end_of_support[11];
@@ -46,7 +47,6 @@ struct pcrgate_bundle {
 	uint8_t *sig;
 	struct pcrgate_bundle_manifest *m;
 	int verified;
-	int trust_update_ok;
 };
 
 /* Stored bytes of a chunk of plaintext length plain under encryption enc. */
@@ -61,7 +61,17 @@ static inline uint64_t bundle_stored_chunk(uint64_t plain, int enc)
  */
 uint64_t bundle_chunk_count(uint64_t stored, uint32_t chunk_size, int enc);
 
-/* AES-256-GCM of one chunk in place (len plaintext bytes, tag after them), per the format. */
+/*
+ * The bundle's chunk key: HKDF-SHA256 (RFC 5869) of the 32-byte content key with the
+ * manifest's key_salt and the info PCRGATE_BUNDLE_CHUNK_KEY_INFO (docs/updates.md
+ * "Encryption"). A release's bundles share the content key; each has its own salt and so its
+ * own chunk key, under which the index-based IVs never repeat.
+ */
+#define PCRGATE_BUNDLE_CHUNK_KEY_INFO "pcrgate-bundle-chunk v1"
+int bundle_chunk_key(const uint8_t *content_key, const uint8_t salt[32], uint8_t out[PCRGATE_BUNDLE_KEY_SIZE],
+		     pcrgate_errinfo *ei);
+
+/* AES-256-GCM of one chunk in place (len plaintext bytes, tag after them), per the format; key: the chunk key. */
 int bundle_chunk_encrypt(const uint8_t *key, uint64_t index, uint64_t count, uint8_t *buf, size_t len,
 			 pcrgate_errinfo *ei);
 /* The inverse: buf holds len ciphertext bytes then the tag; 0 only when the tag verifies. */

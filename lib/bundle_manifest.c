@@ -21,7 +21,7 @@
 #include "bundle_internal.h"
 #include "json_members.h"
 
-#define IMAGE_SIZE_MAX ((uint64_t)PCRGATE_MANIFEST_MAX_IMAGES * PCRGATE_MANIFEST_IMAGE_MAX)
+#define IMAGE_SIZE_MAX PCRGATE_PAYLOAD_IMAGE_MAX
 #define POLICY_FORMAT "pcrgate-signed-policy"
 
 static const char *const top_members[] = {"format", "format_version", "release", "compatible", "version",
@@ -29,83 +29,50 @@ static const char *const top_members[] = {"format", "format_version", "release",
 					  "payload", "pcr_policy", "end_of_support", "notes", "trust_update", NULL};
 static const char *const image_members[] = {"size", "sha256", NULL};
 static const char *const payload_members[] = {"type", "compression", "base", "chunk_size", "stored_size",
-					      "chunks", "encryption", NULL};
+					      "chunks", "encryption", "key_salt", NULL};
 static const char *const trust_members[] = {"add_roots", "remove_roots", NULL};
+
+/* The shared strict getters (lib/json_members.h) with this document's name in every message. */
+#define PREFIX "bundle manifest"
 
 static int bad(pcrgate_errinfo *ei, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(pcrgate_errinfo *ei, const char *fmt, ...)
 {
-	char msg[sizeof(ei->message)];
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = pcrgate_json_vfail(ei, PCRGATE_ERR_FORMAT, PREFIX, fmt, ap);
 	va_end(ap);
-	return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "bundle manifest: %s", msg);
+	return r;
 }
 
 static int only_members(const json_t *obj, const char *what, const char *const *names, pcrgate_errinfo *ei)
 {
-	const char *key = pcrgate_json_unknown_member(obj, names);
-
-	return key != NULL ? bad(ei, "unknown member \"%.40s\" in %s", key, what) : PCRGATE_OK;
+	return pcrgate_json_only_members(obj, PREFIX, what, names, ei);
 }
 
 /* Member key of obj as a string of 1..max bytes (path names it). */
 static int get_string(const json_t *obj, const char *path, const char *key, size_t max, const char **out,
 		      size_t *len, pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", path);
-	if (!json_is_string(v))
-		return bad(ei, "member \"%s\" is not a string", path);
-	n = json_string_length(v);
-	if (n == 0)
-		return bad(ei, "member \"%s\" is empty", path);
-	if (n > max)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
-					   "bundle manifest: member \"%s\" holds %zu bytes (at most %zu)", path, n, max);
-	*out = json_string_value(v);
-	if (strlen(*out) != n)
-		return bad(ei, "member \"%s\" holds a NUL", path);
-	if (len != NULL)
-		*len = n;
-	return PCRGATE_OK;
+	return pcrgate_json_get_string(obj, PREFIX, path, key, 1, max, out, len, ei);
 }
 
 static int get_uint(const json_t *obj, const char *path, const char *key, uint64_t min, uint64_t max,
 		    uint64_t *out, pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", path);
-	if (!json_is_integer(v))
-		return bad(ei, "member \"%s\" is not an integer", path);
-	if (json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
-	    (uint64_t)json_integer_value(v) > max)
-		return bad(ei, "member \"%s\" is out of range (%" PRIu64 " to %" PRIu64 ")", path, min, max);
-	*out = (uint64_t)json_integer_value(v);
-	return PCRGATE_OK;
+	return pcrgate_json_get_uint(obj, PREFIX, path, key, min, max, out, ei);
 }
 
 static int get_object(const json_t *obj, const char *path, const char *key, json_t **out, pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", path);
-	if (!json_is_object(v))
-		return bad(ei, "member \"%s\" is not an object", path);
-	*out = v;
-	return PCRGATE_OK;
+	return pcrgate_json_get_object(obj, PREFIX, path, key, out, ei);
 }
 
-/* A sha256 in its one spelling: 64 lower-case hex digits. */
-static int parse_sha256(const char *s, size_t n, const char *path, uint8_t out[32], pcrgate_errinfo *ei)
+/* 32 bytes in their one spelling: 64 lower-case hex digits; what names them ("a sha256"). */
+static int parse_hex32(const char *s, size_t n, const char *path, const char *what, uint8_t out[32],
+		       pcrgate_errinfo *ei)
 {
 	size_t i, len;
 
@@ -113,20 +80,31 @@ static int parse_sha256(const char *s, size_t n, const char *path, uint8_t out[3
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			break;
 	if (n != 64 || i != n || pcrgate_hex_decode(s, out, 32, &len) != 0 || len != 32)
-		return bad(ei, "member \"%s\" is not a sha256 (64 lower-case hex digits)", path);
+		return bad(ei, "member \"%s\" is not %s (64 lower-case hex digits)", path, what);
 	return PCRGATE_OK;
 }
 
-static int get_sha256(const json_t *obj, const char *path, const char *key, uint8_t out[32], pcrgate_errinfo *ei)
+static int parse_sha256(const char *s, size_t n, const char *path, uint8_t out[32], pcrgate_errinfo *ei)
+{
+	return parse_hex32(s, n, path, "a sha256", out, ei);
+}
+
+static int get_hex32(const json_t *obj, const char *path, const char *key, const char *what, uint8_t out[32],
+		     pcrgate_errinfo *ei)
 {
 	const char *s;
 	size_t n;
 	int r;
 
 	if ((r = get_string(obj, path, key, 64, &s, &n, ei)) != 0)
-		return r == PCRGATE_ERR_LIMIT ? bad(ei, "member \"%s\" is not a sha256 (64 lower-case hex digits)", path)
+		return r == PCRGATE_ERR_LIMIT ? bad(ei, "member \"%s\" is not %s (64 lower-case hex digits)", path, what)
 					      : r;
-	return parse_sha256(s, n, path, out, ei);
+	return parse_hex32(s, n, path, what, out, ei);
+}
+
+static int get_sha256(const json_t *obj, const char *path, const char *key, uint8_t out[32], pcrgate_errinfo *ei)
+{
+	return get_hex32(obj, path, key, "a sha256", out, ei);
 }
 
 /* The slot manifest's string alphabet (docs/boot.md), 1..max characters. */
@@ -147,20 +125,18 @@ static int get_name(const json_t *obj, const char *key, size_t max, char *out, p
 	return PCRGATE_OK;
 }
 
+/* Base64 text of member path, at most cap bytes, into a new buffer. */
 static int decode_b64(const char *s, size_t n, const char *path, size_t cap, uint8_t **out, size_t *len,
 		      pcrgate_errinfo *ei)
 {
-	pcrgate_errinfo sub;
 	uint8_t *buf;
 	int r;
 
 	if ((buf = malloc(n / 4 * 3 + 3)) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	pcrgate_errinfo_clear(&sub);
-	if ((r = pcrgate_base64_decode(s, n, PCRGATE_BASE64_STD, buf, cap, len, &sub)) != 0) {
+	if ((r = pcrgate_json_b64_decode(PREFIX, path, s, n, buf, cap, len, ei)) != 0) {
 		free(buf);
-		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "bundle manifest: member \"%s\" %s", path,
-					   sub.message);
+		return r;
 	}
 	*out = buf;
 	return PCRGATE_OK;
@@ -265,6 +241,15 @@ static int parse_payload(const json_t *root, struct pcrgate_bundle_manifest *m, 
 		m->encryption = PCRGATE_BUNDLE_ENC_AES256GCM;
 	else
 		return bad(ei, "member \"payload.encryption\" is \"%.16s\", not \"none\" or \"aes-256-gcm\"", s);
+	/* The salt makes each bundle's chunk key its own (docs/updates.md "Encryption"). */
+	if (m->encryption == PCRGATE_BUNDLE_ENC_AES256GCM) {
+		if (json_object_get(p, "key_salt") == NULL)
+			return bad(ei, "member \"payload.key_salt\" is missing (required with aes-256-gcm)");
+		if ((r = get_hex32(p, "payload.key_salt", "key_salt", "a 32-byte salt", m->key_salt, ei)) != 0)
+			return r;
+	} else if (json_object_get(p, "key_salt") != NULL) {
+		return bad(ei, "member \"payload.key_salt\" is present in an unencrypted payload");
+	}
 	if ((r = get_uint(p, "payload.chunk_size", "chunk_size", PCRGATE_BUNDLE_CHUNK_MIN, PCRGATE_BUNDLE_CHUNK_MAX, &u,
 			  ei)) != 0)
 		return r;
@@ -432,7 +417,7 @@ static int parse_doc(const json_t *root, struct pcrgate_bundle_manifest *m, pcrg
 	    (r = parse_policy(root, m, ei)) != 0)
 		return r;
 	if (m->type == PCRGATE_BUNDLE_DELTA && m->base_size == m->image_size &&
-	    memcmp(m->base_sha256, m->image_sha256, 32) == 0)
+	    pcrgate_ct_equal(m->base_sha256, m->image_sha256, 32))
 		return bad(ei, "member \"payload.base\" is the image itself");
 	if (json_object_get(root, "end_of_support") != NULL) {
 		if ((r = get_string(root, "end_of_support", "end_of_support", 10, &s, &n, ei)) != 0)
@@ -623,21 +608,7 @@ size_t pcrgate_bundle_manifest_roots_added(const struct pcrgate_bundle_manifest 
 	return m ? m->n_add : 0;
 }
 
-const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i, size_t *len)
-{
-	if (m == NULL || i >= m->n_add)
-		return NULL;
-	if (len != NULL)
-		*len = m->add[i].len;
-	return m->add[i].der;
-}
-
 size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bundle_manifest *m)
 {
 	return m ? m->n_remove : 0;
-}
-
-const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i)
-{
-	return m && i < m->n_remove ? m->remove[i] : NULL;
 }

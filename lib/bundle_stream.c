@@ -1,8 +1,8 @@
 /*
  * pcrgate: streaming a verified bundle's payload (lib/bundle.h). One stored chunk at a time is
  * read whole, its sha256 compared with the manifest's before any byte of it is decrypted or
- * decompressed, then AES-256-GCM (when encrypted) and the payload decoder, whose output is
- * hashed on its way to the caller's sink. Memory: one chunk (at most 16 MiB + tag) plus the
+ * decompressed, then AES-256-GCM under the bundle's chunk key (when encrypted) and the payload
+ * decoder, whose output is hashed on its way to the caller's sink. Memory: one chunk (at most 16 MiB + tag) plus the
  * decoder's. The payload never grows past stored_size: one byte more is an error.
  */
 #include "config.h"
@@ -11,18 +11,18 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "bundle_internal.h"
+#include "pcrgate/alg.h"
 
-/* The caller's sink behind a sha256 and a byte count of the image. */
+/* The caller's sink behind a sha256 of the image (the decoder enforces its size). */
 struct image_sink {
 	pcrgate_payload_sink sink;
 	void *ctx;
 	EVP_MD_CTX *md;
-	uint64_t size;
 };
 
 static int image_sink_write(void *ctx, const uint8_t *data, size_t len)
@@ -31,7 +31,6 @@ static int image_sink_write(void *ctx, const uint8_t *data, size_t len)
 
 	if (EVP_DigestUpdate(s->md, data, len) != 1)
 		return PCRGATE_ERR_CRYPTO;
-	s->size += len;
 	return s->sink != NULL ? s->sink(s->ctx, data, len) : PCRGATE_OK;
 }
 
@@ -44,9 +43,11 @@ static int read_full(pcrgate_bundle_read_fn fn, void *ctx, uint8_t *buf, size_t 
 
 	while (done < n) {
 		k = 0;
+		errno = 0;
 		if ((r = fn(ctx, buf + done, n - done, &k)) != 0)
+			/* A source failing on a system call leaves its errno: the more precise reason. */
 			return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "payload: reading failed: %s",
-						   pcrgate_strerror(r));
+						   r == PCRGATE_ERR_IO && errno != 0 ? strerror(errno) : pcrgate_strerror(r));
 		if (k == 0)
 			break;
 		if (k > n - done)
@@ -58,47 +59,14 @@ static int read_full(pcrgate_bundle_read_fn fn, void *ctx, uint8_t *buf, size_t 
 	return PCRGATE_OK;
 }
 
-static int sha256(const uint8_t *p, size_t n, uint8_t out[32])
-{
-	unsigned len = 0;
-
-	if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32) {
-		pcrgate_log_openssl(__func__, "sha256");
-		return PCRGATE_ERR_CRYPTO;
-	}
-	return PCRGATE_OK;
-}
-
-/* A delta's base must be the exact image the manifest names. */
-static int check_base(const struct pcrgate_bundle_manifest *m, const char *base_path, pcrgate_errinfo *ei)
-{
-	uint8_t md[32];
-	uint64_t size;
-	int r;
-
-	if (base_path == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-					   "base: the payload is a delta and no base image was given");
-	if ((r = bundle_hash_file(base_path, md, &size, ei)) != 0)
-		return r;
-	if (size != m->base_size)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					   "base: the delta is against an image of %" PRIu64 " bytes, the base given has %" PRIu64,
-					   m->base_size, size);
-	if (!pcrgate_ct_equal(md, m->base_sha256, 32))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					   "base: the base given is not the image the delta was made against (sha256 differs)");
-	return PCRGATE_OK;
-}
-
 int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn fn, void *fn_ctx,
 			  const uint8_t *key, const char *base_path, pcrgate_payload_sink sink, void *sink_ctx,
 			  pcrgate_errinfo *ei)
 {
 	struct pcrgate_payload_decoder *d = NULL;
 	const struct pcrgate_bundle_manifest *m;
-	struct image_sink is = {sink, sink_ctx, NULL, 0};
-	uint8_t *buf = NULL, md[32], extra;
+	struct image_sink is = {sink, sink_ctx, NULL};
+	uint8_t *buf = NULL, md[32], chunk_key[PCRGATE_BUNDLE_KEY_SIZE] = {0}, extra;
 	uint64_t len, off = 0;
 	unsigned mdlen = 0;
 	size_t i, got = 0;
@@ -112,8 +80,9 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 	if (m->encryption == PCRGATE_BUNDLE_ENC_AES256GCM && key == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "the payload is encrypted and no content key was given");
-	if (m->type == PCRGATE_BUNDLE_DELTA && (r = check_base(m, base_path, ei)) != 0)
-		return r;
+	if (m->type == PCRGATE_BUNDLE_DELTA && base_path == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "base: the payload is a delta and no base image was given");
 	if ((buf = malloc(bundle_stored_chunk(m->chunk_size, m->encryption))) == NULL ||
 	    (is.md = EVP_MD_CTX_new()) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
@@ -123,8 +92,12 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 failed");
 		goto fail;
 	}
-	if ((r = pcrgate_payload_decoder_new(&d, m->type == PCRGATE_BUNDLE_DELTA ? base_path : NULL, m->image_size,
+	/* The decoder hashes the base once, on the mapping it decodes against. */
+	if ((r = pcrgate_payload_decoder_new(&d, m->type == PCRGATE_BUNDLE_DELTA ? base_path : NULL,
+					     m->type == PCRGATE_BUNDLE_DELTA ? m->base_sha256 : NULL, m->image_size,
 					     ei)) != 0)
+		goto fail;
+	if (m->encryption == PCRGATE_BUNDLE_ENC_AES256GCM && (r = bundle_chunk_key(key, m->key_salt, chunk_key, ei)) != 0)
 		goto fail;
 	for (i = 0; i < m->n_chunks; i++) {
 		pcrgate_bundle_manifest_chunk(m, i, &len);
@@ -136,7 +109,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 						m->n_chunks, off + got, m->stored_size);
 			goto fail;
 		}
-		if ((r = sha256(buf, got, md)) != 0) {
+		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, got, md)) != 0) {
 			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 failed");
 			goto fail;
 		}
@@ -148,7 +121,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 		}
 		if (m->encryption == PCRGATE_BUNDLE_ENC_AES256GCM) {
 			len -= PCRGATE_BUNDLE_TAG_SIZE;
-			if ((r = bundle_chunk_decrypt(key, i, m->n_chunks, buf, (size_t)len, ei)) != 0)
+			if ((r = bundle_chunk_decrypt(chunk_key, i, m->n_chunks, buf, (size_t)len, ei)) != 0)
 				goto fail;
 		}
 		if ((r = pcrgate_payload_decoder_feed(d, buf, (size_t)len, image_sink_write, &is, ei)) != 0)
@@ -168,12 +141,6 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 failed");
 		goto fail;
 	}
-	if (is.size != m->image_size) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					"image: %" PRIu64 " bytes decoded, the manifest says %" PRIu64, is.size,
-					m->image_size);
-		goto fail;
-	}
 	if (!pcrgate_ct_equal(md, m->image_sha256, 32)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					"image: sha256 of the decoded image differs from the manifest");
@@ -181,6 +148,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 	}
 	r = PCRGATE_OK;
 fail:
+	OPENSSL_cleanse(chunk_key, sizeof(chunk_key));
 	pcrgate_payload_decoder_free(&d);
 	EVP_MD_CTX_free(is.md);
 	free(buf);
@@ -195,34 +163,12 @@ static int file_read(void *ctx, uint8_t *buf, size_t cap, size_t *got)
 	return *got == 0 && ferror(f) ? PCRGATE_ERR_IO : PCRGATE_OK;
 }
 
-static int fd_read(void *ctx, uint8_t *buf, size_t cap, size_t *got)
-{
-	int fd = *(int *)ctx;
-	ssize_t n;
-
-	do
-		n = read(fd, buf, cap);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return PCRGATE_ERR_IO;
-	*got = (size_t)n;
-	return PCRGATE_OK;
-}
-
 int pcrgate_bundle_stream_file(const struct pcrgate_bundle *b, FILE *f, const uint8_t *key, const char *base_path,
 			       pcrgate_payload_sink sink, void *sink_ctx, pcrgate_errinfo *ei)
 {
 	if (f == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no payload given");
 	return pcrgate_bundle_stream(b, file_read, f, key, base_path, sink, sink_ctx, ei);
-}
-
-int pcrgate_bundle_stream_fd(const struct pcrgate_bundle *b, int fd, const uint8_t *key, const char *base_path,
-			     pcrgate_payload_sink sink, void *sink_ctx, pcrgate_errinfo *ei)
-{
-	if (fd < 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no payload given");
-	return pcrgate_bundle_stream(b, fd_read, &fd, key, base_path, sink, sink_ctx, ei);
 }
 
 int pcrgate_bundle_check_partial(const struct pcrgate_bundle_manifest *m, FILE *f, size_t *valid_chunks,
@@ -243,7 +189,7 @@ int pcrgate_bundle_check_partial(const struct pcrgate_bundle_manifest *m, FILE *
 			goto fail;
 		if (got != len)
 			break;
-		if ((r = sha256(buf, got, md)) != 0) {
+		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, got, md)) != 0) {
 			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 failed");
 			goto fail;
 		}

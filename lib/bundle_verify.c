@@ -20,7 +20,7 @@ static int removed(const struct pcrgate_truststore *ts, size_t i, const struct p
 	if (pcrgate_truststore_root_sha256(ts, i, fp) != 0)
 		return 0;
 	for (j = 0; j < m->n_remove; j++)
-		if (memcmp(fp, m->remove[j], 32) == 0)
+		if (pcrgate_ct_equal(fp, m->remove[j], 32))
 			return 1;
 	return 0;
 }
@@ -40,7 +40,7 @@ static int check_trust_update(const struct pcrgate_bundle *b, const struct pcrga
 	size_t i;
 	int r, kept = 0;
 
-	for (i = 0; i < pcrgate_truststore_root_count(ts) && i < 32; i++)
+	for (i = 0; i < pcrgate_truststore_root_count(ts); i++)
 		if ((rep->roots & (1u << i)) != 0 && !removed(ts, i, m))
 			kept = 1;
 	if (!kept)
@@ -75,7 +75,6 @@ int pcrgate_bundle_verify(struct pcrgate_bundle *b, const struct pcrgate_trustst
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "no bundle or trust store given");
 	b->verified = 0;
-	b->trust_update_ok = 0;
 	pcrgate_bundle_manifest_free(&b->m);
 	pcrgate_errinfo_clear(&sub);
 	if ((r = pcrgate_truststore_verify_cms(ts, b->sig, b->hdr.sig_len, b->manifest, b->hdr.manifest_len, &rep,
@@ -115,12 +114,9 @@ int pcrgate_bundle_verify(struct pcrgate_bundle *b, const struct pcrgate_trustst
 	}
 	b->m = m;
 	m = NULL;
-	if (b->m->n_add > 0 || b->m->n_remove > 0) {
-		if ((r = check_trust_update(b, ts, &rep, ei)) != 0) {
-			pcrgate_bundle_manifest_free(&b->m);
-			goto fail;
-		}
-		b->trust_update_ok = 1;
+	if ((b->m->n_add > 0 || b->m->n_remove > 0) && (r = check_trust_update(b, ts, &rep, ei)) != 0) {
+		pcrgate_bundle_manifest_free(&b->m);
+		goto fail;
 	}
 	b->verified = 1;
 	r = PCRGATE_OK;

@@ -1,7 +1,7 @@
 /*
  * pcrgate (library-internal): the signing side of truststore.h. Detached CMS signatures of
  * update metadata with one or more signers whose keys may live in files or behind any OpenSSL
- * provider (TPM, HSM), and the key loader both pcrgate key and the signing commands use.
+ * provider (TPM, HSM), loaded with the core library's pcrgate_key_load.
  */
 #include "config.h"
 
@@ -13,62 +13,17 @@
 #include <openssl/pem.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
-#include <openssl/store.h>
-#include <openssl/ui.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "truststore.h"
 
-int pcrgate_key_load(const char *uri, int want_private, EVP_PKEY **out, pcrgate_errinfo *ei)
+/* Appends the certificates of a PEM file to sk (at most PCRGATE_CMS_MAX_CERTS in all); at least one. */
+static int load_cert_file(const char *path, STACK_OF(X509) *sk, pcrgate_errinfo *ei)
 {
-	OSSL_STORE_CTX *st;
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *pkey = NULL;
-	X509 *cert;
-	int type;
-
-	if (uri == NULL || out == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no key given");
-	st = OSSL_STORE_open(uri, want_private ? UI_get_default_method() : UI_null(), NULL, NULL, NULL);
-	if (st == NULL) {
-		pcrgate_log_openssl(__func__, uri);
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "cannot open key %s", uri);
-	}
-	while (pkey == NULL && !OSSL_STORE_eof(st)) {
-		if ((info = OSSL_STORE_load(st)) == NULL) {
-			/* A store that fails without reaching its end would loop here forever. */
-			if (OSSL_STORE_error(st))
-				break;
-			continue;
-		}
-		type = OSSL_STORE_INFO_get_type(info);
-		if (type == OSSL_STORE_INFO_PKEY)
-			pkey = OSSL_STORE_INFO_get1_PKEY(info);
-		else if (type == OSSL_STORE_INFO_PUBKEY && !want_private)
-			pkey = OSSL_STORE_INFO_get1_PUBKEY(info);
-		else if (type == OSSL_STORE_INFO_CERT && !want_private &&
-			 (cert = OSSL_STORE_INFO_get0_CERT(info)) != NULL)
-			pkey = X509_get_pubkey(cert);
-		OSSL_STORE_INFO_free(info);
-	}
-	OSSL_STORE_close(st);
-	if (pkey == NULL) {
-		pcrgate_log_openssl(__func__, uri);
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "%s holds no %s key", uri,
-					   want_private ? "private" : "public");
-	}
-	ERR_clear_error();
-	*out = pkey;
-	return PCRGATE_OK;
-}
-
-/* The certificates of a signer's PEM file: the signer's first, then its chain. */
-static int load_cert_file(const char *path, STACK_OF(X509) **out, pcrgate_errinfo *ei)
-{
-	STACK_OF(X509) *sk = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	int before = sk_X509_num(sk);
 	BIO *in = NULL;
 	X509 *x;
 	int r;
@@ -76,7 +31,7 @@ static int load_cert_file(const char *path, STACK_OF(X509) **out, pcrgate_errinf
 	if ((r = pcrgate_file_read(path, PCRGATE_TRUST_ROOT_FILE_MAX, &buf, &len, ei)) != PCRGATE_OK)
 		return r;
 	r = PCRGATE_ERR_NOMEM;
-	if ((sk = sk_X509_new_null()) == NULL || (in = BIO_new_mem_buf(buf, (int)len)) == NULL)
+	if ((in = BIO_new_mem_buf(buf, (int)len)) == NULL)
 		goto fail;
 	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
 		if (sk_X509_num(sk) >= PCRGATE_CMS_MAX_CERTS || !sk_X509_push(sk, x)) {
@@ -87,20 +42,17 @@ static int load_cert_file(const char *path, STACK_OF(X509) **out, pcrgate_errinf
 		}
 	}
 	ERR_clear_error();
-	if (sk_X509_num(sk) == 0) {
+	if (sk_X509_num(sk) == before) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "%s: holds no PEM certificate",
 					path);
 		goto fail;
 	}
-	*out = sk;
-	sk = NULL;
 	r = PCRGATE_OK;
 fail:
 	if (r == PCRGATE_ERR_NOMEM)
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "out of memory");
 	BIO_free(in);
 	free(buf);
-	sk_X509_pop_free(sk, X509_free);
 	return r;
 }
 
@@ -166,7 +118,12 @@ int pcrgate_cms_sign(const struct pcrgate_cms_signer_spec *signers, size_t n, co
 						"signer %zu: no certificate or key", i + 1);
 			goto fail;
 		}
-		if ((r = load_cert_file(signers[i].cert, &certs, ei)) != PCRGATE_OK ||
+		if ((certs = sk_X509_new_null()) == NULL) {
+			r = PCRGATE_ERR_NOMEM;
+			goto fail;
+		}
+		if ((r = load_cert_file(signers[i].cert, certs, ei)) != PCRGATE_OK ||
+		    (signers[i].chain != NULL && (r = load_cert_file(signers[i].chain, certs, ei)) != PCRGATE_OK) ||
 		    (r = pcrgate_key_load(signers[i].key, 1, &key, ei)) != PCRGATE_OK)
 			goto fail;
 		if (X509_check_private_key(sk_X509_value(certs, 0), key) != 1) {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "pcrgate/common.h"
 #include "pcrgate/tpm.h"
@@ -140,14 +139,11 @@ static int parse(pcrgate_config *cfg, size_t len, pcrgate_errinfo *ei)
 int pcrgate_config_load(const char *path, pcrgate_config **out, pcrgate_errinfo *ei)
 {
 	pcrgate_config *cfg = NULL;
-	struct stat st;
 	size_t len;
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
 
 	if (path == NULL || out == NULL)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "no config file given");
-	if (stat(path, &st) != 0 && errno == ENOENT)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "%s: no such file", path);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL || (cfg->path = strdup(path)) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s: out of memory", path);
 		goto fail;

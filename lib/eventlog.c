@@ -211,11 +211,11 @@ static int parse_spec_id(struct parse_state *st, const struct pcrgate_event *ev)
 		return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, base,
 					   "Spec ID event data is %u bytes, too short for its %u-byte header",
 					   ev->data_len, EL_SPEC_ID_HEADER);
-	reader_skip(&r, 16);
-	reader_u32le(&r, &log->platform_class);
+	/* The signature, then platformClass, which nothing depends on. */
+	reader_skip(&r, 16 + 4);
 	reader_u8(&r, &log->spec_minor);
 	reader_u8(&r, &log->spec_major);
-	reader_u8(&r, &log->spec_errata);
+	reader_skip(&r, 1); /* specErrata */
 	reader_u8(&r, &log->uintn_size);
 	reader_u32le(&r, &nalgs);
 	if (log->spec_major != 2 || log->spec_minor != 0)
@@ -269,7 +269,6 @@ static int parse_spec_id(struct parse_state *st, const struct pcrgate_event *ev)
 	if (r.left > 0)
 		return pcrgate_errinfo_set(st->ei, PCRGATE_ERR_FORMAT, r.off,
 					   "%zu unexpected bytes after the Spec ID event's vendor info", r.left);
-	log->vendor_len = vendor;
 	/* Until an event shows which banks it carries, the declared ones are the log's banks. */
 	memcpy(log->banks, log->algs, nalgs * sizeof(log->algs[0]));
 	log->nbanks = nalgs;
@@ -591,18 +590,80 @@ const char *pcrgate_event_type_name(uint32_t type)
 	return NULL;
 }
 
+int pcrgate_event_type_from_name(const char *name, uint32_t *type)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(type_names) / sizeof(type_names[0]); i++)
+		if (strcmp(type_names[i].name, name) == 0) {
+			*type = type_names[i].type;
+			return PCRGATE_OK;
+		}
+	return PCRGATE_ERR_NOT_FOUND;
+}
+
+/* Stops a replay at event e of log i, in bank alg (0 when none), with error r. */
+static int replay_stop(struct el_replay *rp, size_t i, size_t e, uint16_t alg, int r)
+{
+	rp->fail_log = i;
+	rp->fail_event = e;
+	rp->fail_alg = alg;
+	return r;
+}
+
+int el_replay_logs(const pcrgate_eventlog *const *logs, size_t nlogs, struct el_replay *rp)
+{
+	const struct pcrgate_event *ev;
+	const uint8_t *d;
+	size_t i, e, b, size, dlen;
+	uint32_t bit;
+	int r;
+
+	rp->extended = 0;
+	memset(rp->by, 0, sizeof(rp->by));
+	rp->pcr0_start = nlogs > 0 ? pcrgate_eventlog_pcr0_start(logs[0]) : 0;
+	if (nlogs > EL_REPLAY_MAX_LOGS || rp->nbanks > PCRGATE_MAX_BANKS)
+		return replay_stop(rp, 0, 0, 0, PCRGATE_ERR_LIMIT);
+	for (i = 0; i < nlogs; i++) {
+		for (e = 0; e < logs[i]->nevents; e++) {
+			ev = &logs[i]->events[e];
+			if (!pcrgate_event_extends(ev))
+				continue;
+			if (ev->pcr >= PCRGATE_MAX_PCRS)
+				return replay_stop(rp, i, e, 0, PCRGATE_ERR_FORMAT);
+			bit = (uint32_t)1 << ev->pcr;
+			for (b = 0; b < rp->nbanks; b++) {
+				size = pcrgate_alg_digest_size(rp->alg[b]);
+				d = pcrgate_event_digest(ev, rp->alg[b], &dlen);
+				if (d == NULL || dlen != size || size == 0)
+					return replay_stop(rp, i, e, rp->alg[b], PCRGATE_ERR_NOT_FOUND);
+				if (!(rp->extended & bit)) {
+					memset(rp->value[b][ev->pcr], 0, size);
+					if (ev->pcr == 0)
+						rp->value[b][0][size - 1] = (uint8_t)rp->pcr0_start;
+				}
+				if ((r = pcrgate_pcr_extend(rp->alg[b], rp->value[b][ev->pcr], d)) < 0)
+					return replay_stop(rp, i, e, rp->alg[b], r);
+			}
+			rp->extended |= bit;
+			rp->by[ev->pcr] |= (uint8_t)(1u << i);
+			rp->last_log[ev->pcr] = i;
+			rp->last_off[ev->pcr] = ev->offset;
+		}
+	}
+	return PCRGATE_OK;
+}
+
 /*
  * Replay: every extending event's digest in each known bank, in log order, into its
  * PCR. The working values live on the stack; the result is built once at the end.
  */
 int pcrgate_eventlog_replay(const pcrgate_eventlog *log, pcrgate_pcrs **out, pcrgate_errinfo *ei)
 {
-	uint8_t value[PCRGATE_MAX_BANKS][PCRGATE_MAX_PCRS][PCRGATE_MAX_DIGEST];
-	size_t bank[PCRGATE_MAX_BANKS], nknown = 0, i, b, size;
-	const struct pcrgate_event *ev;
-	const uint8_t *start;
+	struct el_replay rp;
+	char b[PCRGATE_ALG_LABEL_MAX];
 	pcrgate_pcrs *pcrs = NULL;
-	uint32_t used = 0, bit;
+	size_t i;
 	unsigned p;
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
 
@@ -610,42 +671,27 @@ int pcrgate_eventlog_replay(const pcrgate_eventlog *log, pcrgate_pcrs **out, pcr
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "no event log given");
 		goto fail;
 	}
-	for (i = 0; i < log->nbanks && nknown < PCRGATE_MAX_BANKS; i++)
+	rp.nbanks = 0;
+	for (i = 0; i < log->nbanks && rp.nbanks < PCRGATE_MAX_BANKS; i++)
 		if (pcrgate_alg_name(log->banks[i].alg) != NULL)
-			bank[nknown++] = i;
-	for (i = 0; i < log->nevents; i++) {
-		ev = &log->events[i];
-		if (!pcrgate_event_extends(ev))
-			continue;
-		bit = (uint32_t)1 << ev->pcr;
-		start = log->buf + ev->offset;
-		for (b = 0; b < nknown; b++) {
-			uint16_t alg = log->banks[bank[b]].alg;
+			rp.alg[rp.nbanks++] = log->banks[i].alg;
+	if ((r = el_replay_logs(&log, 1, &rp)) < 0) {
+		const struct pcrgate_event *ev = &log->events[rp.fail_event];
 
-			size = log->banks[bank[b]].size;
-			if (!(used & bit)) {
-				memset(value[b][ev->pcr], 0, size);
-				if (ev->pcr == 0)
-					value[b][0][size - 1] = (uint8_t)pcrgate_eventlog_pcr0_start(log);
-			}
-			if ((r = pcrgate_pcr_extend(alg, value[b][ev->pcr], start + ev->digest_off[bank[b]])) < 0) {
-				pcrgate_errinfo_set(ei, r, ev->offset, "event %zu: extending PCR %u in bank %s failed",
-						    i, ev->pcr, pcrgate_alg_name(alg));
-				goto fail;
-			}
-		}
-		used |= bit;
+		pcrgate_errinfo_set(ei, r, ev->offset, "event %zu: extending PCR %u in bank %s failed",
+				    rp.fail_event, ev->pcr, pcrgate_alg_label(rp.fail_alg, b));
+		goto fail;
 	}
 	if ((pcrs = pcrgate_pcrs_new()) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory for PCR values");
 		goto fail;
 	}
-	for (b = 0; b < nknown; b++) {
+	for (i = 0; i < rp.nbanks; i++) {
 		for (p = 0; p < PCRGATE_MAX_PCRS; p++) {
-			if (!(used & ((uint32_t)1 << p)))
+			if (!(rp.extended & ((uint32_t)1 << p)))
 				continue;
-			size = log->banks[bank[b]].size;
-			if ((r = pcrgate_pcrs_set(pcrs, log->banks[bank[b]].alg, p, value[b][p], size)) < 0) {
+			if ((r = pcrgate_pcrs_set(pcrs, rp.alg[i], p, rp.value[i][p],
+						  pcrgate_alg_digest_size(rp.alg[i]))) < 0) {
 				pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot store PCR %u", p);
 				goto fail;
 			}

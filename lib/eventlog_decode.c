@@ -124,9 +124,9 @@ static int dec_spec_id(struct sb *s, const uint8_t *p, size_t n)
 
 static int dec_no_action(struct sb *s, const uint8_t *p, size_t n)
 {
-	if (n >= 16 && memcmp(p, "Spec ID Event03", 16) == 0)
+	if (n >= 16 && memcmp(p, EL_SPEC_ID_SIGNATURE, 16) == 0)
 		return dec_spec_id(s, p, n);
-	if (n == 17 && memcmp(p, "StartupLocality", 16) == 0) {
+	if (n == 17 && memcmp(p, EL_STARTUP_LOCALITY, 16) == 0) {
 		sb_printf(s, "StartupLocality: locality %u", p[16]);
 		return 0;
 	}

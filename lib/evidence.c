@@ -19,6 +19,7 @@
 #include "akpub.h"
 #include "evidence_internal.h"
 #include "json_members.h"
+#include "quote_internal.h"
 
 struct evidence_log {
 	const char *name;
@@ -56,41 +57,31 @@ static const char *const clock_members[] = {"clock", "reset_count", "restart_cou
 					    "firmware_version", NULL};
 static const char *const log_names[PCRGATE_EVIDENCE_MAX_EVENTLOGS + 1] = {"firmware", "boot", NULL};
 
+#define PREFIX "evidence"
+
 static int bad(pcrgate_errinfo *ei, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(pcrgate_errinfo *ei, const char *fmt, ...)
 {
-	char msg[sizeof(ei->message)];
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = pcrgate_json_vfail(ei, PCRGATE_ERR_FORMAT, PREFIX, fmt, ap);
 	va_end(ap);
-	return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "evidence: %s", msg);
+	return r;
 }
 
 /* Refuses any member of obj not in names (what: the object's name for messages). */
 static int only_members(const json_t *obj, const char *what, const char *const *names, pcrgate_errinfo *ei)
 {
-	const char *key = pcrgate_json_unknown_member(obj, names);
-
-	return key != NULL ? bad(ei, "unknown member \"%.40s\" in %s", key, what) : PCRGATE_OK;
+	return pcrgate_json_only_members(obj, PREFIX, what, names, ei);
 }
 
 /* Member key of obj as a string without NUL; path names it in messages. */
 static int get_string(const json_t *obj, const char *path, const char *key, const char **out, size_t *len,
 		      pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", path);
-	if (!json_is_string(v))
-		return bad(ei, "member \"%s\" is not a string", path);
-	*out = json_string_value(v);
-	*len = json_string_length(v);
-	if (strlen(*out) != *len)
-		return bad(ei, "member \"%s\" holds a NUL", path);
-	return PCRGATE_OK;
+	return pcrgate_json_get_string(obj, PREFIX, path, key, 0, SIZE_MAX, out, len, ei);
 }
 
 /* Hex of min..cap bytes into out. */
@@ -113,20 +104,6 @@ static int get_hex(const json_t *obj, const char *key, size_t min, uint8_t *out,
 	return PCRGATE_OK;
 }
 
-/* Base64 text s (n chars) of member path into out (cap bytes); errors name the member. */
-static int b64_decode(const char *path, const char *s, size_t n, uint8_t *out, size_t cap, size_t *len,
-		      pcrgate_errinfo *ei)
-{
-	pcrgate_errinfo sub;
-	int r;
-
-	pcrgate_errinfo_clear(&sub);
-	/* The decoder's position is within the string, not the document: it stays in the message. */
-	if ((r = pcrgate_base64_decode(s, n, PCRGATE_BASE64_STD, out, cap, len, &sub)) != 0)
-		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "evidence: member \"%s\" %s", path, sub.message);
-	return PCRGATE_OK;
-}
-
 /* Base64 member key of obj, min..cap bytes, into out. */
 static int get_b64(const json_t *obj, const char *path, const char *key, size_t min, uint8_t *out, size_t cap,
 		   size_t *len, pcrgate_errinfo *ei)
@@ -135,7 +112,8 @@ static int get_b64(const json_t *obj, const char *path, const char *key, size_t 
 	size_t n;
 	int r;
 
-	if ((r = get_string(obj, path, key, &s, &n, ei)) != 0 || (r = b64_decode(path, s, n, out, cap, len, ei)) != 0)
+	if ((r = get_string(obj, path, key, &s, &n, ei)) != 0 ||
+	    (r = pcrgate_json_b64_decode(PREFIX, path, s, n, out, cap, len, ei)) != 0)
 		return r;
 	if (*len < min)
 		return bad(ei, "member \"%s\" holds %zu bytes (at least %zu)", path, *len, min);
@@ -146,28 +124,12 @@ static int get_b64(const json_t *obj, const char *path, const char *key, size_t 
 static int get_uint(const json_t *obj, const char *path, const char *key, uint64_t max, uint64_t *out,
 		    pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", path);
-	if (!json_is_integer(v))
-		return bad(ei, "member \"%s\" is not an integer", path);
-	if (json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
-		return bad(ei, "member \"%s\" is out of range (0 to %" PRIu64 ")", path, max);
-	*out = (uint64_t)json_integer_value(v);
-	return PCRGATE_OK;
+	return pcrgate_json_get_uint(obj, PREFIX, path, key, 0, max, out, ei);
 }
 
 static int get_object(const json_t *obj, const char *key, json_t **out, pcrgate_errinfo *ei)
 {
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return bad(ei, "member \"%s\" is missing", key);
-	if (!json_is_object(v))
-		return bad(ei, "member \"%s\" is not an object", key);
-	*out = v;
-	return PCRGATE_OK;
+	return pcrgate_json_get_object(obj, PREFIX, key, key, out, ei);
 }
 
 static int parse_header(const json_t *root, pcrgate_errinfo *ei)
@@ -234,12 +196,11 @@ static int parse_ak(const json_t *root, unsigned flags, pcrgate_evidence *ev, pc
 	return PCRGATE_OK;
 }
 
-/* The PCR values, read by the JSON PCR-file reader from the member's compact text. */
+/* The PCR values, read by the JSON PCR-file reader from the member as parsed. */
 static int parse_pcrs(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo *ei)
 {
 	json_t *pcrs = NULL, *v;
 	const char *bank;
-	char *text = NULL;
 	int r;
 
 	if ((r = get_object(root, "pcrs", &pcrs, ei)) != 0)
@@ -250,12 +211,7 @@ static int parse_pcrs(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo 
 		if (pcrgate_alg_from_name(bank) == 0)
 			return bad(ei, "member \"pcrs\": unknown bank \"%.40s\"", bank);
 	}
-	if ((text = json_dumps(pcrs, JSON_COMPACT)) == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	r = pcrgate_pcrfile_parse((const uint8_t *)text, strlen(text), PCRGATE_PCRFILE_JSON, NULL, 0, &ev->pcrs,
-				  NULL, ei);
-	free(text);
-	if (r != 0) {
+	if ((r = pcrfile_from_json(pcrs, &ev->pcrs, ei)) != 0) {
 		char why[sizeof(ei->message)];
 
 		snprintf(why, sizeof(why), "%s", ei != NULL ? ei->message : pcrgate_strerror(r));
@@ -334,7 +290,7 @@ static int parse_logs(const json_t *root, pcrgate_evidence *ev, pcrgate_errinfo 
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		l->name = log_names[i];
 		ev->nlogs++;
-		if ((r = b64_decode(path, s, n, l->data, PCRGATE_EVENTLOG_MAX_SIZE, &l->len, ei)) != 0)
+		if ((r = pcrgate_json_b64_decode(PREFIX, path, s, n, l->data, PCRGATE_EVENTLOG_MAX_SIZE, &l->len, ei)) != 0)
 			return r;
 		if (l->len == 0)
 			return bad(ei, "member \"%s\" is empty", path);

@@ -60,9 +60,9 @@ static void global_init(void)
  * provider only when that provider comes first; from then on the process's digests come from
  * the TPM as well, which costs time but not security (docs/agent.md).
  */
-static pthread_once_t tpm2_once = PTHREAD_ONCE_INIT;
-static int tpm2_ok;
-static char tpm2_tcti[PCRGATE_TCTI_MAX];
+static pthread_mutex_t tpm2_mu = PTHREAD_MUTEX_INITIALIZER;
+static int tpm2_loaded, tpm2_ok;
+static char tpm2_tcti[PCRGATE_TCTI_MAX]; /* the TPM the provider opened ("": its default) */
 static OSSL_PROVIDER *tpm2_prov, *default_prov;
 
 /* At exit: the tpm2 provider closes its TPM connection only when it is unloaded. */
@@ -93,9 +93,23 @@ static int load_tpm_identity(httpclient *c, const char *cert_file, const char *u
 	OSSL_STORE_INFO *info;
 	FILE *f;
 
-	if (tcti != NULL && snprintf(tpm2_tcti, sizeof(tpm2_tcti), "%s", tcti) >= (int)sizeof(tpm2_tcti))
+	if (tcti == NULL)
+		tcti = "";
+	if (strlen(tcti) >= sizeof(tpm2_tcti))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "the TCTI string is too long");
-	pthread_once(&tpm2_once, tpm2_load);
+	/* One provider per process, bound to the TPM the first client named; another TPM is refused. */
+	pthread_mutex_lock(&tpm2_mu);
+	if (!tpm2_loaded) {
+		memcpy(tpm2_tcti, tcti, strlen(tcti) + 1);
+		tpm2_load();
+		tpm2_loaded = 1;
+	} else if (strcmp(tpm2_tcti, tcti) != 0) {
+		pthread_mutex_unlock(&tpm2_mu);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "the tpm2 provider of this process already uses another TPM (%s)",
+					   tpm2_tcti[0] ? tpm2_tcti : "its default");
+	}
+	pthread_mutex_unlock(&tpm2_mu);
 	if (!tpm2_ok) {
 		pcrgate_log_openssl("OSSL_PROVIDER_load", "the tpm2 provider");
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,

@@ -19,6 +19,7 @@
 #include <zstd_errors.h>
 
 #include "payload.h"
+#include "pcrgate/alg.h"
 
 /* Images up to this size get several encoder settings tried (docs/updates.md "Payloads"). */
 #define SEARCH_IMAGE_MAX ((uint64_t)16 << 20)
@@ -379,9 +380,10 @@ uint64_t pcrgate_payload_decoder_ceiling(uint64_t expected_size, uint64_t base_s
 	return zstd_ceiling(expected_size, wlog) + ZSTD_DStreamOutSize() + sizeof(struct pcrgate_payload_decoder);
 }
 
-int pcrgate_payload_decoder_new(struct pcrgate_payload_decoder **d, const char *base_path, uint64_t expected_size,
-				pcrgate_errinfo *ei)
+int pcrgate_payload_decoder_new(struct pcrgate_payload_decoder **d, const char *base_path, const uint8_t *base_sha256,
+				uint64_t expected_size, pcrgate_errinfo *ei)
 {
+	uint8_t md[32];
 	struct pcrgate_payload_decoder *nd = NULL;
 	ZSTD_customMem mem;
 	uint64_t zcap;
@@ -399,6 +401,19 @@ int pcrgate_payload_decoder_new(struct pcrgate_payload_decoder **d, const char *
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "payload decoder: out of memory");
 	if (base_path != NULL && (r = mapping_open(&nd->base, base_path, "base", PCRGATE_PAYLOAD_IMAGE_MAX, ei)) != 0)
 		goto fail;
+	if (nd->base.p != NULL && base_sha256 != NULL) {
+		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, nd->base.p, nd->base.len, md)) != 0) {
+			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "base %s: sha256 failed", base_path);
+			goto fail;
+		}
+		if (!pcrgate_ct_equal(md, base_sha256, sizeof(md))) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+						"base: %s (%zu bytes) is not the image the delta was made against "
+						"(sha256 differs)",
+						base_path, nd->base.len);
+			goto fail;
+		}
+	}
 	if ((wlog = window_log(expected_size, nd->base.len)) == 0) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 					"base (%zu bytes) and image (%ju bytes) exceed a delta's window of %ju",

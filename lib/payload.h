@@ -52,11 +52,14 @@ struct pcrgate_payload_decoder;
  * A decoder for a payload that must produce exactly expected_size bytes (1 ..
  * PCRGATE_PAYLOAD_IMAGE_MAX). base_path: the base slot image of a delta, mapped read-only
  * (never copied to the heap) for the decoder's life, during which the file must not change
- * (a file truncated under a mapping faults); NULL for a full payload. A full payload may be
- * several frames; a delta is exactly one.
+ * (a file truncated under a mapping faults); NULL for a full payload. base_sha256: the sha256
+ * the base must have (a bundle manifest's payload.base.sha256), computed once over the very
+ * mapping the decoder then uses, so the bytes checked are the bytes decoded against; a
+ * mismatch is PCRGATE_ERR_VERIFY. NULL skips the check (only for callers without a digest:
+ * benchmarks, fuzzing). A full payload may be several frames; a delta is exactly one.
  */
 PCRGATE_API int pcrgate_payload_decoder_new(struct pcrgate_payload_decoder **d, const char *base_path,
-					    uint64_t expected_size, pcrgate_errinfo *ei);
+					    const uint8_t *base_sha256, uint64_t expected_size, pcrgate_errinfo *ei);
 
 /* Receives decoded bytes in order; returns 0 or a negative PCRGATE_ERR_*, which stops decoding. */
 typedef int (*pcrgate_payload_sink)(void *ctx, const uint8_t *data, size_t len);

@@ -287,7 +287,7 @@ static void record_fields(const TPMS_ATTEST *a, pcrgate_quote_result *res)
 	/* The unmarshaller bounds every size by its buffer; clamped again so no copy relies on it. */
 	res->qualified_signer_len = clamp(a->qualifiedSigner.size, sizeof(res->qualified_signer));
 	memcpy(res->qualified_signer, a->qualifiedSigner.name, res->qualified_signer_len);
-	res->extra_data_len = clamp(a->extraData.size, sizeof(a->extraData.buffer));
+	res->extra_data_len = clamp(a->extraData.size, sizeof(res->extra_data));
 	memcpy(res->extra_data, a->extraData.buffer, res->extra_data_len);
 	res->pcr_digest_len = clamp(d->size, sizeof(res->pcr_digest));
 	memcpy(res->pcr_digest, d->buffer, res->pcr_digest_len);

@@ -4,30 +4,24 @@
  * signed quote and the PCR values it vouches for passed every other check, replayed in the
  * order given into one PCR state (a PCR both extend gets the firmware's events first, as the
  * TPM did), and that state must explain every quoted PCR. Messages name the log at fault.
+ * The parsed logs stay in the result, for the policy evaluation to read the same events.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "pcrgate/eventlog.h"
+#include "eventlog_internal.h"
 #include "quote_internal.h"
 
-_Static_assert(PCRGATE_QUOTE_MAX_EVENTLOGS <= 8, "a PCR's extending logs fit a byte mask");
+_Static_assert(PCRGATE_QUOTE_MAX_EVENTLOGS <= EL_REPLAY_MAX_LOGS, "a PCR's extending logs fit a byte mask");
 
-/* The logs, and the PCR state they replay to in each quoted bank. */
+/* The logs, the quoted banks and the PCR state the logs replay to in them. */
 struct replay {
 	pcrgate_eventlog *log[PCRGATE_QUOTE_MAX_EVENTLOGS];
 	size_t nlogs;
-	size_t nb; /* quoted banks */
-	uint16_t alg[PCRGATE_MAX_BANKS];
-	uint32_t quoted[PCRGATE_MAX_BANKS];
-	uint8_t value[PCRGATE_MAX_BANKS][PCRGATE_MAX_PCRS][PCRGATE_MAX_DIGEST];
-	uint32_t extended;		    /* bit k: some log extends PCR k */
-	uint8_t by[PCRGATE_MAX_PCRS];	    /* bit i: log i extends PCR k */
-	size_t last_log[PCRGATE_MAX_PCRS];  /* the log of the last event on PCR k */
-	size_t last_off[PCRGATE_MAX_PCRS];  /* and its offset in that log */
-	unsigned pcr0_start;
+	uint32_t quoted[PCRGATE_MAX_BANKS]; /* of bank st.alg[i] */
+	struct el_replay st;
 };
 
 const char *quote_log_label(const struct pcrgate_quote_eventlog *l, char out[QUOTE_LOG_LABEL_MAX])
@@ -157,7 +151,7 @@ static int prepare(const pcrgate_quote_input *in, struct replay *rp, pcrgate_quo
 		if (q == 0)
 			continue;
 		/* A PCR set holds at most as many banks; checked so that no bank goes unexplained. */
-		if (rp->nb == PCRGATE_MAX_BANKS)
+		if (rp->st.nbanks == PCRGATE_MAX_BANKS)
 			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "more than %d quoted banks",
 					    PCRGATE_MAX_BANKS);
 		for (j = 0; j < rp->nlogs; j++)
@@ -168,10 +162,9 @@ static int prepare(const pcrgate_quote_input *in, struct replay *rp, pcrgate_quo
 						    pcrgate_alg_label(alg, b),
 						    quote_log_label(&in->eventlogs[j], l),
 						    log_banks(rp->log[j], banks, sizeof(banks)));
-		rp->alg[rp->nb] = alg;
-		rp->quoted[rp->nb++] = q;
+		rp->st.alg[rp->st.nbanks] = alg;
+		rp->quoted[rp->st.nbanks++] = q;
 	}
-	rp->pcr0_start = pcrgate_eventlog_pcr0_start(rp->log[0]);
 	for (j = 1; j < rp->nlogs; j++)
 		if (pcrgate_eventlog_pcr0_start(rp->log[j]) != 0)
 			return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
@@ -181,54 +174,31 @@ static int prepare(const pcrgate_quote_input *in, struct replay *rp, pcrgate_quo
 	return PCRGATE_OK;
 }
 
-/* Every extending event of every log, in order, into the quoted banks; PCRs start as a replay's do. */
+/* Every extending event of every log, in order, into the quoted banks (el_replay_logs). */
 static int replay_logs(const pcrgate_quote_input *in, struct replay *rp, pcrgate_quote_result *res,
 		       pcrgate_errinfo *ei)
 {
 	char l[QUOTE_LOG_LABEL_MAX], b[PCRGATE_ALG_LABEL_MAX];
 	const pcrgate_event *ev;
-	const uint8_t *d;
-	size_t i, e, n, bk, size, dlen;
-	unsigned k;
+	const char *lab;
+	int r;
 
-	for (i = 0; i < rp->nlogs; i++) {
-		n = pcrgate_eventlog_count(rp->log[i]);
-		for (e = 0; e < n; e++) {
-			ev = pcrgate_eventlog_event(rp->log[i], e);
-			if (!pcrgate_event_extends(ev))
-				continue;
-			/* The parser allows no other index on an extending event. */
-			if ((k = pcrgate_event_pcr(ev)) >= PCRGATE_MAX_PCRS)
-				return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-						    "the %s's event at offset %zu extends PCR %u",
-						    quote_log_label(&in->eventlogs[i], l),
-						    pcrgate_event_offset(ev), k);
-			for (bk = 0; bk < rp->nb; bk++) {
-				size = pcrgate_alg_digest_size(rp->alg[bk]);
-				if (!(rp->extended & ((uint32_t)1 << k))) {
-					memset(rp->value[bk][k], 0, size);
-					if (k == 0)
-						rp->value[bk][0][size - 1] = (uint8_t)rp->pcr0_start;
-				}
-				d = pcrgate_event_digest(ev, rp->alg[bk], &dlen);
-				if (d == NULL || dlen != size)
-					return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
-							    "the %s's event at offset %zu has no %s digest",
-							    quote_log_label(&in->eventlogs[i], l),
-							    pcrgate_event_offset(ev), pcrgate_alg_label(rp->alg[bk], b));
-				if (pcrgate_pcr_extend(rp->alg[bk], rp->value[bk][k], d) != 0) {
-					quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot extend %s:%u",
-						     pcrgate_alg_label(rp->alg[bk], b), k);
-					return PCRGATE_ERR_CRYPTO;
-				}
-			}
-			rp->extended |= (uint32_t)1 << k;
-			rp->by[k] |= (uint8_t)(1u << i);
-			rp->last_log[k] = i;
-			rp->last_off[k] = pcrgate_event_offset(ev);
-		}
+	if ((r = el_replay_logs((const pcrgate_eventlog *const *)rp->log, rp->nlogs, &rp->st)) == 0)
+		return PCRGATE_OK;
+	ev = pcrgate_eventlog_event(rp->log[rp->st.fail_log], rp->st.fail_event);
+	lab = quote_log_label(&in->eventlogs[rp->st.fail_log], l);
+	switch (r) {
+	case PCRGATE_ERR_FORMAT:
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "the %s's event at offset %zu extends PCR %u",
+				    lab, pcrgate_event_offset(ev), pcrgate_event_pcr(ev));
+	case PCRGATE_ERR_NOT_FOUND:
+		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "the %s's event at offset %zu has no %s digest",
+				    lab, pcrgate_event_offset(ev), pcrgate_alg_label(rp->st.fail_alg, b));
+	default:
+		quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "cannot extend %s:%u",
+			     pcrgate_alg_label(rp->st.fail_alg, b), pcrgate_event_pcr(ev));
+		return PCRGATE_ERR_CRYPTO;
 	}
-	return PCRGATE_OK;
 }
 
 /* A PCR's value after a TPM reset when nothing extended it, as the PC Client profile fixes it. */
@@ -245,7 +215,8 @@ static void reset_value(unsigned pcr, unsigned pcr0_start, size_t len, uint8_t *
 static int explain_pcr(const pcrgate_quote_input *in, const struct replay *rp, size_t bk, unsigned k,
 		       pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
-	uint16_t alg = rp->alg[bk];
+	const struct el_replay *st = &rp->st;
+	uint16_t alg = st->alg[bk];
 	size_t ql = 0, size = pcrgate_alg_digest_size(alg);
 	uint8_t reset[PCRGATE_MAX_DIGEST];
 	char h1[QUOTE_HEX_PREFIX_MAX], h2[QUOTE_HEX_PREFIX_MAX], b[PCRGATE_ALG_LABEL_MAX];
@@ -256,8 +227,8 @@ static int explain_pcr(const pcrgate_quote_input *in, const struct replay *rp, s
 	if (qv == NULL || ql != size)
 		return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG, "%s:%u has no quoted value",
 				    pcrgate_alg_label(alg, b), k);
-	if (!(rp->extended & ((uint32_t)1 << k))) {
-		reset_value(k, rp->pcr0_start, ql, reset);
+	if (!(st->extended & ((uint32_t)1 << k))) {
+		reset_value(k, st->pcr0_start, ql, reset);
 		if (pcrgate_ct_equal(qv, reset, ql))
 			return PCRGATE_OK;
 		logs_label(in, (1u << rp->nlogs) - 1, who, sizeof(who), &plural);
@@ -267,20 +238,48 @@ static int explain_pcr(const pcrgate_quote_input *in, const struct replay *rp, s
 				    pcrgate_alg_label(alg, b), k, who, plural ? "" : "es",
 				    quote_hex_prefix(qv, ql, h1), quote_hex_prefix(reset, ql, h2));
 	}
-	if (pcrgate_ct_equal(rp->value[bk][k], qv, ql))
+	if (pcrgate_ct_equal(st->value[bk][k], qv, ql))
 		return PCRGATE_OK;
-	logs_label(in, rp->by[k], who, sizeof(who), &plural);
+	logs_label(in, st->by[k], who, sizeof(who), &plural);
 	return quote_reject(res, ei, PCRGATE_QUOTE_CHECK_EVENTLOG,
 			    "%s:%u: %s replay%s to %s, the quote has %s (last event at offset %zu of the %s)",
 			    pcrgate_alg_label(alg, b), k, who, plural ? "" : "s",
-			    quote_hex_prefix(rp->value[bk][k], size, h1), quote_hex_prefix(qv, ql, h2),
-			    rp->last_off[k], quote_log_label(&in->eventlogs[rp->last_log[k]], l));
+			    quote_hex_prefix(st->value[bk][k], size, h1), quote_hex_prefix(qv, ql, h2),
+			    st->last_off[k], quote_log_label(&in->eventlogs[st->last_log[k]], l));
+}
+
+/* Moves the parsed logs into the result, with their names, once the check passed. */
+static void keep_logs(const pcrgate_quote_input *in, struct replay *rp, pcrgate_quote_result *res)
+{
+	const char *name;
+	size_t i;
+
+	for (i = 0; i < rp->nlogs; i++) {
+		name = in->eventlogs[i].name;
+		snprintf(res->eventlogs[i].name, sizeof(res->eventlogs[i].name), "%s", name != NULL ? name : "");
+		res->eventlogs[i].log = rp->log[i];
+		rp->log[i] = NULL;
+	}
+	res->eventlog_count = rp->nlogs;
+	rp->nlogs = 0;
+}
+
+void pcrgate_quote_result_clear(pcrgate_quote_result *res)
+{
+	size_t i;
+
+	if (res == NULL)
+		return;
+	for (i = 0; i < res->eventlog_count && i < PCRGATE_QUOTE_MAX_EVENTLOGS; i++)
+		pcrgate_eventlog_free(&res->eventlogs[i].log);
+	res->eventlog_count = 0;
 }
 
 /*
  * Every quoted PCR must be explained by the logs: in a bank every log carries, either replayed
  * to its quoted value or, when no event of any log extends it, at its reset value. Logs that
- * extend none of the quoted PCRs prove nothing and are refused.
+ * extend none of the quoted PCRs prove nothing and are refused. The logs are kept in the result
+ * when the check passes, freed when it fails.
  */
 int quote_check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei)
 {
@@ -297,13 +296,13 @@ int quote_check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *re
 	if ((r = parse_logs(in, &rp, res, ei)) != 0 || (r = prepare(in, &rp, res, ei)) != 0 ||
 	    (r = replay_logs(in, &rp, res, ei)) != 0)
 		goto fail;
-	for (i = 0; i < rp.nb; i++) {
+	for (i = 0; i < rp.st.nbanks; i++) {
 		for (k = 0; k < PCRGATE_MAX_PCRS; k++) {
 			if (!(rp.quoted[i] & ((uint32_t)1 << k)))
 				continue;
 			if ((r = explain_pcr(in, &rp, i, k, res, ei)) != 0)
 				goto fail;
-			compared += (rp.extended >> k) & 1u;
+			compared += (rp.st.extended >> k) & 1u;
 		}
 	}
 	if (compared == 0) {
@@ -313,11 +312,12 @@ int quote_check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *re
 		goto fail;
 	}
 	res->eventlog_compared = compared;
-	res->eventlog_verified_count = rp.nb;
-	for (i = 0; i < rp.nb; i++) {
-		res->eventlog_verified[i].alg = rp.alg[i];
+	res->eventlog_verified_count = rp.st.nbanks;
+	for (i = 0; i < rp.st.nbanks; i++) {
+		res->eventlog_verified[i].alg = rp.st.alg[i];
 		res->eventlog_verified[i].mask = rp.quoted[i];
 	}
+	keep_logs(in, &rp, res);
 	quote_pass(res, PCRGATE_QUOTE_CHECK_EVENTLOG);
 	r = PCRGATE_OK;
 fail:

@@ -1,12 +1,16 @@
 /*
  * pcrgate (internal): what lib/quote.c shares with lib/quote_eventlog.c, the eventlog check
- * that runs last: recording a check's outcome in the result, and the quote's selection.
+ * that runs last: recording a check's outcome in the result, and the quote's selection. Also
+ * the JSON PCR reader of lib/tpm2_formats.c, for the evidence parser, which holds the JSON
+ * parsed already.
  */
 #ifndef PCRGATE_QUOTE_INTERNAL_H
 #define PCRGATE_QUOTE_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "pcrgate/quote.h"
 
@@ -34,5 +38,12 @@ const char *quote_log_label(const struct pcrgate_quote_eventlog *l, char out[QUO
 int quote_check_eventlog_input(const pcrgate_quote_input *in, pcrgate_errinfo *ei);
 /* The eventlog check: skipped without logs; every log parsed, replayed in order, compared. */
 int quote_check_eventlog(const pcrgate_quote_input *in, pcrgate_quote_result *res, pcrgate_errinfo *ei);
+
+/*
+ * The JSON PCR-file reader (PCRGATE_PCRFILE_JSON) on an object already parsed: {"BANK":
+ * {"INDEX": "HEX"}}, or an object carrying that under "pcrs". obj is only read; its source
+ * must have been parsed with JSON_REJECT_DUPLICATES. *out is written only on success.
+ */
+int pcrfile_from_json(const json_t *obj, pcrgate_pcrs **out, pcrgate_errinfo *ei);
 
 #endif

@@ -100,4 +100,17 @@ static inline int reader_u32be(struct reader *r, uint32_t *v)
 	return reader_skip(r, 4);
 }
 
+static inline int reader_u64be(struct reader *r, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (r->left < 8)
+		return -1;
+	for (i = 0; i < 8; i++)
+		x = (x << 8) | r->p[i];
+	*v = x;
+	return reader_skip(r, 8);
+}
+
 #endif

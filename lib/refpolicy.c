@@ -13,7 +13,8 @@
 
 #include <jansson.h>
 
-#include "pcrgate/eventlog.h"
+#include "eventlog_internal.h"
+#include "json_members.h"
 #include "refpolicy_internal.h"
 
 #define PATH_MAX_LEN 96
@@ -55,22 +56,13 @@ __attribute__((format(printf, 4, 5))) static int bad(pcrgate_errinfo *ei, int co
 /* Refuses members other than those in allowed (NULL-terminated). */
 static int only_members(const json_t *obj, const char *const *allowed, const struct jpath *p, pcrgate_errinfo *ei)
 {
-	const char *key;
-	json_t *val;
-	size_t i;
+	const char *key = pcrgate_json_unknown_member(obj, allowed);
+	struct jpath q;
 
-	json_object_foreach((json_t *)obj, key, val) {
-		(void)val;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			struct jpath q;
-			path_key(&q, p, key);
-			return bad(ei, PCRGATE_ERR_FORMAT, &q, "unknown member");
-		}
-	}
-	return 0;
+	if (key == NULL)
+		return 0;
+	path_key(&q, p, key);
+	return bad(ei, PCRGATE_ERR_FORMAT, &q, "unknown member");
 }
 
 /* What a string may hold: any text; a name (used in URLs and file names); a manifest's version. */
@@ -182,11 +174,8 @@ static int pcr_key(const char *key, uint32_t *pcr, const struct jpath *p, pcrgat
 /* Event type: the specification's name ("EV_EFI_ACTION") or the number. */
 static int get_type(const json_t *v, uint32_t *type, const struct jpath *p, pcrgate_errinfo *ei)
 {
-	static const uint32_t ranges[][2] = {{0x0, 0x12}, {0x80000000u, 0x80000010u}, {0x800000E0u, 0x800000E4u}};
-	const char *s, *name;
+	const char *s;
 	uint64_t n;
-	size_t i;
-	uint32_t t;
 
 	if (json_is_integer(v)) {
 		if (get_uint(v, 0xFFFFFFFFu, &n, p, ei) != 0)
@@ -197,12 +186,8 @@ static int get_type(const json_t *v, uint32_t *type, const struct jpath *p, pcrg
 	if (!json_is_string(v))
 		return bad(ei, PCRGATE_ERR_FORMAT, p, "must be an event type name or number");
 	s = json_string_value(v);
-	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-		for (t = ranges[i][0]; t <= ranges[i][1]; t++)
-			if ((name = pcrgate_event_type_name(t)) != NULL && strcmp(name, s) == 0) {
-				*type = t;
-				return 0;
-			}
+	if (pcrgate_event_type_from_name(s, type) == PCRGATE_OK)
+		return 0;
 	return bad(ei, PCRGATE_ERR_FORMAT, p, "unknown event type '%.40s'", s);
 }
 

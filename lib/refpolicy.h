@@ -91,20 +91,18 @@ typedef struct pcrgate_refpolicy_verdict {
 
 /*
  * Evaluates a device against the policy. Run it only after pcrgate_quote_verify accepted the
- * quote with the same logs: quoted holds the quoted PCR values, logs[0..nlogs) the raw event
- * logs in the order they were replayed (the firmware's, then the boot extension's), qr the
- * result of the verification, whose selection and eventlog_verified say which bank:PCRs the
- * quote vouches for. Events on any other PCR are never trusted: a PCR the policy needs that the
- * quote does not vouch for is reason pcr-not-quoted.
+ * quote: quoted holds the quoted PCR values, qr the result of the verification, whose selection
+ * and eventlog_verified say which bank:PCRs the quote vouches for and whose eventlogs[] are the
+ * logs it replayed, in that order (the firmware's, then the boot extension's): the events read
+ * are those the quote verified, parsed once. Events on any other PCR are never trusted: a PCR
+ * the policy needs that the quote does not vouch for is reason pcr-not-quoted.
  *
  * Every failing reason is collected, not only the first. Returns 0 when the evaluation ran (v is
- * then filled, v->ok says the outcome), or an error when it could not run (a log that does not
- * parse: the quote should have refused it; allocation). v is written only on success.
+ * then filled, v->ok says the outcome), or an error when it could not run (a quote that was not
+ * accepted; allocation). v is written only on success.
  */
 int pcrgate_refpolicy_evaluate(const pcrgate_refpolicy *p, const pcrgate_pcrs *quoted,
-			       const struct pcrgate_quote_eventlog *logs, size_t nlogs,
-			       const pcrgate_quote_result *qr, pcrgate_refpolicy_verdict *v,
-			       pcrgate_errinfo *ei);
+			       const pcrgate_quote_result *qr, pcrgate_refpolicy_verdict *v, pcrgate_errinfo *ei);
 
 /*
  * Helpers shared with `pcrgate policy from-eventlog`, which drafts policies under the same

@@ -355,12 +355,10 @@ static void check_releases(const pcrgate_refpolicy *p, const pcrgate_pcrs *quote
 }
 
 int pcrgate_refpolicy_evaluate(const pcrgate_refpolicy *p, const pcrgate_pcrs *quoted,
-			       const struct pcrgate_quote_eventlog *logs, size_t nlogs,
 			       const pcrgate_quote_result *qr, pcrgate_refpolicy_verdict *out, pcrgate_errinfo *ei)
 {
 	pcrgate_refpolicy_verdict *v = NULL;
-	pcrgate_eventlog *log = NULL;
-	pcrgate_errinfo lei;
+	const pcrgate_eventlog *log;
 	struct eval e;
 	char b[PCRGATE_ALG_LABEL_MAX], label[160];
 	uint32_t values, reported = 0, bit;
@@ -368,9 +366,9 @@ int pcrgate_refpolicy_evaluate(const pcrgate_refpolicy *p, const pcrgate_pcrs *q
 	unsigned k;
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
 
-	if (p == NULL || quoted == NULL || qr == NULL || out == NULL || (nlogs > 0 && logs == NULL))
+	if (p == NULL || quoted == NULL || qr == NULL || out == NULL)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "policy, quoted PCRs, quote result and verdict needed");
-	if (nlogs > PCRGATE_QUOTE_MAX_EVENTLOGS)
+	if (qr->eventlog_count > PCRGATE_QUOTE_MAX_EVENTLOGS)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "more than %d event logs",
 					   PCRGATE_QUOTE_MAX_EVENTLOGS);
 	if (qr->failed != PCRGATE_QUOTE_CHECK_NONE)
@@ -393,21 +391,15 @@ int pcrgate_refpolicy_evaluate(const pcrgate_refpolicy *p, const pcrgate_pcrs *q
 			reported |= bit;
 		}
 	}
-	for (i = 0; i < nlogs; i++) {
-		const char *name = logs[i].name != NULL ? logs[i].name : "event log";
-		pcrgate_errinfo_clear(&lei);
-		if (logs[i].data == NULL) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: no data", name);
-			goto fail;
-		}
-		if ((r = pcrgate_eventlog_parse(logs[i].data, logs[i].len, &log, &lei)) != 0) {
-			pcrgate_errinfo_set(ei, r, lei.has_offset ? lei.offset : PCRGATE_NO_OFFSET, "%s: %s", name,
-					    lei.message);
+	for (i = 0; i < qr->eventlog_count; i++) {
+		const char *name = qr->eventlogs[i].name[0] != '\0' ? qr->eventlogs[i].name : "event log";
+		if ((log = qr->eventlogs[i].log) == NULL) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: not parsed",
+						name);
 			goto fail;
 		}
 		for (j = 0; j < pcrgate_eventlog_count(log); j++)
 			check_event(&e, name, j, pcrgate_eventlog_event(log, j));
-		pcrgate_eventlog_free(&log);
 	}
 	for (i = 0; i < p->nrequired; i++) {
 		const struct rp_rule *req = &p->required[i];
@@ -432,7 +424,6 @@ int pcrgate_refpolicy_evaluate(const pcrgate_refpolicy *p, const pcrgate_pcrs *q
 	*out = *v;
 	r = PCRGATE_OK;
 fail:
-	pcrgate_eventlog_free(&log);
 	free(v);
 	return r;
 }

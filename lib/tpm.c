@@ -28,10 +28,12 @@ struct pcrgate_tpm {
 	ESYS_CONTEXT *esys;
 	int source;
 	char tcti[PCRGATE_TCTI_MAX];
+	/* The active PCR banks, read on first use (see active_banks). */
+	TPML_PCR_SELECTION banks;
+	int banks_known;
 };
 
-/* The TPM's response code without layer and handle/parameter/session number; 0 when not from a TPM. */
-static uint32_t tpm_rc_base(uint32_t rc)
+uint32_t pcrgate_tpm_rc_base(uint32_t rc)
 {
 	uint32_t layer = rc & TSS2_RC_LAYER_MASK;
 
@@ -43,7 +45,7 @@ static uint32_t tpm_rc_base(uint32_t rc)
 
 int pcrgate_tpm_rc_retryable(uint32_t rc)
 {
-	uint32_t base = tpm_rc_base(rc);
+	uint32_t base = pcrgate_tpm_rc_base(rc);
 
 	return base == TPM2_RC_RETRY || base == TPM2_RC_YIELDED || base == TPM2_RC_TESTING;
 }
@@ -67,7 +69,7 @@ int pcrgate_tpm_error(const char *command, uint32_t rc, pcrgate_errinfo *ei)
 	if (command == NULL)
 		command = "TPM command";
 	decoded = Tss2_RC_Decode(rc);
-	if (tpm_rc_base(rc) == TPM2_RC_LOCKOUT)
+	if (pcrgate_tpm_rc_base(rc) == TPM2_RC_LOCKOUT)
 		hint = " (dictionary-attack lockout: not retried; wait for recovery or reset it)";
 	pg_debug("%s: TSS2_RC 0x%08x: %s", command, (unsigned)rc, decoded);
 	if (ei == NULL) {
@@ -101,7 +103,7 @@ int pcrgate_tpm_open(const char *tcti_option, const char *config_path, pcrgate_t
 	}
 	/* Firmware or the kernel has usually started the TPM already: TPM_RC_INITIALIZE is fine. */
 	PCRGATE_TPM_RETRY(rc, Esys_Startup(t->esys, TPM2_SU_CLEAR));
-	if (rc != TSS2_RC_SUCCESS && tpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
+	if (rc != TSS2_RC_SUCCESS && pcrgate_tpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
 		r = pcrgate_tpm_error("TPM2_Startup", rc, ei);
 		goto fail;
 	}
@@ -162,7 +164,12 @@ static void sel_set(TPMS_PCR_SELECTION *s, uint16_t alg, uint32_t mask)
 		s->pcrSelect[i] = (uint8_t)(mask >> (8 * i));
 }
 
-/* The banks with at least one PCR allocated, from TPM2_GetCapability(PCRS). */
+/*
+ * The banks with at least one PCR allocated, from TPM2_GetCapability(PCRS), asked once per
+ * handle: TPM2_PCR_Allocate takes effect only at the next TPM reset (_TPM_Init and
+ * TPM2_Startup(CLEAR)), which also clears every PCR, so within one open handle the answer
+ * cannot change while anything measured through it still counts.
+ */
 static int active_banks(pcrgate_tpm *tpm, TPML_PCR_SELECTION *out, pcrgate_errinfo *ei)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
@@ -171,6 +178,10 @@ static int active_banks(pcrgate_tpm *tpm, TPML_PCR_SELECTION *out, pcrgate_errin
 	size_t i;
 	int r;
 
+	if (tpm->banks_known) {
+		*out = tpm->banks;
+		return PCRGATE_OK;
+	}
 	PCRGATE_TPM_RETRY(rc, Esys_GetCapability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS,
 						 0, 1, &more, &cap));
 	if (rc != TSS2_RC_SUCCESS)
@@ -188,6 +199,10 @@ static int active_banks(pcrgate_tpm *tpm, TPML_PCR_SELECTION *out, pcrgate_errin
 	r = out->count > 0 ? PCRGATE_OK
 			   : pcrgate_errinfo_set(ei, PCRGATE_ERR_TPM, PCRGATE_NO_OFFSET,
 						 "TPM2_GetCapability(PCRS): the TPM has no active PCR bank");
+	if (r == PCRGATE_OK) {
+		tpm->banks = *out;
+		tpm->banks_known = 1;
+	}
 fail:
 	Esys_Free(cap);
 	return r;

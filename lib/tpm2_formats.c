@@ -15,6 +15,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "pcrgate/quote.h"
+#include "quote_internal.h"
 #include "reader.h"
 
 /* Layout of tpm2-tools' serialized file, as the C compiler lays out the TSS structs. */
@@ -430,44 +431,65 @@ static int parse_text(const uint8_t *buf, size_t len, pcrgate_pcrs *pcrs, pcrgat
 	return PCRGATE_OK;
 }
 
+/* The banks of a JSON PCR object into pcrs; top may carry them under "pcrs". */
+static int json_fill(const json_t *top, pcrgate_pcrs *pcrs, pcrgate_errinfo *ei)
+{
+	json_t *bank_obj, *val;
+	const char *bank, *index;
+	int r;
+
+	/* A quote vector carries its PCRs under "pcrs"; a PCR file is that object alone. */
+	if (json_is_object(json_object_get(top, "pcrs")))
+		top = json_object_get(top, "pcrs");
+	if (!json_is_object(top))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+					   "JSON PCRs must be an object of banks");
+	json_object_foreach((json_t *)top, bank, bank_obj)
+	{
+		if (!json_is_object(bank_obj))
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+						   "JSON bank \"%.16s\" must be an object of PCR indices", bank);
+		json_object_foreach(bank_obj, index, val)
+		{
+			if (!json_is_string(val))
+				return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+							   "JSON %.16s:%.16s must be a hex string", bank, index);
+			if ((r = set_from_text(pcrs, bank, index, json_string_value(val), PCRGATE_NO_OFFSET,
+					       ei)) != 0)
+				return r;
+		}
+	}
+	return PCRGATE_OK;
+}
+
+int pcrfile_from_json(const json_t *obj, pcrgate_pcrs **out, pcrgate_errinfo *ei)
+{
+	pcrgate_pcrs *pcrs;
+	int r;
+
+	if (obj == NULL || out == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no PCR object given");
+	if ((pcrs = pcrgate_pcrs_new()) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	if ((r = json_fill(obj, pcrs, ei)) != 0) {
+		pcrgate_pcrs_free(&pcrs);
+		return r;
+	}
+	*out = pcrs;
+	return PCRGATE_OK;
+}
+
 static int parse_json(const uint8_t *buf, size_t len, pcrgate_pcrs *pcrs, pcrgate_errinfo *ei)
 {
 	json_error_t jerr;
-	json_t *root, *top, *bank_obj, *val;
-	const char *bank, *index;
-	int r = PCRGATE_ERR_FORMAT;
+	json_t *root;
+	int r;
 
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, (size_t)jerr.position, "JSON: %s",
 					   jerr.text);
-	/* A quote vector carries its PCRs under "pcrs"; a PCR file is that object alone. */
-	top = json_is_object(json_object_get(root, "pcrs")) ? json_object_get(root, "pcrs") : root;
-	if (!json_is_object(top)) {
-		r = pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "JSON PCRs must be an object of banks");
-		goto fail;
-	}
-	json_object_foreach(top, bank, bank_obj)
-	{
-		if (!json_is_object(bank_obj)) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
-						"JSON bank \"%.16s\" must be an object of PCR indices", bank);
-			goto fail;
-		}
-		json_object_foreach(bank_obj, index, val)
-		{
-			if (!json_is_string(val)) {
-				r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
-							"JSON %.16s:%.16s must be a hex string", bank, index);
-				goto fail;
-			}
-			if ((r = set_from_text(pcrs, bank, index, json_string_value(val), PCRGATE_NO_OFFSET,
-					       ei)) != 0)
-				goto fail;
-		}
-	}
-	r = PCRGATE_OK;
-fail:
+	r = json_fill(root, pcrs, ei);
 	json_decref(root);
 	return r;
 }

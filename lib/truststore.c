@@ -32,7 +32,7 @@ struct pcrgate_truststore {
 	char *subjects[PCRGATE_TRUST_MAX_ROOTS];
 };
 
-static char *name_line(const X509_NAME *name)
+char *pcrgate_x509_name_line(const X509_NAME *name)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *s = NULL, *p = NULL;
@@ -188,6 +188,17 @@ static int root_index(const struct pcrgate_truststore *ts, const X509 *x)
 	return -1;
 }
 
+/* Whether sk holds a certificate equal to x (sk_X509_find without a comparison compares pointers). */
+static int in_stack(STACK_OF(X509) *sk, const X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+			return 1;
+	return 0;
+}
+
 int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *buf, size_t len, const char *name,
 				 pcrgate_errinfo *ei)
 {
@@ -221,7 +232,7 @@ int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *b
 						"%s: certificate %d is not a self-signed root", name, i + 1);
 			goto fail;
 		}
-		if (root_index(ts, x) >= 0 || sk_X509_find(fresh, x) >= 0)
+		if (root_index(ts, x) >= 0 || in_stack(fresh, x))
 			continue;
 		if (added >= room) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
@@ -229,7 +240,7 @@ int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *b
 						PCRGATE_TRUST_MAX_ROOTS);
 			goto fail;
 		}
-		if ((subject[added] = name_line(X509_get_subject_name(x))) == NULL || !sk_X509_push(fresh, x)) {
+		if ((subject[added] = pcrgate_x509_name_line(X509_get_subject_name(x))) == NULL || !sk_X509_push(fresh, x)) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 			goto fail;
 		}
@@ -567,7 +578,7 @@ static int verify_signer(const struct pcrgate_truststore *ts, CMS_SignerInfo *si
 		snprintf(s->reason, sizeof(s->reason), "its certificate is not in the signature");
 		return 0;
 	}
-	if ((subject = name_line(X509_get_subject_name(signer))) != NULL) {
+	if ((subject = pcrgate_x509_name_line(X509_get_subject_name(signer))) != NULL) {
 		snprintf(s->subject, sizeof(s->subject), "%s", subject);
 		free(subject);
 	}
@@ -763,5 +774,48 @@ fail:
 	sk_X509_pop_free(certs, X509_free);
 	CMS_ContentInfo_free(cms);
 	free(rep);
+	return r;
+}
+
+int pcrgate_cms_to_der(const uint8_t *buf, size_t len, uint8_t **der, size_t *der_len, pcrgate_errinfo *ei)
+{
+	CMS_ContentInfo *cms = NULL;
+	uint8_t *out = NULL, *p;
+	BIO *bio = NULL;
+	int n, r;
+
+	if (buf == NULL || der == NULL || der_len == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no signature given");
+	if (len > INT_MAX)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "the signature is too large");
+	if (len < 10 || memcmp(buf, "-----BEGIN", 10) != 0) {
+		if ((out = malloc(len > 0 ? len : 1)) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		memcpy(out, buf, len);
+		*der = out;
+		*der_len = len;
+		return PCRGATE_OK;
+	}
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		goto fail;
+	}
+	if ((cms = PEM_read_bio_CMS(bio, NULL, NULL, NULL)) == NULL || (n = i2d_CMS_ContentInfo(cms, NULL)) <= 0) {
+		pcrgate_log_openssl(__func__, "PEM_read_bio_CMS");
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "PEM that holds no CMS signature");
+		goto fail;
+	}
+	if ((out = malloc((size_t)n)) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		goto fail;
+	}
+	p = out;
+	i2d_CMS_ContentInfo(cms, &p);
+	*der = out;
+	*der_len = (size_t)n;
+	r = PCRGATE_OK;
+fail:
+	BIO_free(bio);
+	CMS_ContentInfo_free(cms);
 	return r;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "pcrgate/common.h"
 
@@ -58,6 +59,9 @@ int pcrgate_truststore_root_sha256(const struct pcrgate_truststore *ts, size_t i
 /* Root i's subject, one line (RFC 2253), borrowed from the store; NULL when i is out of range. */
 const char *pcrgate_truststore_root_subject(const struct pcrgate_truststore *ts, size_t i);
 
+/* A name on one line (RFC 2253), malloc'd; NULL when out of memory. */
+char *pcrgate_x509_name_line(const X509_NAME *name);
+
 /* One SignerInfo of a verified signature. */
 struct pcrgate_cms_signer {
 	int verified;             /* 1 when every check passed */
@@ -87,10 +91,18 @@ int pcrgate_truststore_verify_cms(const struct pcrgate_truststore *ts, const uin
 				  const uint8_t *data, size_t data_len, struct pcrgate_cms_report *report,
 				  pcrgate_errinfo *ei);
 
+/*
+ * A CMS signature file's content as DER: buf is DER already, or PEM ("-----BEGIN CMS-----" or
+ * PKCS7) when it starts with "-----BEGIN". *der (malloc'd) and *der_len only on success;
+ * PEM that does not hold a CMS structure is PCRGATE_ERR_FORMAT.
+ */
+int pcrgate_cms_to_der(const uint8_t *buf, size_t len, uint8_t **der, size_t *der_len, pcrgate_errinfo *ei);
+
 /* One signer for pcrgate_cms_sign. */
 struct pcrgate_cms_signer_spec {
 	const char *cert;  /* PEM file: the signer certificate, then any chain certificates */
 	const char *key;   /* its private key: a PEM/DER file or an OpenSSL provider URI */
+	const char *chain; /* PEM file of further chain (intermediate) certificates, or NULL */
 };
 
 /*
@@ -102,12 +114,5 @@ struct pcrgate_cms_signer_spec {
  */
 int pcrgate_cms_sign(const struct pcrgate_cms_signer_spec *signers, size_t n, const uint8_t *data, size_t len,
 		     uint8_t **sig, size_t *sig_len, pcrgate_errinfo *ei);
-
-/*
- * Loads a key through OSSL_STORE: a PEM/DER file or a provider URI (pkcs11:, handle:, ...).
- * want_private: the private key (a passphrase is asked on the terminal); else a public key,
- * also taken from a certificate. *out only on success.
- */
-int pcrgate_key_load(const char *uri, int want_private, EVP_PKEY **out, pcrgate_errinfo *ei);
 
 #endif

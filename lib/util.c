@@ -137,7 +137,8 @@ int pcrgate_file_read(const char *path, size_t max, uint8_t **buf, size_t *len, 
 	/* O_NONBLOCK so that a FIFO or device is refused below instead of blocking the open. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+		return pcrgate_errinfo_set(ei, errno == ENOENT ? PCRGATE_ERR_NOT_FOUND : PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
+					   "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: not a regular file", path);
 		goto fail;
@@ -218,44 +219,105 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
+int pcrgate_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct buffer_write {
+	const char *path;
+	const uint8_t *data;
+	size_t len;
+};
+
+static int write_buffer(void *ctx, int fd, pcrgate_errinfo *ei)
+{
+	const struct buffer_write *w = ctx;
+
+	if (pcrgate_write_all(fd, w->data, w->len) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", w->path, strerror(errno));
+	return PCRGATE_OK;
+}
+
 int pcrgate_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, pcrgate_errinfo *ei)
 {
-	char tmp[PATH_MAX];
-	size_t done = 0;
-	int fd = -1, r;
+	struct buffer_write w = {path, data, len};
 
 	if (path == NULL || (data == NULL && len > 0))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or data given");
+	return pcrgate_file_write_atomic_fn(path, mode, write_buffer, &w, ei);
+}
+
+int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei)
+{
+	int fd, r;
+
+	if (path == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no directory given");
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return pcrgate_errinfo_set(ei, errno == ENOENT ? PCRGATE_ERR_NOT_FOUND : PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
+					   "%s: %s", path, strerror(errno));
+	r = fsync(fd);
+	close(fd);
+	if (r != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync directory: %s", path,
+					   strerror(errno));
+	return PCRGATE_OK;
+}
+
+int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn, void *ctx,
+				 pcrgate_errinfo *ei)
+{
+	char tmp[PATH_MAX];
+	int fd = -1, r;
+
+	if (path == NULL || write_fn == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or writer given");
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: path too long", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot create temporary file: %s",
 					   path, strerror(errno));
-	if (fchmod(fd, (mode_t)mode) != 0)
-		goto io_fail;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto io_fail;
-		done += (size_t)n;
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
+		goto fail;
 	}
-	if (fsync(fd) != 0)
-		goto io_fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto io_fail;
+	if ((r = write_fn(ctx, fd, ei)) != PCRGATE_OK)
+		goto fail;
+	if (fsync(fd) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
+		goto fail;
 	}
+	r = close(fd);
 	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto io_fail;
+	if (r != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
 	if (fsync_dir_of(path) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync directory: %s", path,
 					   strerror(errno));
 	return PCRGATE_OK;
-io_fail:
-	r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);

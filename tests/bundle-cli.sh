@@ -119,6 +119,17 @@ quiet pcrgate bundle create --slot new "${common[@]}" --content-key content.key 
 quiet pcrgate bundle create --slot new --base-slot base "${common[@]}" --content-key content.key -o delta.pcrb
 [ "$(stat -c %s delta.pcrb)" -lt "$(stat -c %s full.pcrb)" ] || fail "the delta is not smaller than the full bundle"
 
+# An existing bundle is replaced only with --force.
+cp enc.pcrb again.pcrb
+expect_status 2 pcrgate bundle create --slot new "${common[@]}" --content-key content.key -o again.pcrb
+expect_err "bundle create: again.pcrb exists; --force replaces it"
+cmp -s enc.pcrb again.pcrb || fail "a refused create changed again.pcrb"
+quiet pcrgate bundle create --slot new "${common[@]}" --content-key content.key -o again.pcrb --force
+# Two bundles of one content key: each has its own key_salt, so their payloads differ.
+cmp -s <(tail -c 1000 enc.pcrb) <(tail -c 1000 again.pcrb) && fail "two bundles under one content key share ciphertext"
+expect_status 0 pcrgate bundle inspect again.pcrb --json
+grep -q '"key_salt": "[0-9a-f]\{64\}"' out || fail "inspect --json lacks payload.key_salt"
+
 expect_status 0 pcrgate bundle inspect full.pcrb
 grep -q "^UNVERIFIED" out || fail "inspect does not say UNVERIFIED"
 grep -q "^end_of_support: 2030-12-31$" out || fail "inspect lacks end_of_support"
@@ -143,7 +154,6 @@ for b in full enc delta; do
 	(cd ex-$b && sed -n 's/^image=\([a-z]*\) size=[0-9]* sha256=\([0-9a-f]*\)$/\2  \1/p' manifest | sha256sum -c --quiet) ||
 		fail "extracted $b: images differ from the manifest"
 done
-no_extract full.pcrb "--out .* exists" --out ex-full
 expect_status 1 pcrgate bundle extract full.pcrb --trust trust --out ex-full
 expect_err "exists"
 
@@ -162,6 +172,7 @@ no_extract other.pcrb "manifest signature"
 quiet pcrgate bundle create --slot new --release r1 --signer-cert revoked/cert.pem --signer-key revoked/key.pem \
 	--pcr-policy policy7.json -o revoked.pcrb
 no_extract revoked.pcrb "manifest signature"
+expect_err "the certificate is revoked by a CRL of the trust store"
 
 # Rollback and other hardware.
 no_extract full.pcrb "security version: 7 is below the minimum 8" --min-security-version 8
@@ -183,7 +194,8 @@ flip tampered.pcrb $((fo + 2 * 65536 + 100))
 no_extract tampered.pcrb "chunk 2 (payload bytes 131072 to 196607): sha256 differs"
 
 # A delta against the wrong base, or without one.
-no_extract delta.pcrb "base: the base given is not the image" --content-key content.key --base-slot unrelated
+no_extract delta.pcrb "base: the slot in --base-slot unrelated is not the one the delta was made against" \
+	--content-key content.key --base-slot unrelated
 no_extract delta.pcrb "--base-slot DIR names the installed slot" --content-key content.key
 
 # Content key missing or wrong.

@@ -106,6 +106,9 @@ ls store/roots/*.pem >/dev/null 2>&1 || fail "no root in the store"
 [ -z "$(ls store/crl)" ] || fail "a CRL in the store before any revocation"
 printf 'pcrgate-manifest 1\nrelease 1.0\n' >data
 expect_status 0 "$pcrgate" key sign --cert signer/cert.pem --key signer/key.pem --in data --out data.sig
+expect_status 2 "$pcrgate" key sign --cert signer/cert.pem --key signer/key.pem --in data --out data.sig
+expect_err "key sign: data.sig exists; --force replaces it"
+expect_status 0 "$pcrgate" key sign --cert signer/cert.pem --key signer/key.pem --in data --out data.sig --force
 expect_status 0 "$pcrgate" key verify --trust store --in data --sig data.sig
 expect_out "signer 1: CN=pcrgate release signer: verified, root CN=Example root"
 openssl cms -verify -binary -inform DER -in data.sig -content data -CAfile root/cert.pem -purpose any \
@@ -129,6 +132,8 @@ printf 'pcrgate-manifest 1\nrelease 1.0\n' >data
 expect_status 0 "$pcrgate" key revoke --root root --cert signer/cert.pem --crl-out crl-copy.pem
 expect_out "crl root/crl.pem: number 1, 1 revoked"
 cmp -s root/crl.pem crl-copy.pem || fail "--crl-out differs from root/crl.pem"
+expect_status 2 "$pcrgate" key revoke --root root --cert signer/cert.pem --crl-out crl-copy.pem
+expect_err "key revoke: crl-copy.pem exists; --force replaces it"
 grep -q "^$serial .*CN=pcrgate release signer$" root/revoked || fail "root/revoked lacks $serial: $(cat root/revoked)"
 expect_status 0 "$pcrgate" key revoke --root root --cert signer/cert.pem
 expect_out "already revoked"
@@ -145,8 +150,18 @@ openssl verify -crl_check -CAfile root/cert.pem -CRLfile root/crl.pem signer2/ce
 	fail "openssl refuses the signer that was not revoked"
 expect_status 2 "$pcrgate" key trust-store --root root --out store
 expect_err "already holds a trust store"
+# A --force that fails leaves the old store as it was; one that succeeds leaves no temporary directory.
+cp -r store store-before
+expect_status 1 "$pcrgate" key trust-store --root root --root nonexistent --out store --force
+diff -r store store-before >/dev/null || fail "a failed trust-store --force changed the store"
 expect_status 0 "$pcrgate" key trust-store --root root --out store --force
 expect_out "1 revoked"
+! ls -d store.tmp.* >/dev/null 2>&1 || fail "trust-store left a temporary directory"
+[ "$(ls store/crl | wc -l)" -eq 1 ] || fail "the replaced store lacks its CRL: $(ls store/crl)"
+mkdir -p notastore && touch notastore/keep
+expect_status 2 "$pcrgate" key trust-store --root root --out notastore --force
+expect_err "holds files other than a trust store"
+[ -e notastore/keep ] || fail "trust-store --force removed a file it does not own"
 expect_status 1 "$pcrgate" key verify --trust store --in data --sig data.sig
 expect_err "revoked by a CRL of the trust store"
 expect_status 0 "$pcrgate" key verify --trust store --in data --sig data2.sig

@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,13 +19,13 @@
 #include "admin.h"
 #include "attest/jsonutil.h"
 #include "cli.h"
+#include "verifier/api.h"
+#include "verifier/keywrap.h"
 
 #define ADMIN_URL_ENV "PCRGATE_ADMIN_URL"
 #define ADMIN_TOKEN_ENV "PCRGATE_ADMIN_TOKEN_FILE"
 #define ADMIN_CACERT_ENV "PCRGATE_ADMIN_CACERT"
 #define ADMIN_MAX_DOC (4u * 1024 * 1024) /* a policy or import document read from a file */
-#define ADMIN_MAX_CONTENT_KEY 1024
-#define ADMIN_AUDIT_PAGE 1000
 #define ADMIN_AUDIT_MAX (512u * 1024 * 1024) /* bytes of a whole audit export */
 #define ADMIN_ESC 512                        /* an escaped path segment */
 
@@ -88,18 +88,10 @@ static int want_args(int argc, int n, const char *synopsis)
 	return 0;
 }
 
-/* A decimal number of at most max. */
-static int parse_number(const char *opt, const char *v, unsigned long long max, unsigned long long *out)
+/* --limit: 1 to API_LIST_MAX rows, the verifier's own rule. */
+static int parse_limit(const char *v, uint64_t *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || *out > max) {
-		cli_error("admin: %s '%s' is not a number from 0 to %llu", opt, v, max);
-		return -1;
-	}
-	return 0;
+	return cli_parse_number("admin", "--limit", v, 1, API_LIST_MAX, out);
 }
 
 /* A JSON object from a file. */
@@ -123,9 +115,8 @@ static int read_doc(const char *path, json_t **out)
 /* ---- Subcommands ---- */
 
 static const struct column device_cols[] = {
-	{"ID", "id", "device_id", 0},         {"STATE", "state", NULL, 0},
-	{"GROUP", "group", "grp", 0},         {"RELEASE", "release", NULL, 0},
-	{"VERDICT", "last_verdict", NULL, 0}, {"LAST ATTESTATION", "last_attestation_at", "updated_at", 1},
+	{"ID", "id", 0},           {"STATE", "state", 0},          {"GROUP", "group", 0},
+	{"RELEASE", "release", 0}, {"VERDICT", "last_verdict", 0}, {"LAST ATTESTATION", "last_attestation_at", 1},
 };
 
 static int sub_devices(struct admin *a, int argc, char **argv)
@@ -217,9 +208,9 @@ static int sub_import(struct admin *a, int argc, char **argv)
 }
 
 static const struct column policy_cols[] = {
-	{"NAME", "name", NULL, 0},
-	{"DIGEST", "digest", NULL, 0},
-	{"CREATED", "created_at", NULL, 1},
+	{"NAME", "name", 0},
+	{"DIGEST", "digest", 0},
+	{"CREATED", "created_at", 1},
 };
 
 static int sub_policy(struct admin *a, int argc, char **argv)
@@ -254,12 +245,15 @@ static int sub_policy(struct admin *a, int argc, char **argv)
 }
 
 static const struct column release_cols[] = {
-	{"NAME", "name", NULL, 0},          {"VERSION", "version", NULL, 0},
-	{"SECURITY", "security_version", NULL, 0}, {"MANIFEST DIGEST", "manifest_digest", NULL, 0},
-	{"BUNDLE URL", "bundle_url", NULL, 0},
+	{"NAME", "name", 0},          {"VERSION", "version", 0},
+	{"SECURITY", "security_version", 0}, {"MANIFEST DIGEST", "manifest_digest", 0},
+	{"BUNDLE URL", "bundle_url", 0},
 };
 
-/* The content key file: 1 to ADMIN_MAX_CONTENT_KEY bytes, sent as base64 and then cleared. */
+/*
+ * The content key file: exactly KEYWRAP_CONTENT_KEY_SIZE bytes, the size the verifier takes,
+ * sent as base64 and then cleared.
+ */
 static json_t *content_key(const char *path)
 {
 	pcrgate_errinfo ei;
@@ -268,12 +262,12 @@ static json_t *content_key(const char *path)
 	json_t *v = NULL;
 
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_file_read(path, ADMIN_MAX_CONTENT_KEY, &key, &len, &ei) != PCRGATE_OK) {
+	if (pcrgate_file_read(path, KEYWRAP_CONTENT_KEY_SIZE, &key, &len, &ei) != PCRGATE_OK) {
 		cli_report(path, &ei);
 		return NULL;
 	}
-	if (len == 0)
-		cli_error("admin: %s: the content key file is empty", path);
+	if (len != KEYWRAP_CONTENT_KEY_SIZE)
+		cli_error("admin: %s: a content key is %d bytes, not %zu", path, KEYWRAP_CONTENT_KEY_SIZE, len);
 	else if ((v = jsonutil_b64(key, len)) == NULL)
 		cli_error("admin: out of memory");
 	OPENSSL_clear_free(key, len);
@@ -288,9 +282,9 @@ static int release_put(struct admin *a, int argc, char **argv)
 		{"content-key-file", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
 	};
 	const char *version = NULL, *sv = NULL, *digest = NULL, *url = NULL, *keyfile = NULL;
-	uint8_t d[64];
+	uint8_t d[API_MANIFEST_DIGEST_SIZE];
 	size_t dlen = 0;
-	unsigned long long secver = 0;
+	uint64_t secver = 0;
 	char path[1024], what[640];
 	json_t *body = NULL, *key;
 	int c, rc;
@@ -324,10 +318,10 @@ static int release_put(struct admin *a, int argc, char **argv)
 			  "--manifest-digest HEX --bundle-url URL --content-key-file F");
 		return CLI_EXIT_USAGE;
 	}
-	if (parse_number("--security-version", sv, (unsigned long long)INT64_MAX, &secver) != 0)
+	if (cli_parse_number("admin", "--security-version", sv, 0, INT64_MAX, &secver) != 0)
 		return CLI_EXIT_USAGE;
-	if (pcrgate_hex_decode(digest, d, sizeof(d), &dlen) != 0 || (dlen != 32 && dlen != 48 && dlen != 64)) {
-		cli_error("admin: --manifest-digest needs the hex of a SHA-256, SHA-384 or SHA-512 digest");
+	if (pcrgate_hex_decode(digest, d, sizeof(d), &dlen) != 0 || dlen != API_MANIFEST_DIGEST_SIZE) {
+		cli_error("admin: --manifest-digest needs the hex of a SHA-256 digest");
 		return CLI_EXIT_USAGE;
 	}
 	if (path_for(path, sizeof(path), "/v1/admin/releases", argv[optind], "") != 0)
@@ -340,7 +334,7 @@ static int release_put(struct admin *a, int argc, char **argv)
 		cli_error("admin: release put: the version and URL must be UTF-8 text");
 		return CLI_EXIT_USAGE;
 	}
-	snprintf(what, sizeof(what), "release %s stored (version %s, security version %llu)", argv[optind], version,
+	snprintf(what, sizeof(what), "release %s stored (version %s, security version %" PRIu64 ")", argv[optind], version,
 		 secver);
 	rc = admin_change(a, "PUT", path, body, what);
 	jsonutil_cleanse_member(body, "content_key");
@@ -392,8 +386,6 @@ static int sub_target(struct admin *a, int argc, char **argv)
 	}
 	if ((rc = admin_request(a, "POST", "/v1/admin/rollouts", body, &doc)) == CLI_EXIT_OK) {
 		id = json_string_value(json_object_get(doc, "id"));
-		if (id == NULL)
-			id = json_string_value(json_object_get(doc, "rollout_id"));
 		if (a->json)
 			admin_print_json(doc);
 		else
@@ -406,8 +398,8 @@ static int sub_target(struct admin *a, int argc, char **argv)
 }
 
 static const struct column rollout_cols[] = {
-	{"ID", "id", NULL, 0},         {"RELEASE", "release", NULL, 0}, {"DEVICE", "device_id", NULL, 0},
-	{"GROUP", "group", "grp", 0},  {"ACTIVE", "active", NULL, 0},   {"CREATED", "created_at", NULL, 1},
+	{"ID", "id", 0},       {"RELEASE", "release", 0}, {"DEVICE", "device_id", 0},
+	{"GROUP", "group", 0}, {"ACTIVE", "active", 0},   {"CREATED", "created_at", 1},
 };
 
 static int sub_rollouts(struct admin *a, int argc, char **argv)
@@ -419,8 +411,8 @@ static int sub_rollouts(struct admin *a, int argc, char **argv)
 }
 
 static const struct column attestation_cols[] = {
-	{"ID", "id", NULL, 0},          {"DEVICE", "device_id", NULL, 0},     {"TIME", "created_at", NULL, 1},
-	{"VERDICT", "verdict", NULL, 0}, {"FAILED CHECK", "failed_check", NULL, 0}, {"RELEASE", "release", NULL, 0},
+	{"ID", "id", 0},          {"DEVICE", "device_id", 0},     {"TIME", "created_at", 1},
+	{"VERDICT", "verdict", 0}, {"FAILED CHECK", "failed_check", 0}, {"RELEASE", "release", 0},
 };
 
 static int sub_attestations(struct admin *a, int argc, char **argv)
@@ -429,7 +421,7 @@ static int sub_attestations(struct admin *a, int argc, char **argv)
 		{"device", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
 	};
 	char path[1024], esc[ADMIN_ESC];
-	unsigned long long limit = 0;
+	uint64_t limit = 0;
 	const char *device = NULL, *lim = NULL;
 	size_t n;
 	int c;
@@ -446,7 +438,7 @@ static int sub_attestations(struct admin *a, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || (lim != NULL && parse_number("--limit", lim, 100000, &limit) != 0)) {
+	if (optind != argc || (lim != NULL && parse_limit(lim, &limit) != 0)) {
 		cli_error("admin: usage: pcrgate admin attestations [--device ID] [--limit N]");
 		return CLI_EXIT_USAGE;
 	}
@@ -459,7 +451,7 @@ static int sub_attestations(struct admin *a, int argc, char **argv)
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "?device=%s", esc);
 	}
 	if (lim != NULL)
-		snprintf(path + n, sizeof(path) - n, "%slimit=%llu", device ? "&" : "?", limit);
+		snprintf(path + n, sizeof(path) - n, "%slimit=%" PRIu64, device ? "&" : "?", limit);
 	return admin_show_list(a, path, "attestations", attestation_cols,
 			 ADMIN_COLUMNS(attestation_cols));
 }
@@ -515,7 +507,7 @@ static int audit_export(struct admin *a, const char *file)
 		return CLI_EXIT_FAIL;
 	}
 	do {
-		snprintf(path, sizeof(path), "/v1/admin/audit?after=%lld&limit=%d", last, ADMIN_AUDIT_PAGE);
+		snprintf(path, sizeof(path), "/v1/admin/audit?after=%lld&limit=%d", last, API_LIST_MAX);
 		if (admin_request_lines(a, path, &body, &len) != CLI_EXIT_OK)
 			goto fail;
 		if (audit_page(body, len, &last, &count, mem) != 0 || fflush(mem) != 0)
@@ -550,7 +542,7 @@ static int sub_audit(struct admin *a, int argc, char **argv)
 	static const struct option opts[] = {
 		{"after", required_argument, NULL, 'a'}, {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
 	};
-	unsigned long long after = 0, limit = 0;
+	uint64_t after = 0, limit = 0;
 	const char *af = NULL, *lim = NULL;
 	char path[128];
 	uint8_t *body = NULL;
@@ -571,14 +563,14 @@ static int sub_audit(struct admin *a, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || (af != NULL && parse_number("--after", af, (unsigned long long)INT64_MAX, &after) != 0) ||
-	    (lim != NULL && parse_number("--limit", lim, 100000, &limit) != 0)) {
+	if (optind != argc || (af != NULL && cli_parse_number("admin", "--after", af, 0, INT64_MAX, &after) != 0) ||
+	    (lim != NULL && parse_limit(lim, &limit) != 0)) {
 		cli_error("admin: usage: pcrgate admin audit [--after SEQ] [--limit N] | audit export FILE");
 		return CLI_EXIT_USAGE;
 	}
-	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/audit?after=%llu", after);
+	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/audit?after=%" PRIu64, after);
 	if (lim != NULL)
-		snprintf(path + n, sizeof(path) - n, "&limit=%llu", limit);
+		snprintf(path + n, sizeof(path) - n, "&limit=%" PRIu64, limit);
 	if ((rc = admin_request_lines(a, path, &body, &len)) == CLI_EXIT_OK)
 		fwrite(body, 1, len, stdout);
 	free(body);

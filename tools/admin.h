@@ -21,8 +21,8 @@ struct admin {
 /* A table column: a member of each row. */
 struct column {
 	const char *header;
-	const char *key, *alt; /* the member, or alt when the server names it so */
-	int time;              /* Unix seconds shown as UTC */
+	const char *key; /* the member */
+	int time;        /* Unix seconds shown as UTC */
 };
 
 #define ADMIN_COLUMNS(cols) (sizeof(cols) / sizeof((cols)[0]))

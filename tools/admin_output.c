@@ -96,8 +96,6 @@ static void cell(const json_t *row, const struct column *col, char *out, size_t 
 	time_t t;
 	size_t i;
 
-	if (v == NULL && col->alt != NULL)
-		v = json_object_get(row, col->alt);
 	if (json_is_string(v)) {
 		snprintf(out, cap, "%s", json_string_value(v));
 		for (i = 0; out[i] != '\0'; i++)
@@ -147,25 +145,6 @@ static void print_table(const json_t *rows, const struct column *cols, size_t nc
 		}
 }
 
-/* The list in an answer: the array itself, or the object's member key (else its only array). */
-static const json_t *list_of(const json_t *doc, const char *key)
-{
-	const json_t *v, *found = NULL;
-	const char *k;
-	int n = 0;
-
-	if (json_is_array(doc))
-		return doc;
-	if (json_is_array(json_object_get(doc, key)))
-		return json_object_get(doc, key);
-	json_object_foreach((json_t *)doc, k, v)
-		if (json_is_array(v)) {
-			found = v;
-			n++;
-		}
-	return n == 1 ? found : NULL;
-}
-
 /* A list answer as a table (or as JSON). */
 int admin_show_list(struct admin *a, const char *path, const char *key, const struct column *cols, size_t ncols)
 {
@@ -177,7 +156,7 @@ int admin_show_list(struct admin *a, const char *path, const char *key, const st
 		return rc;
 	if (a->json) {
 		admin_print_json(doc);
-	} else if ((rows = list_of(doc, key)) == NULL) {
+	} else if (!json_is_array(rows = json_object_get(doc, key))) {
 		cli_error("admin: GET %s: the answer holds no list of %s", path, key);
 		rc = CLI_EXIT_FAIL;
 	} else {
@@ -190,7 +169,7 @@ int admin_show_list(struct admin *a, const char *path, const char *key, const st
 /* One object as "key: value" lines (or as JSON). */
 void admin_show_object(struct admin *a, const json_t *doc)
 {
-	struct column col = {NULL, NULL, NULL, 0};
+	struct column col = {NULL, NULL, 0};
 	char text[CELL_MAX * 4];
 	const json_t *v;
 	const char *k;

@@ -135,10 +135,14 @@ static int run_verify(const char *path, const char *head, const char *prev)
 			break;
 		v.line++;
 		if (r < 0 || v.line > AUDIT_VERIFY_MAX_LINES) {
-			cli_error("audit verify: %s: line %ld: %s", v.name, v.line,
-				  r == PCRGATE_ERR_LIMIT ? "line longer than the maximum of 65536 bytes"
-				  : r < 0		 ? "read error"
-							 : "more lines than the maximum of 10000000");
+			if (r == PCRGATE_ERR_LIMIT)
+				cli_error("audit verify: %s: line %ld: line longer than the maximum of %d bytes", v.name,
+					  v.line, AUDITCHAIN_MAX_LINE);
+			else if (r < 0)
+				cli_error("audit verify: %s: line %ld: read error", v.name, v.line);
+			else
+				cli_error("audit verify: %s: line %ld: more lines than the maximum of %ld", v.name,
+					  v.line, AUDIT_VERIFY_MAX_LINES);
 			goto done;
 		}
 		if (nul) {

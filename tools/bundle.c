@@ -16,15 +16,15 @@
 #include <unistd.h>
 
 #include <jansson.h>
-/* pem.h first: cms.h declares PEM_read_bio_CMS only when the PEM macros are known. */
 #include <openssl/pem.h>
-#include <openssl/cms.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "attest/policy.h"
 #include "bundle_cli.h"
 #include "cli.h"
+#include "pcrgate/alg.h"
 
 #define MAX_SIGNERS PCRGATE_CMS_MAX_SIGNERS
 
@@ -34,17 +34,18 @@ struct create_args {
 	size_t n_cert, n_key;
 	const char *add_root[PCRGATE_BUNDLE_MAX_TRUST_ROOTS], *remove_root[PCRGATE_BUNDLE_MAX_TRUST_ROOTS];
 	size_t n_add, n_remove;
+	int force;
 };
 
 enum { O_SLOT = 256, O_BASE, O_RELEASE, O_CERT, O_SKEY, O_CHAIN, O_KEY, O_POLICY, O_EOS, O_NOTES, O_CHUNK,
-       O_LEVEL, O_ADD, O_REMOVE, O_TRUST, O_COMPAT, O_MINSV, O_JSON, O_OUT };
+       O_LEVEL, O_ADD, O_REMOVE, O_TRUST, O_COMPAT, O_MINSV, O_JSON, O_OUT, O_FORCE };
 
 static void usage_create(FILE *f)
 {
 	fputs("usage: pcrgate bundle create --slot DIR [--base-slot DIR] --release NAME\n"
 	      "         --signer-cert CERT --signer-key KEY [--chain FILE] [--signer-cert ... --signer-key ...]\n"
 	      "         --pcr-policy FILE [--content-key FILE] [--end-of-support YYYY-MM-DD] [--notes FILE]\n"
-	      "         [--chunk-size N] [--level N] [--add-root CERT] [--remove-root CERT] -o BUNDLE\n"
+	      "         [--chunk-size N] [--level N] [--add-root CERT] [--remove-root CERT] -o BUNDLE [--force]\n"
 	      "\n"
 	      "Builds a signed update bundle of the slot in DIR (its manifest and images): a full payload,\n"
 	      "or a delta against the slot image of --base-slot. The slot's manifest.sig is embedded, or,\n"
@@ -61,7 +62,8 @@ static void usage_create(FILE *f)
 	      "  --level N           zstd level 1 to 22 (default: the payload encoder's)\n"
 	      "  --add-root CERT     trust_update: make this self-signed root (PEM) a trust anchor\n"
 	      "  --remove-root CERT  trust_update: stop trusting this root (PEM)\n"
-	      "  -o, --out BUNDLE    the bundle to write (replaced atomically)\n",
+	      "  -o, --out BUNDLE    the bundle to write (atomically)\n"
+	      "  --force             replace an existing BUNDLE\n",
 	      f);
 }
 
@@ -83,6 +85,7 @@ static int parse_create(int argc, char **argv, struct create_args *a)
 		{"add-root", required_argument, NULL, O_ADD},
 		{"remove-root", required_argument, NULL, O_REMOVE},
 		{"out", required_argument, NULL, O_OUT},
+		{"force", no_argument, NULL, O_FORCE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -100,6 +103,8 @@ static int parse_create(int argc, char **argv, struct create_args *a)
 		}
 		if (c == 'o' || c == O_OUT) {
 			a->out = optarg;
+		} else if (c == O_FORCE) {
+			a->force = 1;
 		} else if (c == O_CERT || c == O_SKEY) {
 			size_t *n = c == O_CERT ? &a->n_cert : &a->n_key;
 			if (*n == MAX_SIGNERS) {
@@ -145,22 +150,6 @@ static int parse_create(int argc, char **argv, struct create_args *a)
 	return 0;
 }
 
-/* A decimal number in min..max from an option. */
-int bundle_parse_number(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max) {
-		cli_error("bundle %s: %s '%s' is not a number from %" PRIu64 " to %" PRIu64, cmd, opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* A content key file: exactly 32 bytes. */
 int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE])
 {
@@ -186,23 +175,31 @@ int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDL
 	return 0;
 }
 
-/* A certificate file (PEM or DER) as DER. */
-static int read_cert_der(const char *path, uint8_t **der, size_t *len)
+/* A certificate file (PEM or DER) as DER; opt names the option in messages. 0 or -1 after a message. */
+static int read_cert_der(const char *opt, const char *path, uint8_t **der, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	X509 *x = NULL;
 	uint8_t *p;
 	int n;
 
-	if (f == NULL)
+	if (f == NULL) {
+		cli_error("bundle create: %s %s: %s", opt, path, strerror(errno));
 		return -1;
+	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	if (x == NULL) {
 		rewind(f);
 		x = d2i_X509_fp(f, NULL);
 	}
 	fclose(f);
-	if (x == NULL || (n = i2d_X509(x, NULL)) <= 0 || (*der = malloc((size_t)n)) == NULL) {
+	ERR_clear_error();
+	if (x == NULL) {
+		cli_error("bundle create: %s %s: not a certificate (PEM or DER)", opt, path);
+		return -1;
+	}
+	if ((n = i2d_X509(x, NULL)) <= 0 || (*der = malloc((size_t)n)) == NULL) {
+		cli_error("bundle create: %s %s: cannot encode the certificate", opt, path);
 		X509_free(x);
 		return -1;
 	}
@@ -213,41 +210,10 @@ static int read_cert_der(const char *path, uint8_t **der, size_t *len)
 	return 0;
 }
 
-/* A CMS signature file (DER, or PEM when it starts with -----BEGIN) as DER. */
-static int cms_to_der(const uint8_t *buf, size_t len, uint8_t **der, size_t *der_len)
-{
-	CMS_ContentInfo *cms = NULL;
-	BIO *bio;
-	uint8_t *p;
-	int n;
-
-	if (len < 10 || memcmp(buf, "-----BEGIN", 10) != 0) {
-		if ((*der = malloc(len)) == NULL)
-			return -1;
-		memcpy(*der, buf, len);
-		*der_len = len;
-		return 0;
-	}
-	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
-		cms = PEM_read_bio_CMS(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (cms == NULL || (n = i2d_CMS_ContentInfo(cms, NULL)) <= 0 || (*der = malloc((size_t)n)) == NULL) {
-		CMS_ContentInfo_free(cms);
-		return -1;
-	}
-	p = *der;
-	i2d_CMS_ContentInfo(cms, &p);
-	*der_len = (size_t)n;
-	CMS_ContentInfo_free(cms);
-	return 0;
-}
-
-int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path)
+int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path, uint8_t sha256[32], uint64_t *size)
 {
 	const char *tmpdir = getenv("TMPDIR");
 	pcrgate_errinfo ei;
-	uint8_t md[32];
-	uint64_t size;
 	char *p = NULL;
 	FILE *f = NULL;
 	int fd;
@@ -266,7 +232,7 @@ int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path)
 		free(p);
 		return -1;
 	}
-	if (pcrgate_slot_image_write(dir, f, md, &size, &ei) != 0 || fflush(f) != 0) {
+	if (pcrgate_slot_image_write(dir, f, sha256, size, &ei) != 0 || fflush(f) != 0) {
 		char ctx[64];
 		snprintf(ctx, sizeof(ctx), "bundle %s: slot %.40s", cmd, dir);
 		if (ei.code == 0)
@@ -282,67 +248,23 @@ int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path)
 	return 0;
 }
 
-/* The signers of create, for pcrgate_cms_sign; chains joined to their certificates in temporary files. */
+/* The signers of create, for pcrgate_cms_sign. */
 struct signers {
 	struct pcrgate_cms_signer_spec spec[MAX_SIGNERS];
-	char *joined[MAX_SIGNERS];
 	size_t n;
 };
 
-static void signers_clear(struct signers *s)
+static void signers_init(const struct create_args *a, struct signers *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
-		if (s->joined[i] != NULL) {
-			unlink(s->joined[i]);
-			free(s->joined[i]);
-		}
-	s->n = 0;
-}
-
-static int signers_init(const struct create_args *a, struct signers *s)
-{
-	pcrgate_errinfo ei;
-	uint8_t *c = NULL, *ch = NULL;
-	size_t i, cl, chl;
-	FILE *f;
-	int fd;
-
 	memset(s, 0, sizeof(*s));
-	for (i = 0; i < a->n_cert; i++, s->n++) {
+	for (i = 0; i < a->n_cert; i++) {
 		s->spec[i].cert = a->cert[i];
 		s->spec[i].key = a->skey[i];
-		if (a->chain[i] == NULL)
-			continue;
-		pcrgate_errinfo_clear(&ei);
-		if (pcrgate_file_read(a->cert[i], CLI_MAX_INPUT, &c, &cl, &ei) != 0 ||
-		    pcrgate_file_read(a->chain[i], CLI_MAX_INPUT, &ch, &chl, &ei) != 0) {
-			cli_report("bundle create: --signer-cert/--chain", &ei);
-			goto fail;
-		}
-		if (asprintf(&s->joined[i], "%s/pcrgate-signer-chain.XXXXXX",
-			     getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] != '\0' ? getenv("TMPDIR") : "/tmp") < 0 ||
-		    (fd = mkstemp(s->joined[i])) < 0 || (f = fdopen(fd, "wb")) == NULL) {
-			cli_error("bundle create: cannot create a temporary file: %s", strerror(errno));
-			goto fail;
-		}
-		s->spec[i].cert = s->joined[i];
-		if (fwrite(c, 1, cl, f) != cl || fputc('\n', f) == EOF || fwrite(ch, 1, chl, f) != chl || fclose(f) != 0) {
-			cli_error("bundle create: cannot write a temporary file: %s", strerror(errno));
-			goto fail;
-		}
-		free(c);
-		free(ch);
-		c = ch = NULL;
+		s->spec[i].chain = a->chain[i];
 	}
-	return 0;
-fail:
-	s->n = i + 1;
-	free(c);
-	free(ch);
-	signers_clear(s);
-	return -1;
+	s->n = a->n_cert;
 }
 
 static int sign_cb(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len, pcrgate_errinfo *ei)
@@ -372,9 +294,7 @@ static int read_slot(const char *dir, uint8_t **man, size_t *man_len, uint8_t **
 		return 0;
 	}
 	if (pcrgate_file_read(path, PCRGATE_BUNDLE_SIG_MAX * 2, &raw, &raw_len, &ei) != 0 ||
-	    cms_to_der(raw, raw_len, sig, sig_len) != 0) {
-		if (raw != NULL)
-			pcrgate_errinfo_set(&ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "not a CMS signature (DER or PEM)");
+	    pcrgate_cms_to_der(raw, raw_len, sig, sig_len, &ei) != 0) {
 		cli_report(path, &ei);
 		free(raw);
 		free(*man);
@@ -389,54 +309,40 @@ static int read_roots(const struct create_args *a, uint8_t **add, size_t *add_le
 {
 	uint8_t *der;
 	size_t i, len;
-	unsigned n;
+	int r;
 
 	for (i = 0; i < a->n_add; i++)
-		if (read_cert_der(a->add_root[i], &add[i], &add_len[i]) != 0) {
-			cli_error("bundle create: --add-root %s: not a certificate (PEM or DER)", a->add_root[i]);
+		if (read_cert_der("--add-root", a->add_root[i], &add[i], &add_len[i]) != 0)
 			return -1;
-		}
 	for (i = 0; i < a->n_remove; i++) {
-		if (read_cert_der(a->remove_root[i], &der, &len) != 0) {
-			cli_error("bundle create: --remove-root %s: not a certificate (PEM or DER)", a->remove_root[i]);
+		if (read_cert_der("--remove-root", a->remove_root[i], &der, &len) != 0)
+			return -1;
+		r = pcrgate_digest(PCRGATE_ALG_SHA256, der, len, rem[i]);
+		free(der);
+		if (r != 0) {
+			cli_error("bundle create: --remove-root %s: sha256 failed", a->remove_root[i]);
 			return -1;
 		}
-		n = 32;
-		EVP_Digest(der, len, rem[i], &n, EVP_sha256(), NULL);
-		free(der);
 	}
 	return 0;
 }
 
-/* Writes the bundle to a temporary file beside out and renames it over out. */
-static int write_out(const char *out, const struct pcrgate_bundle_create_params *p, pcrgate_errinfo *ei)
+/* pcrgate_file_write_atomic_fn's writer: the bundle into the temporary file. */
+static int write_bundle(void *ctx, int fd, pcrgate_errinfo *ei)
 {
-	char *tmp = NULL;
-	FILE *f = NULL;
-	int fd = -1, r;
+	const struct pcrgate_bundle_create_params *p = ctx;
+	FILE *f;
+	int dfd, r;
 
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", out) < 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	if ((fd = mkstemp(tmp)) < 0 || (f = fdopen(fd, "wb")) == NULL) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
-		free(tmp);
+	if ((dfd = dup(fd)) < 0 || (f = fdopen(dfd, "wb")) == NULL) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s", strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return r;
 	}
-	fchmod(fd, 0644);
 	r = pcrgate_bundle_create(p, f, ei);
-	if (r == 0 && (fflush(f) != 0 || fsync(fd) != 0))
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
 	if (fclose(f) != 0 && r == 0)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
-	if (r == 0 && rename(tmp, out) != 0)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", out, strerror(errno));
-	if (r != 0)
-		unlink(tmp);
-	free(tmp);
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing the bundle: %s", strerror(errno));
 	return r;
 }
 
@@ -444,10 +350,12 @@ static int cmd_create(int argc, char **argv)
 {
 	struct pcrgate_bundle_create_params p;
 	struct create_args a;
-	struct signers signers = {0};
+	struct signers signers;
 	struct signed_policy sp;
 	pcrgate_errinfo ei;
 	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], *man = NULL, *msig = NULL, *policy = NULL, *notes = NULL;
+	uint8_t image_sha256[32], base_sha256[32];
+	uint64_t image_size = 0, base_size = 0;
 	uint8_t *add[PCRGATE_BUNDLE_MAX_TRUST_ROOTS] = {NULL}, rem[PCRGATE_BUNDLE_MAX_TRUST_ROOTS][32];
 	size_t add_len[PCRGATE_BUNDLE_MAX_TRUST_ROOTS], man_len = 0, msig_len = 0, policy_len = 0, notes_len = 0, i;
 	char *image = NULL, *base = NULL;
@@ -456,10 +364,14 @@ static int cmd_create(int argc, char **argv)
 
 	if ((r = parse_create(argc, argv, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	if ((a.chunk != NULL && bundle_parse_number("create", "--chunk-size", a.chunk, PCRGATE_BUNDLE_CHUNK_MIN,
-					     PCRGATE_BUNDLE_CHUNK_MAX, &chunk) != 0) ||
-	    (a.level != NULL && bundle_parse_number("create", "--level", a.level, 1, 22, &level) != 0))
+	if ((a.chunk != NULL && cli_parse_number("bundle create", "--chunk-size", a.chunk, PCRGATE_BUNDLE_CHUNK_MIN,
+						  PCRGATE_BUNDLE_CHUNK_MAX, &chunk) != 0) ||
+	    (a.level != NULL && cli_parse_number("bundle create", "--level", a.level, 1, 22, &level) != 0))
 		return CLI_EXIT_USAGE;
+	if (!a.force && access(a.out, F_OK) == 0) {
+		cli_error("bundle create: %s exists; --force replaces it", a.out);
+		return CLI_EXIT_USAGE;
+	}
 	memset(&p, 0, sizeof(p));
 	pcrgate_errinfo_clear(&ei);
 	if (a.key != NULL && bundle_read_key("create", a.key, key) != 0)
@@ -473,15 +385,17 @@ static int cmd_create(int argc, char **argv)
 		cli_report("bundle create: --notes", &ei);
 		goto fail;
 	}
-	if (read_roots(&a, add, add_len, rem) != 0 || read_slot(a.slot, &man, &man_len, &msig, &msig_len) != 0 ||
-	    signers_init(&a, &signers) != 0)
+	if (read_roots(&a, add, add_len, rem) != 0 || read_slot(a.slot, &man, &man_len, &msig, &msig_len) != 0)
 		goto fail;
+	signers_init(&a, &signers);
 	if (msig == NULL && pcrgate_cms_sign(signers.spec, signers.n, man, man_len, &msig, &msig_len, &ei) != 0) {
 		cli_report("bundle create: signing the slot manifest", &ei);
 		goto fail;
 	}
-	if (bundle_slot_image_tmp("create", a.slot, &image) != 0 ||
-	    (a.base_slot != NULL && bundle_slot_image_tmp("create", a.base_slot, &base) != 0))
+	/* The digests the slot images were written with go into the manifest: each is hashed once. */
+	if (bundle_slot_image_tmp("create", a.slot, &image, image_sha256, &image_size) != 0 ||
+	    (a.base_slot != NULL &&
+	     bundle_slot_image_tmp("create", a.base_slot, &base, base_sha256, &base_size) != 0))
 		goto fail;
 	p.release = a.release;
 	p.slot_manifest = man;
@@ -489,7 +403,11 @@ static int cmd_create(int argc, char **argv)
 	p.slot_manifest_sig = msig;
 	p.slot_manifest_sig_len = msig_len;
 	p.image_path = image;
+	p.image_sha256 = image_sha256;
+	p.image_size = image_size;
 	p.base_path = base;
+	p.base_sha256 = base != NULL ? base_sha256 : NULL;
+	p.base_size = base_size;
 	p.level = (int)level;
 	p.chunk_size = (uint32_t)chunk;
 	p.key = a.key != NULL ? key : NULL;
@@ -504,7 +422,7 @@ static int cmd_create(int argc, char **argv)
 	p.n_remove_roots = a.n_remove;
 	p.sign = sign_cb;
 	p.sign_ctx = &signers;
-	if (write_out(a.out, &p, &ei) != 0) {
+	if (pcrgate_file_write_atomic_fn(a.out, 0644, write_bundle, &p, &ei) != 0) {
 		cli_report("bundle create", &ei);
 		goto fail;
 	}
@@ -513,7 +431,6 @@ fail:
 	OPENSSL_cleanse(key, sizeof(key));
 	for (i = 0; i < a.n_add; i++)
 		free(add[i]);
-	signers_clear(&signers);
 	if (image != NULL)
 		unlink(image);
 	if (base != NULL)

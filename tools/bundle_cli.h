@@ -21,11 +21,12 @@ struct bundle_check_args {
 int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct pcrgate_bundle **b, FILE **f,
 			 uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], int *have_key, char **base);
 
-/* Writes the slot image of slot directory dir into a new temporary file; *path to unlink and free. */
-int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path);
+/*
+ * Writes the slot image of slot directory dir into a new temporary file (*path, to unlink and
+ * free) and returns the sha256 and size it was written with.
+ */
+int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path, uint8_t sha256[32], uint64_t *size);
 
-/* A decimal option value in min..max (cmd and opt name it in the message); 0 or -1. */
-int bundle_parse_number(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A content key file of exactly 32 bytes; 0 or -1 after a message. */
 int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE]);
 /* Parses the options of verify (allow_out 0) and extract; 0 to run, 1 after --help, -1 on a usage error. */

@@ -87,7 +87,8 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 	struct signed_policy sp;
 	pcrgate_errinfo ei;
 	const char *text;
-	uint64_t minsv = 0;
+	uint8_t base_sha256[32];
+	uint64_t minsv = 0, base_size;
 	size_t len;
 	FILE *f = NULL;
 	char ctx[64];
@@ -96,7 +97,7 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 	*have_key = 0;
 	*base = NULL;
 	snprintf(ctx, sizeof(ctx), "bundle %s", cmd);
-	if (a->min_sv != NULL && bundle_parse_number(cmd, "--min-security-version", a->min_sv, 0, UINT32_MAX, &minsv) != 0)
+	if (a->min_sv != NULL && cli_parse_number(ctx, "--min-security-version", a->min_sv, 0, UINT32_MAX, &minsv) != 0)
 		return CLI_EXIT_USAGE;
 	pol.min_security_version = (uint32_t)minsv;
 	if (a->key != NULL) {
@@ -130,8 +131,15 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 			cli_error("bundle %s: base: the payload is a delta; --base-slot DIR names the installed slot", cmd);
 			goto fail;
 		}
-		if (bundle_slot_image_tmp(cmd, a->base_slot, base) != 0)
+		/* The decoder checks the copy's sha256 on the very mapping it decodes against. */
+		if (bundle_slot_image_tmp(cmd, a->base_slot, base, base_sha256, &base_size) != 0)
 			goto fail;
+		if (base_size != pcrgate_bundle_manifest_base_size(m) ||
+		    !pcrgate_ct_equal(base_sha256, pcrgate_bundle_manifest_base_sha256(m), 32)) {
+			cli_error("bundle %s: base: the slot in --base-slot %s is not the one the delta was made against",
+				  cmd, a->base_slot);
+			goto fail;
+		}
 	}
 	if (pcrgate_bundle_manifest_encryption(m) == PCRGATE_BUNDLE_ENC_AES256GCM && !*have_key) {
 		cli_error("bundle %s: the payload is encrypted; --content-key FILE is required", cmd);
@@ -240,29 +248,22 @@ static int writer_write(void *ctx, const uint8_t *data, size_t len)
 	return PCRGATE_OK;
 }
 
-/* Removes what extract put into its temporary directory, and the directory. */
-static void remove_tmp(const char *dir)
+/* Removes what extract put into its temporary directory (the slot's images, manifest and signature) and the directory. */
+static void remove_tmp(const char *dir, const struct pcrgate_manifest *slot)
 {
-	static const char *const names[] = {"kernel", "initrd", "dtb", "manifest", "manifest.sig"};
+	static const char *const files[] = {"manifest", "manifest.sig"};
 	char path[4096];
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	for (i = 0; slot != NULL && i < slot->n_images; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, slot->images[i].name);
+		unlink(path);
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		unlink(path);
 	}
 	rmdir(dir);
-}
-
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
 }
 
 static void usage_extract(FILE *f)
@@ -342,14 +343,21 @@ int cmd_bundle_extract(int argc, char **argv)
 		cli_report("bundle extract", &ei);
 		goto fail;
 	}
-	if (sync_dir(tmp) != 0 || rename(tmp, a.out) != 0) {
+	if (pcrgate_fsync_dir(tmp, &ei) != 0) {
+		cli_report("bundle extract", &ei);
+		goto fail;
+	}
+	if (rename(tmp, a.out) != 0) {
 		cli_error("bundle extract: cannot move %s to %s: %s", tmp, a.out, strerror(errno));
 		goto fail;
 	}
 	free(tmp);
 	tmp = NULL;
 	snprintf(path, sizeof(path), "%s/..", a.out);
-	sync_dir(path);
+	if (pcrgate_fsync_dir(path, &ei) != 0) {
+		cli_report("bundle extract", &ei);
+		goto fail;
+	}
 	printf("extracted release %s (version %s, security version %" PRIu32 ") into %s\n",
 	       pcrgate_bundle_manifest_release(m), pcrgate_bundle_manifest_version(m),
 	       pcrgate_bundle_manifest_security_version(m), a.out);
@@ -359,7 +367,7 @@ fail:
 	if (w.fd >= 0)
 		close(w.fd);
 	if (tmp != NULL) {
-		remove_tmp(tmp);
+		remove_tmp(tmp, w.slot);
 		free(tmp);
 	}
 	EVP_MD_CTX_free(w.md);

@@ -1,7 +1,10 @@
 /* pcrgate CLI: error reporting, command dispatch and PCR output shared by the command files. */
 #include "config.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -15,6 +18,36 @@ void cli_report(const char *context, const pcrgate_errinfo *ei)
 		fprintf(stderr, "pcrgate: %s: at offset %zu: %s\n", context, ei->offset, msg);
 	else
 		fprintf(stderr, "pcrgate: %s: %s\n", context, msg);
+}
+
+int cli_parse_decimal(const char **s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (**s < '0' || **s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(*s, &end, 10);
+	if (errno != 0 || v > max)
+		return -1;
+	*s = end;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_number(const char *context, const char *opt, const char *s, uint64_t min, uint64_t max,
+		     uint64_t *out)
+{
+	const char *p = s;
+	uint64_t v;
+
+	if (cli_parse_decimal(&p, max, &v) != 0 || *p != '\0' || v < min) {
+		cli_error("%s: %s '%s' is not a number from %" PRIu64 " to %" PRIu64, context, opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 void cli_error(const char *fmt, ...)

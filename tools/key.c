@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,6 @@ int key_parse(int argc, char **argv, const char *name, const char *allowed, void
 	};
 	const char **slot[] = {&a->out, &a->subject, &a->days, &a->root_key, NULL, &a->crl_out, &a->pub, &a->in,
 			       &a->sig, &a->trust};
-	char *end;
 	int c, r = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -102,13 +102,13 @@ int key_parse(int argc, char **argv, const char *name, const char *allowed, void
 	}
 	a->ndays = default_days;
 	if (a->days != NULL) {
-		errno = 0;
-		a->ndays = strtol(a->days, &end, 10);
-		if (a->days[0] < '0' || a->days[0] > '9' || *end != '\0' || errno != 0 || a->ndays < 1 ||
-		    a->ndays > MAX_DAYS) {
-			cli_error("key %s: --days '%s' is not a number from 1 to %d", name, a->days, MAX_DAYS);
+		char ctx[64];
+		uint64_t days;
+
+		snprintf(ctx, sizeof(ctx), "key %s", name);
+		if (cli_parse_number(ctx, "--days", a->days, 1, MAX_DAYS, &days) != 0)
 			return -1;
-		}
+		a->ndays = (long)days;
 	}
 	if (a->subject != NULL && (a->subject[0] == '\0' || strlen(a->subject) > MAX_SUBJECT)) {
 		cli_error("key %s: --subject must have 1 to %d characters", name, MAX_SUBJECT);
@@ -327,25 +327,10 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	return x;
 }
 
-char *key_subject(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL, *p = NULL;
-	long n;
-
-	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(b, &p)) >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
-		memcpy(s, p, (size_t)n);
-		s[n] = '\0';
-	}
-	BIO_free(b);
-	return s;
-}
-
 void key_print_cert(const char *what, const char *path, X509 *x)
 {
 	uint8_t md[32];
-	char hex[65], *subject = key_subject(x);
+	char hex[65], *subject = pcrgate_x509_name_line(X509_get_subject_name(x));
 	unsigned int n = 0;
 
 	if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32)
@@ -486,12 +471,13 @@ static void usage_trust_store(FILE *f)
 	      "Assembles a device trust store in --out: roots/NAME.pem with each root's certificate and\n"
 	      "crl/NAME.pem with its CRL (DIR/crl.pem, when 'pcrgate key revoke' made one), NAME\n"
 	      "being the first 16 hex digits of the root's sha256 fingerprint. Several roots are for\n"
-	      "a root rotation. The result is loaded back as a device would load it.\n"
-	      "  --force  replace the .pem files of an existing store\n",
+	      "a root rotation. The store is built in a new directory beside --out, loaded back as a\n"
+	      "device would load it, and only then put in place (an existing one swapped atomically).\n"
+	      "  --force  replace an existing store (a directory holding only roots/ and crl/)\n",
 	      f);
 }
 
-/* Removes the .pem files of dir (an earlier store being replaced with --force). */
+/* Removes the .pem files of dir. */
 static int clear_pem_files(const char *dir)
 {
 	char path[4096];
@@ -513,18 +499,98 @@ static int clear_pem_files(const char *dir)
 	return r;
 }
 
-static int cmd_trust_store(int argc, char **argv)
+/* Removes a store directory trust-store built or replaced: roots/ and crl/ with their .pem files, then dir. */
+static int remove_store(const char *dir)
 {
-	char roots_dir[4096], crl_dir[4096], path[4096], file[64], hex[65];
-	struct pcrgate_truststore *ts = NULL;
+	static const char *const subs[] = {"roots", "crl"};
+	char sub[4096];
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (key_join(sub, sizeof(sub), dir, subs[i]) != 0 || clear_pem_files(sub) != 0 ||
+		    (rmdir(sub) != 0 && errno != ENOENT))
+			r = -1;
+	return rmdir(dir) != 0 ? -1 : r;
+}
+
+/* Whether dir holds an entry other than roots/ and crl/: what --force must never delete. */
+static int holds_other(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int other = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : 1;
+	while (!other && (de = readdir(d)) != NULL)
+		other = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+			strcmp(de->d_name, "roots") != 0 && strcmp(de->d_name, "crl") != 0;
+	closedir(d);
+	return other;
+}
+
+/* Writes roots/NAME.pem and crl/NAME.pem of each --root into dir (shown as out in the output). */
+static int write_store(const struct key_args *a, const char *dir, const char *out)
+{
+	char roots_dir[4096], crl_dir[4096], path[4096], shown[4096], file[64], hex[65];
 	X509_CRL *crl = NULL;
 	X509 *root = NULL;
-	pcrgate_errinfo ei;
-	struct key_args a;
 	uint8_t md[32];
 	unsigned int n;
 	size_t i;
-	int r, rc = CLI_EXIT_FAIL;
+	int rc = -1;
+
+	if (key_join(roots_dir, sizeof(roots_dir), dir, "roots") != 0 ||
+	    key_join(crl_dir, sizeof(crl_dir), dir, "crl") != 0 || key_make_dir("trust-store", roots_dir) != 0 ||
+	    key_make_dir("trust-store", crl_dir) != 0)
+		return -1;
+	/* A device reads the store: readable by all, like any CA certificate directory. */
+	if (chmod(dir, 0755) != 0 || chmod(roots_dir, 0755) != 0 || chmod(crl_dir, 0755) != 0) {
+		cli_error("key trust-store: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < a->n_roots; i++) {
+		if (key_load_root(a->roots[i], NULL, &root, NULL) != 0)
+			goto fail;
+		if (X509_digest(root, EVP_sha256(), md, &n) != 1 || n != 32) {
+			pcrgate_log_openssl(__func__, "X509_digest");
+			cli_error("key trust-store: cannot compute the fingerprint of the root in %s", a->roots[i]);
+			goto fail;
+		}
+		pcrgate_hex_encode(md, 32, hex);
+		snprintf(file, sizeof(file), "%.16s.pem", hex);
+		snprintf(shown, sizeof(shown), "%s/roots/%s", out, file);
+		if (key_join(path, sizeof(path), roots_dir, file) != 0 || key_write_pem(path, root, NULL, NULL) != 0)
+			goto fail;
+		key_print_cert("root", shown, root);
+		if (key_join(path, sizeof(path), a->roots[i], "crl.pem") != 0)
+			goto fail;
+		if (key_exists(path)) {
+			if (key_read_crl(path, root, &crl) != 0 || key_join(path, sizeof(path), crl_dir, file) != 0 ||
+			    key_write_pem(path, NULL, crl, NULL) != 0)
+				goto fail;
+			printf("crl %s/crl/%s: %d revoked\n", out, file, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+		X509_free(root);
+		root = NULL;
+	}
+	rc = 0;
+fail:
+	X509_CRL_free(crl);
+	X509_free(root);
+	return rc;
+}
+
+static int cmd_trust_store(int argc, char **argv)
+{
+	char roots_dir[4096], crl_dir[4096], parent[4096], *tmp = NULL;
+	struct pcrgate_truststore *ts = NULL;
+	pcrgate_errinfo ei;
+	struct key_args a;
+	int r, exists, rc = CLI_EXIT_FAIL;
 
 	if ((r = key_parse(argc, argv, "trust-store", "akm", usage_trust_store, 1, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -533,57 +599,53 @@ static int cmd_trust_store(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (key_join(roots_dir, sizeof(roots_dir), a.out, "roots") != 0 ||
-	    key_join(crl_dir, sizeof(crl_dir), a.out, "crl") != 0)
+	    key_join(crl_dir, sizeof(crl_dir), a.out, "crl") != 0 || key_join(parent, sizeof(parent), a.out, "..") != 0)
 		return CLI_EXIT_USAGE;
+	if ((exists = key_exists(a.out)) && holds_other(a.out)) {
+		cli_error("key trust-store: %s holds files other than a trust store; give a new directory", a.out);
+		return CLI_EXIT_USAGE;
+	}
 	if (!a.force && (key_exists(roots_dir) || key_exists(crl_dir))) {
 		cli_error("key trust-store: %s already holds a trust store; --force replaces it", a.out);
 		return CLI_EXIT_USAGE;
 	}
-	if (key_make_dir("trust-store", a.out) != 0 || key_make_dir("trust-store", roots_dir) != 0 ||
-	    key_make_dir("trust-store", crl_dir) != 0)
-		return CLI_EXIT_FAIL;
-	if (clear_pem_files(roots_dir) != 0 || clear_pem_files(crl_dir) != 0) {
-		cli_error("key trust-store: cannot remove the old files of %s", a.out);
-		return CLI_EXIT_FAIL;
-	}
-	/* A device reads the store: readable by all, like any CA certificate directory. */
-	if (chmod(a.out, 0755) != 0 || chmod(roots_dir, 0755) != 0 || chmod(crl_dir, 0755) != 0) {
-		cli_error("key trust-store: %s: %s", a.out, strerror(errno));
+	/* Built beside --out and swapped in whole: a failure or a crash never leaves half a store. */
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", a.out) < 0 || mkdtemp(tmp) == NULL) {
+		cli_error("key trust-store: cannot create a directory beside %s: %s", a.out, strerror(errno));
+		free(tmp);
 		return CLI_EXIT_FAIL;
 	}
-	for (i = 0; i < a.n_roots; i++) {
-		if (key_load_root(a.roots[i], NULL, &root, NULL) != 0)
-			goto fail;
-		if (X509_digest(root, EVP_sha256(), md, &n) != 1 || n != 32)
-			goto fail;
-		pcrgate_hex_encode(md, 32, hex);
-		snprintf(file, sizeof(file), "%.16s.pem", hex);
-		if (key_join(path, sizeof(path), roots_dir, file) != 0 || key_write_pem(path, root, NULL, NULL) != 0)
-			goto fail;
-		key_print_cert("root", path, root);
-		if (key_join(path, sizeof(path), a.roots[i], "crl.pem") != 0)
-			goto fail;
-		if (key_exists(path)) {
-			if (key_read_crl(path, root, &crl) != 0 || key_join(path, sizeof(path), crl_dir, file) != 0 ||
-			    key_write_pem(path, NULL, crl, NULL) != 0)
-				goto fail;
-			printf("crl %s: %d revoked\n", path, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
-			X509_CRL_free(crl);
-			crl = NULL;
-		}
-		X509_free(root);
-		root = NULL;
-	}
+	if (write_store(&a, tmp, a.out) != 0)
+		goto fail;
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_truststore_load(&ts, a.out, &ei) != 0) {
+	if (pcrgate_truststore_load(&ts, tmp, &ei) != 0) {
 		cli_report("key trust-store", &ei);
 		goto fail;
 	}
+	if (pcrgate_fsync_dir(tmp, &ei) != 0) {
+		cli_report("key trust-store", &ei);
+		goto fail;
+	}
+	if (exists ? renameat2(AT_FDCWD, tmp, AT_FDCWD, a.out, RENAME_EXCHANGE) != 0 : rename(tmp, a.out) != 0) {
+		cli_error("key trust-store: cannot put the new store at %s: %s", a.out, strerror(errno));
+		goto fail;
+	}
+	if (pcrgate_fsync_dir(parent, &ei) != 0) {
+		cli_report("key trust-store", &ei);
+		goto fail;
+	}
+	/* After the swap tmp holds the old store. */
+	if (exists && remove_store(tmp) != 0)
+		cli_error("key trust-store: warning: the old store is left in %s: %s", tmp, strerror(errno));
+	free(tmp);
+	tmp = NULL;
 	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 fail:
+	if (tmp != NULL) {
+		remove_store(tmp);
+		free(tmp);
+	}
 	pcrgate_truststore_free(&ts);
-	X509_CRL_free(crl);
-	X509_free(root);
 	return rc;
 }
 

@@ -37,8 +37,6 @@ X509 *key_read_cert(const char *path);
 int key_load(const char *uri, int want_private, EVP_PKEY **k);
 /* DIR/cert.pem and, when key is not NULL, the root's key: key_uri, else DIR/key.pem. */
 int key_load_root(const char *dir, const char *key_uri, X509 **cert, EVP_PKEY **key);
-/* x's subject, one line (RFC 2253), malloc'd; NULL when out of memory. */
-char *key_subject(X509 *x);
 /* Prints "WHAT PATH: SUBJECT, sha256 FINGERPRINT". */
 void key_print_cert(const char *what, const char *path, X509 *x);
 /* A root's CRL file, which root must have issued and signed. */

@@ -60,7 +60,7 @@ int key_read_crl(const char *path, X509 *root, X509_CRL **crl)
 static void usage_revoke(FILE *f)
 {
 	fputs("usage: pcrgate key revoke --root DIR --cert CERT [--root-key KEY] [--crl-out FILE]\n"
-	      "         [--days N]\n"
+	      "         [--days N] [--force]\n"
 	      "\n"
 	      "Revokes the signing certificate CERT, which the root in DIR issued: re-issues the\n"
 	      "root's CRL DIR/crl.pem with every earlier entry, CERT's serial and the next CRL\n"
@@ -70,7 +70,8 @@ static void usage_revoke(FILE *f)
 	      "\n"
 	      "  --root-key KEY  the root's private key when it is not DIR/key.pem\n"
 	      "  --crl-out FILE  also write the new CRL there\n"
-	      "  --days N        the CRL's nextUpdate, in days (default 365; devices never check it)\n",
+	      "  --days N        the CRL's nextUpdate, in days (default 365; devices never check it)\n"
+	      "  --force         replace an existing --crl-out FILE\n",
 	      f);
 }
 
@@ -141,7 +142,7 @@ static X509_CRL *build_crl(X509 *root, EVP_PKEY *key, X509_CRL *old, X509 *cert,
 /* DIR/revoked with one more line: "SERIAL TIME SUBJECT" (serial in hex, time in UTC). */
 static int append_revoked(const char *path, X509 *cert)
 {
-	char *serial = NULL, *subject = key_subject(cert), when[32];
+	char *serial = NULL, *subject = pcrgate_x509_name_line(X509_get_subject_name(cert)), when[32];
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	uint8_t *old = NULL, *buf = NULL;
 	size_t len = 0, n;
@@ -189,14 +190,15 @@ int key_cmd_revoke(int argc, char **argv)
 	struct key_args a;
 	int r, listed = 0, rc = CLI_EXIT_FAIL;
 
-	if ((r = key_parse(argc, argv, "revoke", "cdefk", usage_revoke, 365, &a)) != 0)
+	if ((r = key_parse(argc, argv, "revoke", "cdefkm", usage_revoke, 365, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (a.n_roots != 1 || a.n_certs != 1) {
 		cli_error("key revoke: --root and --cert (one each) are required");
 		return CLI_EXIT_USAGE;
 	}
 	if (key_join(crl_path, sizeof(crl_path), a.roots[0], "crl.pem") != 0 ||
-	    key_join(list_path, sizeof(list_path), a.roots[0], "revoked") != 0)
+	    key_join(list_path, sizeof(list_path), a.roots[0], "revoked") != 0 ||
+	    (a.crl_out != NULL && key_may_write("revoke", a.crl_out, a.force) != 0))
 		return CLI_EXIT_USAGE;
 	if (key_load_root(a.roots[0], a.root_key, &root, &key) != 0 || (cert = key_read_cert(a.certs[0])) == NULL)
 		goto fail;
@@ -236,13 +238,13 @@ fail:
 static void usage_sign(FILE *f)
 {
 	fputs("usage: pcrgate key sign --cert CERT --key KEY [--cert CERT2 --key KEY2 ...] --in FILE\n"
-	      "         --out SIG\n"
+	      "         --out SIG [--force]\n"
 	      "\n"
 	      "Signs FILE (a slot manifest, for instance): a detached CMS SignedData in DER with\n"
 	      "SHA-256, each signer's certificate and chain included. CERT is a PEM file with the\n"
 	      "signing certificate first, then any chain certificates; KEY its private key, a file\n"
 	      "or an OpenSSL provider URI. Two signers (under the old and the new root) sign a\n"
-	      "root rotation.\n",
+	      "root rotation. An existing SIG is replaced only with --force.\n",
 	      f);
 }
 
@@ -255,15 +257,18 @@ int key_cmd_sign(int argc, char **argv)
 	struct key_args a;
 	int r, rc = CLI_EXIT_FAIL;
 
-	if ((r = key_parse(argc, argv, "sign", "aehl", usage_sign, 1, &a)) != 0)
+	if ((r = key_parse(argc, argv, "sign", "aehlm", usage_sign, 1, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (a.n_certs == 0 || a.n_certs != a.n_keys || a.in == NULL || a.out == NULL) {
 		cli_error("key sign: --in, --out and one --key for each --cert are required");
 		return CLI_EXIT_USAGE;
 	}
+	if (key_may_write("sign", a.out, a.force) != 0)
+		return CLI_EXIT_USAGE;
 	for (i = 0; i < a.n_certs; i++) {
 		spec[i].cert = a.certs[i];
 		spec[i].key = a.keys[i];
+		spec[i].chain = NULL;
 	}
 	pcrgate_errinfo_clear(&ei);
 	if (pcrgate_file_read(a.in, MAX_SIGNED, &data, &len, &ei) != 0) {

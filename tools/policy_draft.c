@@ -606,10 +606,11 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
 
 /*
  * Replays each log and merges the values in the policy's bank. Logs that extend the same PCR
- * would need one replay across both; the firmware's and pcrgate's logs never do.
+ * would need one replay across both; the firmware's and pcrgate's logs never do. The parsed
+ * logs go into qr, named by their file names.
  */
 static int replay_logs(const struct check_args *a, uint8_t **bufs, size_t *lens, uint16_t bank, pcrgate_pcrs *all,
-		       uint32_t *mask)
+		       uint32_t *mask, pcrgate_quote_result *qr)
 {
 	pcrgate_eventlog *log = NULL;
 	pcrgate_pcrs *one = NULL;
@@ -643,7 +644,12 @@ static int replay_logs(const struct check_args *a, uint8_t **bufs, size_t *lens,
 			*mask |= (uint32_t)1 << k;
 		}
 		pcrgate_pcrs_free(&one);
-		pcrgate_eventlog_free(&log);
+		/* Kept for the evaluation, as a verified quote's result keeps the logs it replayed. */
+		snprintf(qr->eventlogs[i].name, sizeof(qr->eventlogs[i].name), "%s",
+			 strrchr(a->logs[i], '/') != NULL ? strrchr(a->logs[i], '/') + 1 : a->logs[i]);
+		qr->eventlogs[i].log = log;
+		qr->eventlog_count = i + 1;
+		log = NULL;
 	}
 	r = 0;
 fail:
@@ -707,7 +713,6 @@ static int print_verdict_text(const pcrgate_refpolicy *p, const pcrgate_refpolic
 
 int cmd_policy_check(int argc, char **argv)
 {
-	struct pcrgate_quote_eventlog logs[PCRGATE_QUOTE_MAX_EVENTLOGS];
 	uint8_t *bufs[PCRGATE_QUOTE_MAX_EVENTLOGS] = {NULL}, *pbuf = NULL;
 	size_t lens[PCRGATE_QUOTE_MAX_EVENTLOGS] = {0}, plen = 0, i;
 	pcrgate_refpolicy_verdict *v = NULL;
@@ -733,7 +738,7 @@ int cmd_policy_check(int argc, char **argv)
 		cli_error("policy check: out of memory");
 		goto fail;
 	}
-	if (replay_logs(&a, bufs, lens, pcrgate_refpolicy_bank(p), pcrs, &mask) != 0)
+	if (replay_logs(&a, bufs, lens, pcrgate_refpolicy_bank(p), pcrs, &mask, qr) != 0)
 		goto fail;
 	/* As if a quote of exactly the replayed PCRs had been verified against these logs. */
 	qr->failed = PCRGATE_QUOTE_CHECK_NONE;
@@ -743,12 +748,7 @@ int cmd_policy_check(int argc, char **argv)
 	qr->eventlog_verified_count = 1;
 	qr->eventlog_verified[0].alg = pcrgate_refpolicy_bank(p);
 	qr->eventlog_verified[0].mask = mask;
-	for (i = 0; i < a.nlogs; i++) {
-		logs[i].name = strrchr(a.logs[i], '/') != NULL ? strrchr(a.logs[i], '/') + 1 : a.logs[i];
-		logs[i].data = bufs[i];
-		logs[i].len = lens[i];
-	}
-	if (pcrgate_refpolicy_evaluate(p, pcrs, logs, a.nlogs, qr, v, &ei) != 0) {
+	if (pcrgate_refpolicy_evaluate(p, pcrs, qr, v, &ei) != 0) {
 		cli_report("policy check", &ei);
 		goto fail;
 	}
@@ -761,6 +761,7 @@ fail:
 	for (i = 0; i < PCRGATE_QUOTE_MAX_EVENTLOGS; i++)
 		free(bufs[i]);
 	free(v);
+	pcrgate_quote_result_clear(qr);
 	free(qr);
 	pcrgate_pcrs_free(&pcrs);
 	pcrgate_refpolicy_free(&p);

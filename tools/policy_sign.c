@@ -149,10 +149,9 @@ int cmd_policy_sign(int argc, char **argv)
 	TPM2B_NAME kname;
 	json_t *doc = NULL;
 	uint8_t *buf = NULL;
-	unsigned long long version;
+	uint64_t version;
 	uint32_t index;
 	size_t len = 0;
-	char *end;
 	int r, rc = CLI_EXIT_FAIL;
 
 	if ((r = parse(argc, argv, "sign", "abcde", usage_sign, &a)) != 0)
@@ -161,12 +160,8 @@ int cmd_policy_sign(int argc, char **argv)
 		cli_error("policy sign: --key, --pcrs and --security-version are required");
 		return CLI_EXIT_USAGE;
 	}
-	errno = 0;
-	version = strtoull(a.version, &end, 10);
-	if (a.version[0] < '0' || a.version[0] > '9' || *end != '\0' || errno != 0 || version > INT64_MAX) {
-		cli_error("policy sign: --security-version '%s' is not a number from 0 to 2^63-1", a.version);
+	if (cli_parse_number("policy sign", "--security-version", a.version, 0, INT64_MAX, &version) != 0)
 		return CLI_EXIT_USAGE;
-	}
 	if (parse_index("sign", a.counter, &index) != 0)
 		return CLI_EXIT_USAGE;
 	pcrgate_errinfo_clear(&ei);

@@ -1,8 +1,6 @@
 /* pcrgate quote: verifies TPM 2.0 quotes (tpm2_quote's files or pcrgate's) and reports each check. */
 #include "config.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -138,31 +136,14 @@ static int parse_parent(const char *arg, uint8_t *out, size_t *len)
 	return parse_hex_arg("--ak-parent", arg, out, PCRGATE_QUOTE_MAX_NAME, len);
 }
 
-/* A decimal number of digits only (strtoull alone would take blanks and a sign), up to max. */
-static int parse_decimal(const char **s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!isdigit((unsigned char)**s))
-		return -1;
-	errno = 0;
-	v = strtoull(*s, &end, 10);
-	if (errno != 0 || v > max)
-		return -1;
-	*s = end;
-	*out = v;
-	return 0;
-}
-
 static int parse_previous(const char *arg, pcrgate_clock_state *prev)
 {
 	uint64_t clock, resets, restarts;
 	const char *p = arg;
 
-	if (parse_decimal(&p, UINT64_MAX, &clock) != 0 || *p++ != ':' ||
-	    parse_decimal(&p, UINT32_MAX, &resets) != 0 || *p++ != ':' ||
-	    parse_decimal(&p, UINT32_MAX, &restarts) != 0 || *p != '\0') {
+	if (cli_parse_decimal(&p, UINT64_MAX, &clock) != 0 || *p++ != ':' ||
+	    cli_parse_decimal(&p, UINT32_MAX, &resets) != 0 || *p++ != ':' ||
+	    cli_parse_decimal(&p, UINT32_MAX, &restarts) != 0 || *p != '\0') {
 		cli_error("quote verify: --previous-clock needs CLOCK:RESETCOUNT:RESTARTCOUNT in decimal");
 		return -1;
 	}
@@ -482,6 +463,7 @@ static int run_verify(const struct verify_args *a)
 	int r = CLI_EXIT_USAGE, vr;
 
 	memset(&in, 0, sizeof(in));
+	memset(&res, 0, sizeof(res));
 	memset(&x, 0, sizeof(x));
 	pcrgate_errinfo_clear(&ei);
 	if (a->nonce_hex != NULL &&
@@ -531,6 +513,7 @@ static int run_verify(const struct verify_args *a)
 		print_summary(in.ak, &res);
 	r = CLI_EXIT_OK;
 out:
+	pcrgate_quote_result_clear(&res);
 	inputs_free(&x);
 	return r;
 }

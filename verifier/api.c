@@ -219,6 +219,40 @@ int api_text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errin
 	return 0;
 }
 
+/* ---- Keys a device enrolls ---- */
+
+/* The AK attributes DESIGN.md requires: a restricted signing key that never left its TPM. */
+#define AK_REQUIRED                                                                                            \
+	(TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |  \
+	 TPMA_OBJECT_SENSITIVEDATAORIGIN)
+/* An EK is a restricted decryption key, fixed to its TPM. */
+#define EK_REQUIRED (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM)
+
+const char *api_ak_unacceptable(const TPMT_PUBLIC *ak)
+{
+	if ((ak->objectAttributes & AK_REQUIRED) != AK_REQUIRED)
+		return "the AK must be restricted, sign, fixedTPM, fixedParent and sensitiveDataOrigin";
+	if (ak->objectAttributes & TPMA_OBJECT_DECRYPT)
+		return "the AK must not be a decryption key";
+	if (ak->nameAlg != TPM2_ALG_SHA256 && ak->nameAlg != TPM2_ALG_SHA384 && ak->nameAlg != TPM2_ALG_SHA512)
+		return "the AK's name algorithm must be SHA-256 or stronger";
+	if (ak->type == TPM2_ALG_ECC) {
+		uint16_t c = ak->parameters.eccDetail.curveID;
+
+		return c == TPM2_ECC_NIST_P256 || c == TPM2_ECC_NIST_P384 ? NULL : "the AK's curve is not P-256 or P-384";
+	}
+	if (ak->type == TPM2_ALG_RSA)
+		return ak->parameters.rsaDetail.keyBits >= 2048 ? NULL : "an RSA AK must have at least 2048 bits";
+	return "the AK must be an RSA or ECC key";
+}
+
+const char *api_ek_unacceptable(const TPMT_PUBLIC *ek)
+{
+	if ((ek->objectAttributes & EK_REQUIRED) != EK_REQUIRED || (ek->type != TPM2_ALG_RSA && ek->type != TPM2_ALG_ECC))
+		return "the EK must be a restricted RSA or ECC decryption key, fixedTPM";
+	return NULL;
+}
+
 /* ---- The device record ---- */
 
 int api_device_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
@@ -258,6 +292,8 @@ int api_device_load(vstore_tx *tx, const char *id, struct api_device *dev, pcrga
 
 /* ---- Admin tokens ---- */
 
+_Static_assert(VHTTP_MAX_ACTOR >= sizeof("admin:") + API_MAX_NAME, "an admin's actor name must fit vreq.actor");
+
 struct token_lookup {
 	const char *hash;
 	char name[API_MAX_NAME + 1];
@@ -284,6 +320,7 @@ static int token_lookup_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 			   token_name_row, t, NULL, ei);
 }
 
+/* The active token's name into t; PCRGATE_ERR_VERIFY when there is none, PCRGATE_ERR_IO when the store failed. */
 static int token_find(struct api_ctx *ctx, const char *token, struct token_lookup *t)
 {
 	char hash[65];
@@ -304,21 +341,16 @@ static int token_find(struct api_ctx *ctx, const char *token, struct token_looku
 	return t->found ? PCRGATE_OK : PCRGATE_ERR_VERIFY;
 }
 
-int api_admin_authenticate(void *app, const char *token)
+int api_admin_authenticate(void *app, const char *token, char *actor, size_t cap)
 {
 	struct token_lookup t;
-
-	return token_find(app, token, &t);
-}
-
-int api_admin_actor(struct api_ctx *ctx, const char *token, char *out, size_t cap)
-{
-	struct token_lookup t;
-	int r = token_find(ctx, token, &t);
+	int r = token_find(app, token, &t);
 
 	if (r != PCRGATE_OK)
 		return r;
-	snprintf(out, cap, "admin:%s", t.name);
+	/* Names fit (token_name_ok at creation, and the assertion above); one that did not is refused, not cut. */
+	if ((size_t)snprintf(actor, cap, "admin:%s", t.name) >= cap)
+		return PCRGATE_ERR_LIMIT;
 	return PCRGATE_OK;
 }
 
@@ -377,7 +409,7 @@ static int token_name_ok(const char *name, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-int api_token_create(struct api_ctx *ctx, const char *name, char *token, size_t cap, pcrgate_errinfo *ei)
+int api_token_create(vstore *store, const char *name, char *token, size_t cap, pcrgate_errinfo *ei)
 {
 	uint8_t raw[32];
 	char hex[65], hash[65], id[API_ID_HEX];
@@ -393,7 +425,7 @@ int api_token_create(struct api_ctx *ctx, const char *name, char *token, size_t 
 	pcrgate_hex_encode(raw, sizeof(raw), hex);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	api_sha256_hex(hex, 64, hash);
-	if ((r = vstore_run(ctx->store, token_create_tx, &op, ei)) == PCRGATE_OK)
+	if ((r = vstore_run(store, token_create_tx, &op, ei)) == PCRGATE_OK)
 		memcpy(token, hex, API_TOKEN_SIZE);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return r;
@@ -414,14 +446,14 @@ static int token_revoke_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	return api_audit(tx, "operator", "token-revoke", op->name, NULL, ei);
 }
 
-int api_token_revoke(struct api_ctx *ctx, const char *name, pcrgate_errinfo *ei)
+int api_token_revoke(vstore *store, const char *name, pcrgate_errinfo *ei)
 {
 	struct token_op op = {name, NULL, NULL, NULL, 0};
 	int r;
 
 	if ((r = token_name_ok(name, ei)) != PCRGATE_OK)
 		return r;
-	return vstore_run(ctx->store, token_revoke_tx, &op, ei);
+	return vstore_run(store, token_revoke_tx, &op, ei);
 }
 
 static int token_list_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
@@ -441,10 +473,10 @@ static int token_list_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 			   0, token_list_row, arg, NULL, ei);
 }
 
-int api_token_list(struct api_ctx *ctx, FILE *out, pcrgate_errinfo *ei)
+int api_token_list(vstore *store, FILE *out, pcrgate_errinfo *ei)
 {
 	struct token_op op = {NULL, NULL, NULL, out, 0};
 
 	fprintf(out, "%-32s %-8s %s\n", "NAME", "STATE", "CREATED");
-	return vstore_run_read(ctx->store, token_list_tx, &op, ei);
+	return vstore_run_read(store, token_list_tx, &op, ei);
 }

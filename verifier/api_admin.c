@@ -15,11 +15,12 @@
 #include "attest/jsonutil.h"
 #include "attest/tpmobj.h"
 #include "lib/refpolicy.h"
+#include "pcrgate/alg.h"
 #include "verifier/api_internal.h"
 #include "verifier/audit.h"
+#include "verifier/keywrap.h"
 
-#define LIST_MAX 1000
-#define CONTENT_KEY_SIZE 32
+#define LIST_DEFAULT 100
 
 /* ---- Queries answered as JSON ---- */
 
@@ -108,18 +109,19 @@ static int answer_list(struct vreq *req, struct vresp *resp, const char *key, co
 	return vresp_json(resp, 200, json_pack("{s:o}", key, rows));
 }
 
-static int limit_param(struct vreq *req, struct vresp *resp, int64_t *limit)
+/* ?limit=N (1 to API_LIST_MAX) into *limit, else def; 1 when resp was set. */
+static int limit_param(struct vreq *req, struct vresp *resp, int64_t def, int64_t *limit)
 {
 	const char *s = vreq_query(req, "limit");
 	char *end;
 	long long v;
 
-	*limit = 100;
+	*limit = def;
 	if (s == NULL)
 		return 0;
 	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 1 || v > LIST_MAX) {
-		vresp_error(resp, 400, "request", "limit must be 1 to %d", LIST_MAX);
+	if (*s == '\0' || *end != '\0' || v < 1 || v > API_LIST_MAX) {
+		vresp_error(resp, 400, "request", "limit must be 1 to %d", API_LIST_MAX);
 		return 1;
 	}
 	*limit = v;
@@ -150,23 +152,19 @@ static int change_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 }
 
 /*
- * Runs fn and records action by the request's admin in one transaction. 404 naming what when fn
- * changed nothing; 409 on a constraint; 1 when resp was set with an error, 0 on success.
+ * Runs fn and records action by the request's admin (the name the HTTP layer's token check
+ * gave) in one transaction. 404 naming what when fn changed nothing; 409 on a constraint; 1
+ * when resp was set with an error, 0 on success.
  */
 static int change(struct vreq *req, struct vresp *resp, const char *action, const char *subject, json_t *detail,
 		  const char *what, change_fn fn, void *arg)
 {
 	struct api_ctx *ctx = req->app;
-	char actor[API_MAX_NAME + 8];
-	struct change c = {fn, arg, actor, action, subject, detail, 0};
+	struct change c = {fn, arg, req->actor, action, subject, detail, 0};
 	pcrgate_errinfo ei;
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
-	if (api_admin_actor(ctx, req->bearer, actor, sizeof(actor)) != PCRGATE_OK) {
-		vresp_error(resp, 401, "admin", "the admin token is not valid");
-		return 1;
-	}
 	r = vstore_run(ctx->store, change_tx, &c, &ei);
 	if (r == VSTORE_ERR_CONSTRAINT) {
 		vresp_error(resp, 409, "conflict", "%s", ei.message);
@@ -192,15 +190,17 @@ static int exec_changes(vstore_tx *tx, const char *sql, const struct vparam *p, 
 /* ---- Devices ---- */
 
 static const char *const device_columns[] = {"id", "state", "group", "policy", "release", "security_version",
-					     "last_verdict", "last_attestation", "ak_name", "created_at", "updated_at",
-					     "allow_reenroll", "reset_count"};
+					     "last_verdict", "last_attestation", "last_attestation_at", "ak_name",
+					     "created_at", "updated_at", "allow_reenroll", "reset_count"};
+/* The last attestation's time comes from its row, found by its primary key. */
 #define DEVICE_SELECT                                                                                          \
-	"SELECT id, state, grp, policy, release, security_version, last_verdict, last_attestation, ak_name, "  \
-	"created_at, updated_at, allow_reenroll, reset_count FROM devices"
+	"SELECT d.id, d.state, d.grp, d.policy, d.release, d.security_version, d.last_verdict, "               \
+	"d.last_attestation, a.created_at, d.ak_name, d.created_at, d.updated_at, d.allow_reenroll, "          \
+	"d.reset_count FROM devices d LEFT JOIN attestations a ON a.id = d.last_attestation"
 
 int api_admin_devices(struct vreq *req, struct vresp *resp)
 {
-	return answer_list(req, resp, "devices", DEVICE_SELECT " ORDER BY id", NULL, 0, device_columns,
+	return answer_list(req, resp, "devices", DEVICE_SELECT " ORDER BY d.id", NULL, 0, device_columns,
 			   sizeof(device_columns) / sizeof(device_columns[0]));
 }
 
@@ -212,7 +212,7 @@ int api_admin_device(struct vreq *req, struct vresp *resp)
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
-	if ((r = query(req->app, DEVICE_SELECT " WHERE id = ?", &p, 1, device_columns,
+	if ((r = query(req->app, DEVICE_SELECT " WHERE d.id = ?", &p, 1, device_columns,
 		       sizeof(device_columns) / sizeof(device_columns[0]), &rows, &ei)) != PCRGATE_OK)
 		return api_fail(resp, "device", r, &ei);
 	if (json_array_size(rows) == 0) {
@@ -328,8 +328,9 @@ static int import_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errinfo *e
 
 /*
  * Operator import: the operator vouches for the EK, the AK and that they share a TPM (a
- * manufacturing line's records, or a fleet simulated for benchmarks); the AK's attributes are
- * still checked, and its qualified name must be given (its parent is not known otherwise).
+ * manufacturing line's records, or a fleet simulated for benchmarks); the EK's and the AK's
+ * attributes are still checked as at enrollment, and the AK's qualified name must be given
+ * (its parent is not known otherwise).
  */
 int api_admin_import(struct vreq *req, struct vresp *resp)
 {
@@ -337,7 +338,7 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 	uint8_t tls[sizeof(TPM2B_PUBLIC)];
 	char digest[65], id[API_ID_HEX], name_hex[2 * sizeof(TPMU_NAME) + 1];
 	json_t *doc;
-	const char *qn_hex;
+	const char *qn_hex, *why;
 	size_t qnlen = 0;
 	TPM2B_PUBLIC pub, akpub;
 	TPM2B_NAME name;
@@ -356,6 +357,8 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 	pcrgate_errinfo_clear(&ei);
 	if (tpmobj_public_unmarshal(ek, op.ek_len, &pub, &ei) != PCRGATE_OK)
 		return vresp_error(resp, 400, "request", "ek_public: %s", ei.message);
+	if ((why = api_ek_unacceptable(&pub.publicArea)) != NULL)
+		return vresp_error(resp, 403, "ek", "%s", why);
 	if (tpmobj_public_unmarshal(ak, op.ak_len, &akpub, &ei) != PCRGATE_OK)
 		return vresp_error(resp, 400, "request", "ak_public: %s", ei.message);
 	if (op.uk_len > 0 && tpmobj_public_unmarshal(uk, op.uk_len, &pub, &ei) != PCRGATE_OK)
@@ -364,11 +367,8 @@ int api_admin_import(struct vreq *req, struct vresp *resp)
 		return vresp_error(resp, 400, "request", "tls_key_public: %s", ei.message);
 	if (pcrgate_hex_decode(qn_hex, qn, sizeof(qn), &qnlen) != 0 || qnlen < 4)
 		return vresp_error(resp, 400, "request", "ak_qualified_name must be a TPM name in hex");
-	if ((akpub.publicArea.objectAttributes & (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-						   TPMA_OBJECT_FIXEDTPM)) !=
-		    (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM) ||
-	    (akpub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT))
-		return vresp_error(resp, 403, "ak-attributes", "the AK must be a restricted, fixedTPM signing key");
+	if ((why = api_ak_unacceptable(&akpub.publicArea)) != NULL)
+		return vresp_error(resp, 403, "ak-attributes", "%s", why);
 	if (tpmobj_name(&akpub.publicArea, &name) != 0)
 		return api_fail(resp, "import", PCRGATE_ERR_FORMAT, NULL);
 	pcrgate_hex_encode(name.name, name.size, name_hex);
@@ -515,7 +515,8 @@ static int release_put_fn(vstore_tx *tx, void *arg, long *changes, pcrgate_errin
 
 int api_admin_release_put(struct vreq *req, struct vresp *resp)
 {
-	uint8_t key[64], digest_raw[64];
+	/* Room for a key of the wrong size to be decoded and named as such. */
+	uint8_t key[2 * KEYWRAP_CONTENT_KEY_SIZE], digest_raw[PCRGATE_MAX_DIGEST];
 	size_t dlen = 0;
 	struct release_op op;
 	json_t *detail;
@@ -526,17 +527,19 @@ int api_admin_release_put(struct vreq *req, struct vresp *resp)
 	if (api_req_string(resp, req->json, "version", API_MAX_NAME, 0, &op.version) ||
 	    api_req_int(resp, req->json, "security_version", 0, INT64_MAX, 0, &op.security_version) ||
 	    api_req_string(resp, req->json, "manifest_digest", 128, 0, &op.digest) ||
-	    api_req_string(resp, req->json, "bundle_url", API_MAX_TEXT, 0, &op.url) ||
-	    api_req_b64(resp, req->json, "content_key", key, sizeof(key), 1, &op.key_len))
+	    api_req_string(resp, req->json, "bundle_url", API_MAX_TEXT, 0, &op.url))
 		return 0;
-	if (pcrgate_hex_decode(op.digest, digest_raw, sizeof(digest_raw), &dlen) != 0 || dlen != 32)
+	if (pcrgate_hex_decode(op.digest, digest_raw, sizeof(digest_raw), &dlen) != 0 || dlen != API_MANIFEST_DIGEST_SIZE)
 		return vresp_error(resp, 400, "request", "manifest_digest must be a SHA-256 digest in hex");
-	if (op.key_len != 0 && op.key_len != CONTENT_KEY_SIZE) {
-		OPENSSL_cleanse(key, sizeof(key));
-		return vresp_error(resp, 400, "request", "content_key must be %d bytes", CONTENT_KEY_SIZE);
-	}
 	if (strncmp(op.url, "https://", 8) != 0 && strncmp(op.url, "http://", 7) != 0 && strncmp(op.url, "file:", 5) != 0)
 		return vresp_error(resp, 400, "request", "bundle_url must be an https://, http:// or file: URL");
+	/* The key last: from here on every way out clears it. */
+	if (api_req_b64(resp, req->json, "content_key", key, sizeof(key), 1, &op.key_len))
+		goto done;
+	if (op.key_len != 0 && op.key_len != KEYWRAP_CONTENT_KEY_SIZE) {
+		vresp_error(resp, 400, "request", "content_key must be %d bytes", KEYWRAP_CONTENT_KEY_SIZE);
+		goto done;
+	}
 	op.key = key;
 	/* The content key never goes to the audit log, only whether there is one. */
 	detail = json_pack("{s:s,s:I,s:s,s:s,s:b}", "version", op.version, "security_version",
@@ -544,11 +547,12 @@ int api_admin_release_put(struct vreq *req, struct vresp *resp)
 			   "content_key", op.key_len > 0);
 	failed = change(req, resp, "release-put", op.name, detail, "release", release_put_fn, &op);
 	json_decref(detail);
+	if (!failed)
+		vresp_json(resp, 200, json_pack("{s:s,s:s,s:I}", "name", op.name, "version", op.version,
+						"security_version", (json_int_t)op.security_version));
+done:
 	OPENSSL_cleanse(key, sizeof(key));
-	if (failed)
-		return 0;
-	return vresp_json(resp, 200, json_pack("{s:s,s:s,s:I}", "name", op.name, "version", op.version,
-					       "security_version", (json_int_t)op.security_version));
+	return 0;
 }
 
 int api_admin_releases(struct vreq *req, struct vresp *resp)
@@ -636,7 +640,7 @@ int api_admin_attestations(struct vreq *req, struct vresp *resp)
 	struct vparam p[2];
 	int64_t limit;
 
-	if (limit_param(req, resp, &limit))
+	if (limit_param(req, resp, LIST_DEFAULT, &limit))
 		return 0;
 	if (device != NULL) {
 		p[0] = VPARAM_TEXT(device);
@@ -695,11 +699,12 @@ int api_admin_audit(struct vreq *req, struct vresp *resp)
 	const char *after = vreq_query(req, "after");
 	struct audit_page pg = {0, 0, NULL, 0, 0};
 	pcrgate_errinfo ei;
-	int64_t limit = 0;
+	int64_t limit;
 	char *end;
 	int r;
 
-	if (vreq_query(req, "limit") != NULL && limit_param(req, resp, &limit))
+	/* A page at a time, as every list: a whole log in one answer would be as large as the log. */
+	if (limit_param(req, resp, API_LIST_MAX, &limit))
 		return 0;
 	pg.limit = (size_t)limit;
 	if (after != NULL) {

@@ -35,10 +35,12 @@
 /*
  * The enrolled AKs and the reference policies, parsed. Building an OpenSSL key from a TPM
  * public area (and its verification context) costs more than the quote's ECDSA check, and a
- * policy is parsed far more often than it changes. An entry is used only when the bytes the
- * store gave in this request's transaction are exactly those it was parsed from, so the
- * cache never decides anything: a re-enrolled AK or an edited policy misses, is parsed from
- * the store's bytes and takes the slot. Bounded: one entry per slot, a newcomer evicts.
+ * policy is parsed far more often than it changes. An entry is used only when what the store
+ * gave in this request's transaction matches it exactly: an AK's bytes, a policy's digest
+ * (the SHA-256 of its document, stored with it), so the cache never decides anything: a
+ * re-enrolled AK or an edited policy misses, is parsed from the store's bytes and takes the
+ * slot. A policy's document is fetched only on a miss. Bounded: one entry per slot, a
+ * newcomer evicts.
  */
 #define AK_SLOTS 1024
 #define POLICY_SLOTS 16
@@ -46,7 +48,7 @@
 struct parsed {
 	unsigned refs; /* holders; the slot is one while the entry is in it */
 	char key[API_MAX_NAME + 1];
-	uint8_t *bytes; /* what it was parsed from */
+	uint8_t *bytes; /* an AK: what it was parsed from; a policy: its document's digest */
 	size_t len;
 	pcrgate_akpub *ak;
 	pcrgate_refpolicy *policy;
@@ -122,6 +124,14 @@ static void parsed_release(struct parsed **ep)
 	*ep = NULL;
 }
 
+/* Another reference to an entry the caller holds one of. */
+static void parsed_ref(struct parsed *e)
+{
+	pthread_mutex_lock(&parsed_cache.mu);
+	e->refs++;
+	pthread_mutex_unlock(&parsed_cache.mu);
+}
+
 /* A new entry for key and bytes, with one reference; NULL when out of memory. */
 static struct parsed *parsed_new(const char *key, const uint8_t *bytes, size_t len)
 {
@@ -160,24 +170,10 @@ static int enrolled_ak(const struct api_device *dev, struct parsed **out, pcrgat
 	return PCRGATE_OK;
 }
 
-/* The reference policy named name, parsed from the document the store gave. */
-static int reference_policy(const char *name, const char *doc, struct parsed **out, pcrgate_errinfo *ei)
+/* The cached policy the read found for name and digest (a reference for the caller), or NULL. */
+static struct parsed *cached_policy(const char *name, const char *digest)
 {
-	size_t len = strlen(doc);
-	struct parsed *e;
-	int r;
-
-	if ((*out = parsed_get(parsed_cache.policy, POLICY_SLOTS, name, (const uint8_t *)doc, len)) != NULL)
-		return PCRGATE_OK;
-	if ((e = parsed_new(name, (const uint8_t *)doc, len)) == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	if ((r = pcrgate_refpolicy_parse((const uint8_t *)doc, len, &e->policy, ei)) != PCRGATE_OK) {
-		parsed_free(e);
-		return r;
-	}
-	parsed_put(parsed_cache.policy, POLICY_SLOTS, e);
-	*out = e;
-	return PCRGATE_OK;
+	return parsed_get(parsed_cache.policy, POLICY_SLOTS, name, (const uint8_t *)digest, strlen(digest));
 }
 
 /* ---- POST /v1/attest/nonce ---- */
@@ -250,19 +246,34 @@ int api_nonce(struct vreq *req, struct vresp *resp)
 
 /* ---- POST /v1/attest ---- */
 
-/* What the read transaction gathers: the device, its policy document, the release targeted at it. */
+/* What the read transaction gathers: the device, its policy, the release targeted at it. */
 struct attest_read {
 	const char *device_id; /* in */
 	struct api_device dev;
-	char *policy_doc; /* malloc'd, NULL when the device has no policy */
 	char policy_name[API_MAX_NAME + 1];
+	int have_policy;                 /* the policy's row exists */
+	char policy_digest[API_MAX_TEXT + 1];
+	struct parsed *policy;           /* a reference to the cached parse of that digest, or NULL */
+	char *policy_doc;                /* malloc'd, fetched only when policy is NULL; NULL without a policy */
 	int have_rollout;
 	char rel_name[API_MAX_NAME + 1], rel_version[API_MAX_NAME + 1], rel_digest[API_MAX_TEXT + 1];
 	char rel_url[API_MAX_TEXT + 1];
 	int64_t rel_security_version;
-	uint8_t content_key[64];
+	uint8_t content_key[2 * KEYWRAP_CONTENT_KEY_SIZE]; /* a stored key of another size reaches keywrap */
 	size_t content_key_len;
 };
+
+static int policy_digest_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct attest_read *rd = arg;
+
+	(void)ei;
+	if (ncols == 1 && !rd->have_policy) {
+		rd->have_policy = 1;
+		vcol_text(&cols[0], rd->policy_digest, sizeof(rd->policy_digest));
+	}
+	return 0;
+}
 
 static int rollout_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
 {
@@ -288,14 +299,23 @@ static int attest_read_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 
 	free(rd->policy_doc);
 	rd->policy_doc = NULL;
+	parsed_release(&rd->policy);
+	rd->have_policy = 0;
+	rd->policy_digest[0] = '\0';
 	rd->have_rollout = 0;
 	if ((r = api_device_load(tx, rd->device_id, &rd->dev, ei)) != PCRGATE_OK || !rd->dev.found)
 		return r;
 	snprintf(rd->policy_name, sizeof(rd->policy_name), "%s", rd->dev.policy[0] != '\0' ? rd->dev.policy : DEFAULT_POLICY);
 	{
+		/* The digest first: the document (up to megabytes) only when no parse of it is cached. */
 		struct vparam p = VPARAM_TEXT(rd->policy_name);
 
-		if ((r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, api_text_row,
+		if ((r = vstore_exec(tx, "SELECT digest FROM policies WHERE name = ?", &p, 1, policy_digest_row, rd,
+				     NULL, ei)) != PCRGATE_OK)
+			return r;
+		if (rd->have_policy && (rd->policy_digest[0] == '\0' ||
+					(rd->policy = cached_policy(rd->policy_name, rd->policy_digest)) == NULL) &&
+		    (r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, api_text_row,
 				     &rd->policy_doc, NULL, ei)) != PCRGATE_OK)
 			return r;
 	}
@@ -310,6 +330,35 @@ static int attest_read_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 				       "r.created_at DESC, r.id LIMIT 1",
 				   p, 2, rollout_row, rd, NULL, ei);
 	}
+}
+
+/*
+ * The reference policy the read found: the cached parse (another reference), else parsed
+ * from the document fetched and cached under its digest. A row without a digest gives
+ * nothing to know the document again by: its parse is used once, not kept.
+ */
+static int reference_policy(const struct attest_read *rd, struct parsed **out, pcrgate_errinfo *ei)
+{
+	size_t dlen = strlen(rd->policy_digest);
+	struct parsed *e;
+	int r;
+
+	if (rd->policy != NULL) {
+		parsed_ref(rd->policy);
+		*out = rd->policy;
+		return PCRGATE_OK;
+	}
+	if ((e = parsed_new(rd->policy_name, (const uint8_t *)rd->policy_digest, dlen)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	if ((r = pcrgate_refpolicy_parse((const uint8_t *)rd->policy_doc, strlen(rd->policy_doc), &e->policy, ei)) !=
+	    PCRGATE_OK) {
+		parsed_free(e);
+		return r;
+	}
+	if (dlen > 0)
+		parsed_put(parsed_cache.policy, POLICY_SLOTS, e);
+	*out = e;
+	return PCRGATE_OK;
 }
 
 /* The verdict being built. */
@@ -405,11 +454,80 @@ static int consume_nonce(vstore_tx *tx, const char *nonce_hex, const char *devic
 	return PCRGATE_OK;
 }
 
-/* The device's row after an attestation, in the four forms attest_write_tx chooses from. */
-#define DEVICE_UPDATE "UPDATE devices SET "
-#define DEVICE_UPDATE_CLOCK DEVICE_UPDATE "clock = ?, reset_count = ?, restart_count = ?, updated_at = ?, "
-#define DEVICE_UPDATE_VERDICT "last_verdict = ?, last_attestation = ? WHERE id = ?"
-#define DEVICE_UPDATE_RELEASE "last_verdict = ?, last_attestation = ?, release = ?, security_version = ? WHERE id = ?"
+/* The device's row after an attestation: what is set, and which row (any, or one still as read). */
+#define DEVICE_SET_CLOCK "clock = ?, reset_count = ?, restart_count = ?, updated_at = ?, "
+#define DEVICE_SET_VERDICT "last_verdict = ?, last_attestation = ?"
+#define DEVICE_SET_RELEASE "last_verdict = ?, last_attestation = ?, release = ?, security_version = ?"
+#define DEVICE_WHERE " WHERE id = ?"
+#define DEVICE_WHERE_AS_READ " WHERE id = ? AND state = 'active' AND ak_name = ?"
+
+/*
+ * One UPDATE of the device: its verdict always; its clock state only when authentic (it then
+ * becomes the floor the next quote is held to); its release when the policy named one. With
+ * as_read, only while the device is still active with the AK the read found: *changes says.
+ */
+static int device_update(vstore_tx *tx, const struct attest_write *w, int64_t now, int nonce_ok, int as_read,
+			 long *changes, pcrgate_errinfo *ei)
+{
+	const struct verdict *v = w->v;
+	int clock = w->quote_passed && nonce_ok;
+	char sql[256];
+	struct vparam p[10];
+	size_t n = 0;
+
+	if (clock) {
+		p[n++] = VPARAM_INT(w->qr->clock.clock);
+		p[n++] = VPARAM_INT(w->qr->clock.reset_count);
+		p[n++] = VPARAM_INT(w->qr->clock.restart_count);
+		p[n++] = VPARAM_INT(now);
+	}
+	p[n++] = VPARAM_TEXT(v->pass ? "pass" : "fail");
+	p[n++] = VPARAM_TEXT(w->attestation_id);
+	if (v->release != NULL) {
+		p[n++] = VPARAM_TEXT(v->release);
+		p[n++] = VPARAM_INT(v->security_version);
+	}
+	p[n++] = VPARAM_TEXT(w->dev->id);
+	if (as_read)
+		p[n++] = VPARAM_TEXT(w->dev->ak_name);
+	snprintf(sql, sizeof(sql), "UPDATE devices SET %s%s%s", clock ? DEVICE_SET_CLOCK : "",
+		 v->release != NULL ? DEVICE_SET_RELEASE : DEVICE_SET_VERDICT, as_read ? DEVICE_WHERE_AS_READ : DEVICE_WHERE);
+	return vstore_exec(tx, sql, p, n, NULL, NULL, changes, ei);
+}
+
+/*
+ * The device was revoked, or enrolled again, after the read: the verdict becomes the failure
+ * of the check the device now fails, as if the read had found it so, and nothing the quote
+ * vouched for (clock, release, report) is kept.
+ */
+static int device_changed(vstore_tx *tx, struct attest_write *w, pcrgate_errinfo *ei)
+{
+	struct verdict *v = w->v;
+	struct verdict nv = {0, NULL, NULL, NULL, 0};
+	struct api_device dev;
+	int r;
+
+	if ((r = api_device_load(tx, w->dev->id, &dev, ei)) != PCRGATE_OK)
+		return r;
+	if (!dev.found)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET, "device %s vanished",
+					   w->dev->id);
+	if ((nv.reasons = json_array()) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	if (strcmp(dev.state, "revoked") == 0)
+		verdict_fail(&nv, "revoked", "the device is revoked");
+	else if (strcmp(dev.state, "active") != 0)
+		verdict_fail(&nv, "activation", "the device's AK never completed credential activation");
+	else
+		verdict_fail(&nv, "enrollment", "the device enrolled another AK during this attestation");
+	json_decref(v->reasons);
+	v->reasons = nv.reasons;
+	v->failed_check = nv.failed_check;
+	v->pass = 0;
+	v->release = NULL;
+	w->quote_passed = 0;
+	return PCRGATE_OK;
+}
 
 static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
@@ -419,7 +537,8 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	const char *why = NULL;
 	char *reasons = NULL;
 	json_t *detail;
-	int r, nonce_ok;
+	long changes = 0;
+	int r, nonce_ok, as_read;
 
 	w->issued = 0;
 	if ((r = consume_nonce(tx, w->nonce_hex, w->dev->id, &why, ei)) != PCRGATE_OK)
@@ -436,6 +555,16 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		v->pass = 0;
 		v->release = NULL;
 	}
+	/*
+	 * The device first, and only while it is as the read found it: a device revoked or
+	 * enrolled again since then fails here, and gets no authorization.
+	 */
+	as_read = strcmp(w->dev->state, "active") == 0;
+	if ((r = device_update(tx, w, now, nonce_ok, as_read, &changes, ei)) != PCRGATE_OK)
+		return r;
+	if (as_read && changes == 0 && ((r = device_changed(tx, w, ei)) != PCRGATE_OK ||
+					(r = device_update(tx, w, now, nonce_ok, 0, NULL, ei)) != PCRGATE_OK))
+		return r;
 	if ((reasons = json_dumps(v->reasons, JSON_COMPACT)) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	{
@@ -459,37 +588,6 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	free(reasons);
 	if (r != PCRGATE_OK)
 		return r;
-	{
-		/*
-		 * One UPDATE of the device: its verdict always; its clock state only when authentic
-		 * (it then becomes the floor the next quote is held to); its release when the
-		 * policy named one.
-		 */
-		int clock = w->quote_passed && nonce_ok;
-		struct vparam p[9];
-		size_t n = 0;
-
-		if (clock) {
-			p[n++] = VPARAM_INT(w->qr->clock.clock);
-			p[n++] = VPARAM_INT(w->qr->clock.reset_count);
-			p[n++] = VPARAM_INT(w->qr->clock.restart_count);
-			p[n++] = VPARAM_INT(now);
-		}
-		p[n++] = VPARAM_TEXT(v->pass ? "pass" : "fail");
-		p[n++] = VPARAM_TEXT(w->attestation_id);
-		if (v->release != NULL) {
-			p[n++] = VPARAM_TEXT(v->release);
-			p[n++] = VPARAM_INT(v->security_version);
-		}
-		p[n++] = VPARAM_TEXT(w->dev->id);
-		if ((r = vstore_exec(tx,
-				     clock ? (v->release != NULL ? DEVICE_UPDATE_CLOCK DEVICE_UPDATE_RELEASE
-								  : DEVICE_UPDATE_CLOCK DEVICE_UPDATE_VERDICT)
-					   : (v->release != NULL ? DEVICE_UPDATE DEVICE_UPDATE_RELEASE
-								  : DEVICE_UPDATE DEVICE_UPDATE_VERDICT),
-				     p, n, NULL, NULL, NULL, ei)) != PCRGATE_OK)
-			return r;
-	}
 	detail = json_pack("{s:s,s:s,s:s?,s:s?}", "attestation_id", w->attestation_id, "verdict", v->pass ? "pass" : "fail",
 			   "failed_check", v->failed_check, "release", v->release);
 	if ((r = api_audit(tx, "device", "attest", w->dev->id, detail, ei)) != PCRGATE_OK)
@@ -571,10 +669,12 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 	pcrgate_errinfo_clear(&ei);
 	memset(in, 0, sizeof(*in));
 	memset(qr, 0, sizeof(*qr));
-	if (enrolled_ak(&rd->dev, ak, &ei) != PCRGATE_OK ||
-	    pcrgate_hex_decode(rd->dev.ak_qualified_name, qn, sizeof(qn), &qnlen) != 0) {
+	if (pcrgate_hex_decode(rd->dev.ak_qualified_name, qn, sizeof(qn), &qnlen) != 0) {
+		verdict_fail(v, "enrollment", "the enrolled AK's qualified name is not a TPM name in hex");
+		goto done;
+	}
+	if (enrolled_ak(&rd->dev, ak, &ei) != PCRGATE_OK) {
 		verdict_fail(v, "enrollment", "the enrolled AK cannot be used: %s", ei.message);
-		parsed_release(ak);
 		goto done;
 	}
 	pcrgate_evidence_quote_input(ev, in);
@@ -596,13 +696,12 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 			     qr->detail[0] != '\0' ? qr->detail : ei.message);
 		goto done;
 	}
-	if (rd->policy_doc == NULL) {
+	if (rd->policy == NULL && rd->policy_doc == NULL) {
 		verdict_fail(v, "no-policy", "no reference policy named %s", rd->policy_name);
 		goto done;
 	}
-	if (reference_policy(rd->policy_name, rd->policy_doc, &policy, &ei) != 0 ||
-	    pcrgate_refpolicy_evaluate(policy->policy, in->pcrs, in->eventlogs, in->eventlog_count, qr, &pv,
-				       &ei) != 0) {
+	if (reference_policy(rd, &policy, &ei) != 0 ||
+	    pcrgate_refpolicy_evaluate(policy->policy, in->pcrs, qr, &pv, &ei) != 0) {
 		verdict_fail(v, "policy", "policy %s cannot be evaluated: %s", rd->policy_name, ei.message);
 		goto done;
 	}
@@ -619,6 +718,8 @@ static void evaluate(const pcrgate_evidence *ev, const struct attest_read *rd, c
 			verdict_fail(v, "policy", "and %zu more", pv.omitted);
 	}
 done:
+	/* The parsed logs are done with; the rest of qr (the clock) is stored next. */
+	pcrgate_quote_result_clear(qr);
 	parsed_release(&policy);
 }
 
@@ -768,6 +869,7 @@ done:
 	parsed_release(&ak);
 	pcrgate_evidence_free(&ev);
 	OPENSSL_cleanse(rd.content_key, sizeof(rd.content_key));
+	parsed_release(&rd.policy);
 	free(rd.policy_doc);
 	free(token);
 	json_decref(reportdoc);

@@ -17,10 +17,10 @@ const char *api_device_ca_pem(const struct api_ctx *ctx)
 	return ctx != NULL ? devcert_ca_pem(ctx->device_ca) : NULL;
 }
 
+/* The device's enrolled TLS key; its state is the handlers' to judge, which record their verdicts. */
 struct tls_row {
 	int found;
 	char spki[DEVCERT_SPKI_HEX];
-	char state[16];
 };
 
 static int tls_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
@@ -28,11 +28,10 @@ static int tls_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_err
 	struct tls_row *t = arg;
 
 	(void)ei;
-	if (ncols != 2)
+	if (ncols != 1)
 		return 0;
 	t->found = 1;
 	vcol_text(&cols[0], t->spki, sizeof(t->spki));
-	vcol_text(&cols[1], t->state, sizeof(t->state));
 	return 0;
 }
 
@@ -47,7 +46,7 @@ static int tls_lookup_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	struct vparam id = VPARAM_TEXT(l->device_id);
 
 	memset(&l->row, 0, sizeof(l->row));
-	return vstore_exec(tx, "SELECT tls_spki, state FROM devices WHERE id = ?", &id, 1, tls_row, &l->row, NULL, ei);
+	return vstore_exec(tx, "SELECT tls_spki FROM devices WHERE id = ?", &id, 1, tls_row, &l->row, NULL, ei);
 }
 
 int api_device_auth(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,

@@ -23,32 +23,6 @@
 #define ACTIVATION_SECRET 32
 #define EK_CERT_MAX 16384
 
-/* The AK attributes DESIGN.md requires: a restricted signing key that never left its TPM. */
-#define AK_REQUIRED                                                                                            \
-	(TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |  \
-	 TPMA_OBJECT_SENSITIVEDATAORIGIN)
-/* An EK is a restricted decryption key, fixed to its TPM. */
-#define EK_REQUIRED (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM)
-
-/* Why an AK is not acceptable, or NULL. */
-static const char *ak_unacceptable(const TPMT_PUBLIC *ak)
-{
-	if ((ak->objectAttributes & AK_REQUIRED) != AK_REQUIRED)
-		return "the AK must be restricted, sign, fixedTPM, fixedParent and sensitiveDataOrigin";
-	if (ak->objectAttributes & TPMA_OBJECT_DECRYPT)
-		return "the AK must not be a decryption key";
-	if (ak->nameAlg != TPM2_ALG_SHA256 && ak->nameAlg != TPM2_ALG_SHA384 && ak->nameAlg != TPM2_ALG_SHA512)
-		return "the AK's name algorithm must be SHA-256 or stronger";
-	if (ak->type == TPM2_ALG_ECC) {
-		uint16_t c = ak->parameters.eccDetail.curveID;
-
-		return c == TPM2_ECC_NIST_P256 || c == TPM2_ECC_NIST_P384 ? NULL : "the AK's curve is not P-256 or P-384";
-	}
-	if (ak->type == TPM2_ALG_RSA)
-		return ak->parameters.rsaDetail.keyBits >= 2048 ? NULL : "an RSA AK must have at least 2048 bits";
-	return "the AK must be an RSA or ECC key";
-}
-
 struct enroll_op {
 	struct api_ctx *ctx;
 	const char *device_id, *ek_digest, *ak_name, *ak_qn, *group, *enrollment_id, *secret_hash, *defects;
@@ -246,10 +220,9 @@ int api_enroll(struct vreq *req, struct vresp *resp)
 		return vresp_error(resp, 400, "request", "ek_public: %s", ei.message);
 	if (tpmobj_public_unmarshal(ak_raw, ak_len, &ak, &ei) != PCRGATE_OK)
 		return vresp_error(resp, 400, "request", "ak_public: %s", ei.message);
-	if ((ek.publicArea.objectAttributes & EK_REQUIRED) != EK_REQUIRED ||
-	    (ek.publicArea.type != TPM2_ALG_RSA && ek.publicArea.type != TPM2_ALG_ECC))
-		return vresp_error(resp, 403, "ek", "the EK must be a restricted RSA or ECC decryption key, fixedTPM");
-	if ((why = ak_unacceptable(&ak.publicArea)) != NULL)
+	if ((why = api_ek_unacceptable(&ek.publicArea)) != NULL)
+		return vresp_error(resp, 403, "ek", "%s", why);
+	if ((why = api_ak_unacceptable(&ak.publicArea)) != NULL)
 		return vresp_error(resp, 403, "ak-attributes", "%s", why);
 	if (check_ek_certificate(ctx, resp, cert, cert_len, &ek, defects, sizeof(defects)))
 		return 0;

@@ -33,7 +33,7 @@ struct api_ctx {
 #define API_MAX_NAME 128  /* device ids, group, policy and release names */
 #define API_MAX_TEXT 1024 /* free text: reasons, URLs */
 
-/* A device as stored. Blobs are copies; api_device_clear frees nothing (fixed buffers). */
+/* A device as stored: fixed buffers (blobs are copies), nothing to free. */
 struct api_device {
 	int found;
 	char id[API_MAX_NAME + 1];
@@ -120,7 +120,12 @@ int api_admin_rollouts(struct vreq *req, struct vresp *resp);
 int api_admin_attestations(struct vreq *req, struct vresp *resp);
 int api_admin_audit(struct vreq *req, struct vresp *resp);
 
-/* The admin token's name for the audit trail ("admin:NAME"), into out. */
-int api_admin_actor(struct api_ctx *ctx, const char *token, char *out, size_t cap);
+/*
+ * Why a public area is not acceptable as an AK (DESIGN.md: a restricted signing key that never
+ * left its TPM, of a strong enough algorithm) or as an EK (a restricted RSA or ECC decryption
+ * key, fixedTPM); NULL when it is. Enrollment and the operator's import check the same.
+ */
+const char *api_ak_unacceptable(const TPMT_PUBLIC *ak);
+const char *api_ek_unacceptable(const TPMT_PUBLIC *ek);
 
 #endif

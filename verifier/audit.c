@@ -22,11 +22,11 @@ static int read_head(const struct vcol *cols, size_t n, void *arg, pcrgate_errin
 {
 	struct head *h = arg;
 
-	if (n != 2 || cols[0].type != VP_INT || cols[1].type != VP_TEXT || cols[1].len != AUDITCHAIN_HASH_HEX)
+	if (n != 2 || cols[0].type != VP_INT || cols[1].len != AUDITCHAIN_HASH_HEX ||
+	    vcol_text(&cols[1], h->hash, sizeof(h->hash)) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "audit head row is malformed");
 	h->found = 1;
 	h->seq = cols[0].i64;
-	memcpy(h->hash, cols[1].text, AUDITCHAIN_HASH_HEX + 1);
 	return 0;
 }
 

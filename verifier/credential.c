@@ -133,8 +133,8 @@ fail:
 	return r;
 }
 
-/* The x coordinate of an EC key's public point, left-padded to the field size. */
-static int ec_x(EVP_PKEY *key, uint8_t *x, size_t *xlen, uint8_t *y, size_t *ylen, pcrgate_errinfo *ei)
+/* The coordinates x and y of an EC key's public point, each left-padded to the field size. */
+static int ec_point(EVP_PKEY *key, uint8_t *x, size_t *xlen, uint8_t *y, size_t *ylen, pcrgate_errinfo *ei)
 {
 	BIGNUM *bx = NULL, *by = NULL;
 	size_t n = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
@@ -174,7 +174,7 @@ static int seed_ecc(EVP_PKEY *ek, const TPMT_PUBLIC *pub, const char *md, uint8_
 		r = crypto_fail("ECDH with the EK", ei);
 		goto fail;
 	}
-	if ((r = ec_x(eph, x, &xlen, y, &ylen, ei)) != PCRGATE_OK)
+	if ((r = ec_point(eph, x, &xlen, y, &ylen, ei)) != PCRGATE_OK)
 		goto fail;
 	if ((r = kdfe(md, z, zlen, x, xlen, pub->unique.ecc.x.buffer, pub->unique.ecc.x.size, seed, seedlen, ei)) !=
 	    PCRGATE_OK)

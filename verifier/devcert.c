@@ -96,7 +96,8 @@ fail:
 	return r;
 }
 
-int devcert_spki_hex(EVP_PKEY *key, char spki[DEVCERT_SPKI_HEX])
+/* The hex SHA-256 of key's DER SubjectPublicKeyInfo. */
+static int devcert_spki_hex(EVP_PKEY *key, char spki[DEVCERT_SPKI_HEX])
 {
 	uint8_t *der = NULL, digest[32];
 	int n = i2d_PUBKEY(key, &der);

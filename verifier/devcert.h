@@ -36,9 +36,6 @@ const char *devcert_ca_pem(const devcert_ca *ca);
 int devcert_issue(const devcert_ca *ca, EVP_PKEY *key, const char *device_id, unsigned days, char **pem,
 		  char spki[DEVCERT_SPKI_HEX], pcrgate_errinfo *ei);
 
-/* The hex SHA-256 of key's DER SubjectPublicKeyInfo. */
-int devcert_spki_hex(EVP_PKEY *key, char spki[DEVCERT_SPKI_HEX]);
-
 /*
  * Checks a client certificate chain (DER, the leaf first) against the CA: signature, validity
  * now, clientAuth usage. 0 with the leaf's subject CN in cn (cap bytes) and its key's spki;

@@ -401,7 +401,6 @@ int ekcert_verify_trust(const ekcert_trust *trust, const uint8_t *der, size_t le
 	}
 	res->pkey = pk;
 	res->defects = st.defects;
-	name_line(X509_get_subject_name(x), res->subject, sizeof(res->subject));
 	name_line(X509_get_issuer_name(x), res->issuer, sizeof(res->issuer));
 	name_line(X509_get_subject_name(sk_X509_value(chain, sk_X509_num(chain) - 1)), res->anchor,
 		  sizeof(res->anchor));

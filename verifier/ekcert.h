@@ -46,8 +46,7 @@ void ekcert_trust_count(const ekcert_trust *trust, size_t *anchors, size_t *inte
 struct ekcert_result {
 	EVP_PKEY *pkey;	       /* the certified EK public key; owned, freed by ekcert_result_clear */
 	unsigned defects;      /* EKCERT_DEFECT_* tolerated */
-	char subject[256];     /* one-line names, for logs and the audit trail */
-	char issuer[256];
+	char issuer[256];      /* one-line names, for logs and the audit trail */
 	char anchor[256];      /* the trusted root the chain ends at */
 };
 

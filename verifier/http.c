@@ -2,9 +2,11 @@
  * pcrgate verifier: the HTTP(S) server under the REST API (libmicrohttpd, internal thread pool).
  *
  * One access callback does, in this order and before any body byte is kept: route match (404,
- * 405), the admin bearer check (401) and the Content-Length cap (413). The body then collects
- * with the same cap (413 as soon as it is passed), a JSON route's body is parsed (400 naming the
- * error), and only then does the handler run. Responses carry no-store and nosniff headers.
+ * 405), the admin bearer check (401), the Content-Length cap (413) and, for a device route, that
+ * the connection carries a client certificate at all (401). The body then collects with the
+ * same cap (413 as soon as it is passed), a JSON route's body is parsed (400 naming the error),
+ * the device route's certificate is checked for the body's device, and only then does the
+ * handler run. Responses carry no-store and nosniff headers.
  */
 #include "config.h"
 
@@ -72,6 +74,7 @@ struct reqstate {
 	size_t len, cap;
 	char params[VREQ_MAX_PARAMS][VHTTP_MAX_PARAM];
 	size_t nparams;
+	char actor[VHTTP_MAX_ACTOR]; /* what admin_auth named the token */
 };
 
 /* Per connection: the device its client certificate was accepted for, and that certificate's digest. */
@@ -165,13 +168,6 @@ const char *vreq_query(const struct vreq *req, const char *key)
 	if (req == NULL || req->conn == NULL || key == NULL)
 		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-const char *vreq_header(const struct vreq *req, const char *name)
-{
-	if (req == NULL || req->conn == NULL || name == NULL)
-		return NULL;
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 /* The token of "Authorization: Bearer TOKEN" (RFC 6750 token68), or NULL. */
@@ -349,12 +345,31 @@ static int allowed_methods(struct vhttp *h, const char *path, char *allow, size_
 	return any;
 }
 
+/* The client's certificate chain on a TLS connection (the leaf first), or NULL (*n = 0) when it sent none. */
+static const gnutls_datum_t *peer_chain(struct MHD_Connection *conn, unsigned *n)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *peers = NULL;
+
+	*n = 0;
+	if (ci != NULL && ci->tls_session != NULL)
+		peers = gnutls_certificate_get_peers(ci->tls_session, n);
+	if (peers == NULL || *n == 0) {
+		*n = 0;
+		return NULL;
+	}
+	return peers;
+}
+
+#define NO_CLIENT_CERT "this request needs the device's TLS client certificate, issued at enrollment"
+
 /* The first call for a request: everything that can be decided from the headers alone. */
 static enum MHD_Result on_headers(struct MHD_Connection *conn, struct reqstate *st, const char *url,
 				  const char *method)
 {
 	struct vhttp *h = st->h;
 	const char *cl;
+	unsigned long long len = 0;
 	char allow[128];
 	size_t i;
 
@@ -383,7 +398,8 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct reqstate *
 	}
 	if (st->route != NULL && (st->route->flags & VROUTE_ADMIN) != 0) {
 		const char *tok = bearer_of(conn);
-		if (tok == NULL || h->opts.admin_auth == NULL || h->opts.admin_auth(h->opts.app, tok) != 0)
+		if (tok == NULL || h->opts.admin_auth == NULL ||
+		    h->opts.admin_auth(h->opts.app, tok, st->actor, sizeof(st->actor)) != 0)
 			return answer_error(conn, st, 401, "unauthorized", NULL,
 					    "this request needs a valid admin bearer token");
 	}
@@ -399,20 +415,26 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct reqstate *
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
 		char *end;
-		unsigned long long n;
 		errno = 0;
-		n = strtoull(cl, &end, 10);
+		len = strtoull(cl, &end, 10);
 		if (cl[0] < '0' || cl[0] > '9' || *end != '\0' || errno != 0)
 			return answer_error(conn, st, 400, "content-length", NULL, "malformed Content-Length");
-		if (n > st->max)
+		if (len > st->max)
 			return answer_error(conn, st, 413, "body-too-large", NULL,
-					    "the body of %llu bytes is larger than the %zu this request allows", n,
+					    "the body of %llu bytes is larger than the %zu this request allows", len,
 					    st->max);
-		/* Known size: one allocation of exactly what will come. */
-		if (n > 0 && (st->body = malloc((size_t)n + 1)) == NULL)
-			return answer_error(conn, st, 503, "memory", NULL, "out of memory");
-		st->cap = n > 0 ? (size_t)n + 1 : 0;
 	}
+	/* Which device the certificate must be for is in the body; that there is one at all is known now. */
+	if (st->route != NULL && (st->route->flags & VROUTE_DEVICE) != 0 && h->opts.device_auth != NULL) {
+		unsigned n;
+
+		if (peer_chain(conn, &n) == NULL)
+			return answer_error(conn, st, 401, "client-certificate", NULL, "%s", NO_CLIENT_CERT);
+	}
+	/* Known size: one allocation of exactly what will come. */
+	if (len > 0 && (st->body = malloc((size_t)len + 1)) == NULL)
+		return answer_error(conn, st, 503, "memory", NULL, "out of memory");
+	st->cap = len > 0 ? (size_t)len + 1 : 0;
 	return MHD_YES;
 }
 
@@ -445,11 +467,10 @@ static int collect(struct reqstate *st, const char *data, size_t n)
  */
 static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json_t *body, char *why, size_t cap)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct connstate *cs = sc != NULL ? sc->socket_context : NULL;
 	const char *id = json_string_value(json_object_get(body, "device_id"));
-	const gnutls_datum_t *peers = NULL;
+	const gnutls_datum_t *peers;
 	const uint8_t *certs[VHTTP_MAX_CHAIN];
 	size_t lens[VHTTP_MAX_CHAIN], i;
 	uint8_t leaf[32];
@@ -460,10 +481,8 @@ static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json
 		snprintf(why, cap, "member device_id must be a non-empty string");
 		return 400;
 	}
-	if (ci != NULL && ci->tls_session != NULL)
-		peers = gnutls_certificate_get_peers(ci->tls_session, &n);
-	if (peers == NULL || n == 0) {
-		snprintf(why, cap, "this request needs the device's TLS client certificate, issued at enrollment");
+	if ((peers = peer_chain(conn, &n)) == NULL) {
+		snprintf(why, cap, "%s", NO_CLIENT_CERT);
 		return 401;
 	}
 	if (pcrgate_digest(PCRGATE_ALG_SHA256, peers[0].data, peers[0].size, leaf) != 0) {
@@ -550,6 +569,7 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 	req.body_len = st->len;
 	req.json = body_json;
 	req.bearer = bearer_of(conn);
+	memcpy(req.actor, st->actor, sizeof(req.actor));
 	req.app = h->opts.app;
 	req.metrics = h->metrics;
 	req.conn = conn;
@@ -689,34 +709,27 @@ fail:
 	return r;
 }
 
-/* The bound port of h->listen_fd, and for plain HTTP the check that it is on loopback. */
-static int check_listener(struct vhttp *h, pcrgate_errinfo *ei)
+/* The address (numeric) and port h->listen_fd is bound to; the port into h->port. */
+static int bound_address(struct vhttp *h, char addr[INET6_ADDRSTRLEN], pcrgate_errinfo *ei)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN] = "";
-	int loopback;
 
+	addr[0] = '\0';
 	if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "getsockname: %s", strerror(errno));
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		h->port = ntohs(s4->sin_port);
-		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		inet_ntop(AF_INET, &s4->sin_addr, addr, INET6_ADDRSTRLEN);
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		h->port = ntohs(s6->sin6_port);
-		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, INET6_ADDRSTRLEN);
 	} else {
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
 					   "the listening socket is not an IPv4 or IPv6 socket");
 	}
-	loopback = vhttp_is_loopback(addr);
-	if (h->opts.plain_http && !loopback)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "plain HTTP is only served on a loopback address, not on %s; "
-					   "configure tls_cert and tls_key",
-					   addr);
 	return PCRGATE_OK;
 }
 
@@ -725,6 +738,8 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
 	struct vhttp *h = NULL;
 	const char *methods[VHTTP_MAX_ROUTES + NBUILTIN], *patterns[VHTTP_MAX_ROUTES + NBUILTIN];
+	char addr[INET6_ADDRSTRLEN];
+	const char *served;
 	struct MHD_OptionItem o[16];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	size_t i, n = 0;
@@ -765,15 +780,23 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 	if (h->opts.max_body == 0)
 		h->opts.max_body = VHTTP_DEFAULT_MAX_BODY;
 	h->opts.tls_cert_pem = h->opts.tls_key_pem = h->opts.client_ca_pem = NULL;
-	if (opts->plain_http) {
-		if (!opts->use_listen_fd && !vhttp_is_loopback(h->opts.address)) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-						"plain HTTP is only served on a loopback address, not on %s; "
-						"configure tls_cert and tls_key",
-						h->opts.address);
+	/* The address served: the socket's when one is handed over; checked before anything binds. */
+	served = h->opts.address;
+	if (opts->use_listen_fd) {
+		h->listen_fd = opts->listen_fd;
+		listen_fd_taken = 1;
+		if ((r = bound_address(h, addr, ei)) < 0)
 			goto fail;
-		}
-	} else {
+		served = addr;
+	}
+	if (opts->plain_http && !vhttp_is_loopback(served)) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					"plain HTTP is only served on a loopback address, not on %s; "
+					"configure tls_cert and tls_key",
+					served);
+		goto fail;
+	}
+	if (!opts->plain_http) {
 		if (opts->tls_cert_pem == NULL || opts->tls_key_pem == NULL) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
 						"HTTPS needs a certificate and a private key");
@@ -798,13 +821,8 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 	}
 	if ((r = metrics_new(methods, patterns, opts->nroutes + NBUILTIN, &h->metrics, ei)) < 0)
 		goto fail;
-	if (opts->use_listen_fd) {
-		h->listen_fd = opts->listen_fd;
-		listen_fd_taken = 1;
-	} else if ((r = vhttp_listen(h->opts.address, opts->port, &h->listen_fd, ei)) < 0) {
-		goto fail;
-	}
-	if ((r = check_listener(h, ei)) < 0)
+	if (!opts->use_listen_fd && ((r = vhttp_listen(h->opts.address, opts->port, &h->listen_fd, ei)) < 0 ||
+				     (r = bound_address(h, addr, ei)) < 0))
 		goto fail;
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, h->listen_fd, NULL};
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, h->opts.threads, NULL};
@@ -850,12 +868,8 @@ uint16_t vhttp_port(const vhttp *h)
 	return h != NULL ? h->port : 0;
 }
 
-struct vmetrics *vhttp_metrics(vhttp *h)
-{
-	return h != NULL ? h->metrics : NULL;
-}
-
-void vhttp_quiesce(vhttp *h)
+/* Stops accepting new connections at once; requests already being handled still complete. */
+static void vhttp_quiesce(vhttp *h)
 {
 	if (h == NULL || h->mhd == NULL || atomic_exchange(&h->stopping, 1))
 		return;

@@ -25,8 +25,9 @@ struct vmetrics;
 #define VROUTE_JSON 0x2u  /* the body must be a JSON object; parsed into vreq.json */
 /*
  * A device's request (with VROUTE_JSON): when the server has device_auth, the TLS connection
- * must carry a client certificate that device_auth accepts for the body's member device_id
- * (401 without one, device_auth's status otherwise) before the handler runs.
+ * must carry a client certificate (without one: 401 from the headers, before the body is
+ * read) that device_auth accepts for the body's member device_id (device_auth's status
+ * otherwise) before the handler runs.
  */
 #define VROUTE_DEVICE 0x4u
 #define VHTTP_MAX_CHAIN 4 /* client certificates handed to device_auth: the leaf and its chain */
@@ -35,6 +36,7 @@ struct vmetrics;
 #define VHTTP_MAX_PARAM 256        /* bytes of one path parameter */
 #define VHTTP_MAX_PATH 1024        /* bytes of a request path */
 #define VHTTP_MAX_TOKEN 512        /* bytes of a bearer token */
+#define VHTTP_MAX_ACTOR 160        /* bytes of the name admin_auth gives a token, NUL included */
 #define VHTTP_DEFAULT_MAX_BODY (1024 * 1024)
 #define VHTTP_MAX_ROUTES 64
 
@@ -48,15 +50,14 @@ struct vreq {
 	size_t body_len;
 	json_t *json;                          /* borrowed: the parsed body of a VROUTE_JSON route, else NULL */
 	const char *bearer;                    /* the bearer token, or NULL */
+	char actor[VHTTP_MAX_ACTOR];           /* VROUTE_ADMIN: the name admin_auth gave the token; else "" */
 	void *app;                             /* vhttp_opts.app */
 	struct vmetrics *metrics;              /* the server's metrics (for metrics_verdict) */
-	struct MHD_Connection *conn;           /* private to http.c: use vreq_query / vreq_header */
+	struct MHD_Connection *conn;           /* private to http.c: use vreq_query */
 };
 
 /* Value of a query-string argument (decoded), or NULL. Borrowed until the handler returns. */
 const char *vreq_query(const struct vreq *req, const char *key);
-/* Value of a request header, or NULL. Borrowed until the handler returns. */
-const char *vreq_header(const struct vreq *req, const char *name);
 
 #define VRESP_MAX_REASON 64
 #define VRESP_MAX_CTYPE 80
@@ -117,8 +118,12 @@ struct vhttp_opts {
 	const struct vroute *routes;
 	size_t nroutes;
 	void *app;                 /* handed to handlers and callbacks */
-	/* 0 when token is a valid admin token; anything else: 401. NULL: admin routes always 401. */
-	int (*admin_auth)(void *app, const char *token);
+	/*
+	 * 0 when token is a valid admin token, with the name it acts under (for the audit trail)
+	 * in actor (cap bytes; the handler finds it in vreq.actor); anything else: 401. NULL:
+	 * admin routes always 401.
+	 */
+	int (*admin_auth)(void *app, const char *token, char *actor, size_t cap);
 	/*
 	 * PEM text of the CA(s) device client certificates chain to: with it the TLS server asks
 	 * every client for a certificate (optional at the TLS level: admins and enrolling devices
@@ -150,10 +155,10 @@ int vhttp_listen(const char *address, uint16_t port, int *fd, pcrgate_errinfo *e
 int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei);
 /* The bound port (useful after port 0). */
 uint16_t vhttp_port(const vhttp *h);
-struct vmetrics *vhttp_metrics(vhttp *h);
-/* Stops accepting new connections at once; requests already being handled still complete. */
-void vhttp_quiesce(vhttp *h);
-/* Graceful stop: quiesce, let in-flight requests finish, join the threads, free. NULL-safe. */
+/*
+ * Graceful stop: new connections are refused at once, requests in flight finish, then the
+ * threads are joined and everything freed. NULL-safe.
+ */
 void vhttp_stop(vhttp **h);
 
 /* 1 when address (numeric) is a loopback address (127.0.0.0/8, ::1). */

@@ -275,7 +275,7 @@ static int migrate(const struct vconfig *cfg)
 static int token(const struct vconfig *cfg, int argc, char **argv)
 {
 	pcrgate_errinfo ei = {0};
-	struct api_ctx *ctx = NULL;
+	vstore *store = NULL;
 	char tok[API_TOKEN_SIZE];
 	int r, rc = EXIT_FAIL;
 
@@ -290,10 +290,11 @@ static int token(const struct vconfig *cfg, int argc, char **argv)
 	/* As the service user, so a new SQLite store is not left owned by root. */
 	if ((r = drop_privileges(cfg, &ei)) < 0)
 		return report("privileges", &ei, r);
-	if ((r = api_ctx_new(cfg, &ctx, &ei)) < 0)
+	/* Tokens live in the store: the keys and CAs a server loads are not needed (nor read). */
+	if ((r = vstore_open(cfg->database, &store, &ei)) < 0)
 		return report("token", &ei, r);
 	if (strcmp(argv[0], "create") == 0) {
-		if ((r = api_token_create(ctx, argv[1], tok, sizeof(tok), &ei)) < 0) {
+		if ((r = api_token_create(store, argv[1], tok, sizeof(tok), &ei)) < 0) {
 			report("token create", &ei, r);
 			goto done;
 		}
@@ -301,17 +302,17 @@ static int token(const struct vconfig *cfg, int argc, char **argv)
 		printf("%s\n", tok);
 		explicit_bzero(tok, sizeof(tok));
 	} else if (strcmp(argv[0], "revoke") == 0) {
-		if ((r = api_token_revoke(ctx, argv[1], &ei)) < 0) {
+		if ((r = api_token_revoke(store, argv[1], &ei)) < 0) {
 			report("token revoke", &ei, r);
 			goto done;
 		}
-	} else if ((r = api_token_list(ctx, stdout, &ei)) < 0) {
+	} else if ((r = api_token_list(store, stdout, &ei)) < 0) {
 		report("token list", &ei, r);
 		goto done;
 	}
 	rc = EXIT_OK;
 done:
-	api_ctx_free(&ctx);
+	vstore_close(&store);
 	return rc;
 }
 

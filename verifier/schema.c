@@ -26,6 +26,11 @@ struct migration {
 /* Foreign keys are checked at commit, so a transaction may write a device and its rows in any order. */
 #define DEVICE_FK "REFERENCES devices(id) DEFERRABLE INITIALLY DEFERRED"
 
+/*
+ * Append only: a migration that was released is never edited, reordered or removed, since
+ * stores that applied it record only its number and never run it again. A change to the
+ * schema, including a fix to an earlier migration, is a new migration at the end.
+ */
 static const struct migration migrations[] = {
 	{
 		"initial schema",
@@ -105,13 +110,21 @@ static const struct migration migrations[] = {
 	{
 		/*
 		 * Each nonce request deletes its device's expired challenges: with device_id alone
-		 * indexed, that visited every challenge the device had within nonce_ttl. No query
-		 * reads challenges by expiry alone, so that index only cost every nonce a page write.
+		 * indexed, that visited every challenge the device had within nonce_ttl.
 		 */
 		"challenges by device and expiry",
 		"CREATE INDEX challenges_device_expires ON challenges (device_id, expires_at);"
-		"DROP INDEX challenges_device;"
-		"DROP INDEX challenges_expires;",
+		"DROP INDEX challenges_device;",
+		NULL,
+		NULL,
+	},
+	{
+		/*
+		 * No query reads challenges by expiry alone, so that index only cost every nonce a
+		 * page write. IF EXISTS: some stores dropped it already in migration 3.
+		 */
+		"no challenges index by expiry alone",
+		"DROP INDEX IF EXISTS challenges_expires;",
 		NULL,
 		NULL,
 	},

@@ -225,13 +225,13 @@ void vstore_close(vstore **sp)
 	*sp = NULL;
 }
 
-int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_errinfo *ei)
+int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei)
 {
 	vstore *s = NULL;
 	unsigned url_pool = 0;
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
 
-	if (url == NULL || out == NULL || pool_size > VSTORE_POOL_MAX)
+	if (url == NULL || out == NULL)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "vstore_open: bad arguments");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
@@ -244,7 +244,7 @@ int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;
 	}
-	s->nconns = pool_size != 0 ? pool_size : url_pool != 0 ? url_pool : VSTORE_POOL_DEFAULT;
+	s->nconns = url_pool != 0 ? url_pool : VSTORE_POOL_DEFAULT;
 	if (strcmp(s->conninfo, ":memory:") == 0 && s->be == &vstore_sqlite_backend)
 		s->nconns = 1;
 	if ((s->conns = calloc(s->nconns, sizeof(*s->conns))) == NULL) {
@@ -266,11 +266,6 @@ fail:
 	return r;
 }
 
-int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei)
-{
-	return vstore_open_pool(url, 0, out, ei);
-}
-
 const char *vstore_backend(const vstore *s)
 {
 	return s->be->name;
@@ -279,11 +274,6 @@ const char *vstore_backend(const vstore *s)
 int vstore_schema_version(const vstore *s)
 {
 	return s->schema_version;
-}
-
-const char *vstore_tx_backend(const vstore_tx *tx)
-{
-	return tx->s->be->name;
 }
 
 static struct vconn *pool_take(vstore *s)

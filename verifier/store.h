@@ -16,7 +16,7 @@
 typedef struct vstore vstore;
 typedef struct vstore_tx vstore_tx;
 
-/* The pool size when neither the URL (pool=N) nor vstore_open_pool names one, and its cap. */
+/* The pool size when the URL names none (pool=N), and its cap. */
 #define VSTORE_POOL_DEFAULT 4
 #define VSTORE_POOL_MAX 64
 /* How often vstore_run runs a transaction that failed on a serialization failure, deadlock or busy lock. */
@@ -41,8 +41,6 @@ typedef struct vstore_tx vstore_tx;
  * Passwords in the URL never appear in a log or an error message.
  */
 int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei);
-/* As vstore_open with an explicit pool size (1..VSTORE_POOL_MAX; 0: the URL's or the default). */
-int vstore_open_pool(const char *url, unsigned pool_size, vstore **out, pcrgate_errinfo *ei);
 /* Closes every pooled connection; NULL-safe, sets *s to NULL. No vstore_run may be running. */
 void vstore_close(vstore **s);
 /* "sqlite" or "postgresql". */
@@ -66,8 +64,6 @@ typedef int (*vstore_txfn)(vstore_tx *tx, void *arg, pcrgate_errinfo *ei);
 int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
 /* As vstore_run for a transaction that only reads (PostgreSQL READ ONLY; SQLite takes no write lock). */
 int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
-/* The backend of the transaction's store, for the rare statement that differs. */
-const char *vstore_tx_backend(const vstore_tx *tx);
 /*
  * Asks that tx, once committed, be on disk before vstore_run returns: for a decision whose
  * answer leaves the verifier (an update authorization), which must not be forgotten after a

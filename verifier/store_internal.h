@@ -52,6 +52,13 @@ struct vbackend {
 	const char *type_blob;
 };
 
+/*
+ * SQLite: WAL pages after which a commit asks the checkpointer for a checkpoint. Each round
+ * ends with the writers held off for a short catch-up (two syncs): rounds are few, at the
+ * cost of a WAL of up to about this many pages (4 KiB each) between them.
+ */
+#define VSTORE_SQLITE_CHECKPOINT_PAGES 8192
+
 extern const struct vbackend vstore_sqlite_backend;
 extern const struct vbackend vstore_pg_backend;
 

@@ -20,17 +20,11 @@
 /* How long a connection waits for another's write lock before SQLITE_BUSY (then vstore_run retries). */
 #define SQLITE_BUSY_MS 5000
 #define STMT_CACHE 48
-/*
- * WAL pages after which a commit asks the checkpointer for a checkpoint. Each round ends with
- * the writers held off for a short catch-up (two syncs): rounds are few, at the cost of a
- * WAL of up to about this many pages (4 KiB each) between them.
- */
-#define CHECKPOINT_PAGES 8192
 
 /*
- * The store's checkpointer: commits signal it when the WAL has grown past CHECKPOINT_PAGES,
- * and it checkpoints on a connection of its own, so no request waits for the syncs of a
- * checkpoint while holding the write lock. A passive checkpoint takes no lock writers or
+ * The store's checkpointer: commits signal it when the WAL has grown past
+ * VSTORE_SQLITE_CHECKPOINT_PAGES, and it checkpoints on a connection of its own, so no
+ * request waits for the syncs of a checkpoint while holding the write lock. A passive checkpoint takes no lock writers or
  * readers wait for, but the WAL starts over from its beginning only when a write begins
  * after a checkpoint copied all of it; with writers committing throughout, the checkpointer
  * would chase them forever and the WAL would grow without end. So a round is a passive
@@ -126,7 +120,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	if (pages >= CHECKPOINT_PAGES) {
+	if (pages >= VSTORE_SQLITE_CHECKPOINT_PAGES) {
 		pthread_mutex_lock(&k->mu);
 		if (!k->pending) {
 			k->pending = 1;

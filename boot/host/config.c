@@ -39,7 +39,8 @@ static int set_path(char *dst, const char *value, const char *what, pcrgate_erri
 static int apply_file(const pcrgate_config *file, struct host_config *cfg, pcrgate_errinfo *ei)
 {
 	static const char *const keys[] = {"boot.state", "boot.slots", "boot.eventlog", "boot.trust",
-					   "boot.compatible", "boot.counter_index", "boot.counter_absent_ok"};
+					   "boot.compatible", "boot.counter_index", "boot.counter_absent_ok",
+					   "boot.run_dir"};
 	char where[HOST_PATH_MAX + 32];
 	const char *v;
 	unsigned line = 0;
@@ -69,8 +70,11 @@ static int apply_file(const pcrgate_config *file, struct host_config *cfg, pcrga
 		case 5:
 			r = pcrgate_config_u32(&cfg->counter_index, v, 0x01000000u, 0x01ffffffu, "an NV index", where, ei);
 			break;
-		default:
+		case 6:
 			r = pcrgate_config_bool(&cfg->counter_absent_ok, v, where, ei);
+			break;
+		default:
+			r = set_path(cfg->run_dir, v, where, ei);
 			break;
 		}
 	}
@@ -89,6 +93,8 @@ static int apply_options(const struct host_options *o, struct host_config *cfg, 
 		r = set_path(cfg->eventlog, o->eventlog, "--eventlog", ei);
 	if (r == PCRGATE_OK && o->trust != NULL)
 		r = set_path(cfg->trust, o->trust, "--trust", ei);
+	if (r == PCRGATE_OK && o->run_dir != NULL)
+		r = set_path(cfg->run_dir, o->run_dir, "--run-dir", ei);
 	if (r == PCRGATE_OK && o->compatible != NULL)
 		r = pcrgate_config_string(cfg->compatible, sizeof(cfg->compatible), o->compatible, "--compatible", ei);
 	if (r == PCRGATE_OK && o->tcti != NULL)
@@ -110,6 +116,7 @@ int host_config_resolve(const struct host_options *opts, struct host_config *cfg
 	snprintf(c.slots, sizeof(c.slots), "%s", HOST_DEFAULT_SLOTS);
 	snprintf(c.eventlog, sizeof(c.eventlog), "%s", HOST_DEFAULT_EVENTLOG);
 	snprintf(c.trust, sizeof(c.trust), "%s", HOST_DEFAULT_TRUST);
+	snprintf(c.run_dir, sizeof(c.run_dir), "%s", HOST_DEFAULT_RUN_DIR);
 	c.counter_index = HOST_DEFAULT_COUNTER_INDEX;
 
 	/* The same file, chosen the same way, as the library reads for the TCTI. */

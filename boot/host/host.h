@@ -20,6 +20,7 @@
 #define HOST_DEFAULT_SLOTS "/var/lib/pcrgate/boot/slots"
 #define HOST_DEFAULT_EVENTLOG "/run/pcrgate/boot-eventlog.bin"
 #define HOST_DEFAULT_TRUST "/etc/pcrgate/trust/root.pem"
+#define HOST_DEFAULT_RUN_DIR "/run/pcrgate/boot"
 #define HOST_DEFAULT_COUNTER_INDEX 0x01500100u
 
 #define HOST_PATH_MAX 4096
@@ -41,6 +42,7 @@ struct host_config {
 	char slots[HOST_PATH_MAX];
 	char eventlog[HOST_PATH_MAX];
 	char trust[HOST_PATH_MAX];
+	char run_dir[HOST_PATH_MAX]; /* where the verified images are handed to the next stage */
 	char compatible[PCRGATE_MANIFEST_STRING_MAX + 1]; /* "" when unset: no hardware check */
 	char tcti[PCRGATE_TCTI_MAX];                       /* "" when unset: the library chooses */
 	uint32_t counter_index;
@@ -49,7 +51,7 @@ struct host_config {
 
 /* The options of the command line; NULL means not given. */
 struct host_options {
-	const char *config, *state, *slots, *eventlog, *trust, *compatible, *tcti, *counter_index;
+	const char *config, *state, *slots, *eventlog, *trust, *run_dir, *compatible, *tcti, *counter_index;
 };
 
 /* Fills cfg from defaults, the config file and opts. */
@@ -75,6 +77,16 @@ struct host_stats {
 	uint64_t hashed_bytes; /* bytes through hash_update */
 };
 
+/*
+ * An image the core verified (image_close(1)): a memfd sealed against any change, holding
+ * exactly the bytes that were hashed, kept until it is handed to the next stage.
+ */
+struct host_image {
+	int fd; /* -1 when this entry is free */
+	unsigned slot;
+	char name[PCRGATE_MANIFEST_NAME_MAX];
+};
+
 struct host_port {
 	struct pcrgate_boot_port port; /* port.ctx points back here */
 	const struct host_config *cfg;
@@ -96,8 +108,18 @@ struct host_port {
 	void *md_ctx;   /* EVP_MD_CTX */
 	void *md;       /* EVP_MD fetched for md_alg */
 	uint16_t md_alg;
-	int image_fd;
+	int image_fd;   /* the slot's image file being read */
+	int copy_fd;    /* the memfd every byte read is copied into, and handed out from */
+	uint64_t image_left; /* bytes the manifest still promises */
+	unsigned image_slot;
+	char image_name[PCRGATE_MANIFEST_NAME_MAX];
 	uint8_t *chunk; /* HOST_CHUNK bytes */
+	struct host_image kept[PCRGATE_MANIFEST_MAX_IMAGES];
+
+	/* The private directory the booted slot's images are written to for the next stage. */
+	int pub_fd; /* -1 until host_images_prepare */
+	int published;
+	char pub_dir[HOST_PATH_MAX];
 
 	void *trust_store; /* struct pcrgate_truststore, loaded on the first signature check */
 };
@@ -113,8 +135,24 @@ void host_port_free(struct host_port *hp);
 /* Connects to the TPM (for a boot). */
 int host_port_open_tpm(struct host_port *hp, pcrgate_errinfo *ei);
 
-/* The absolute path of a slot's image file, as the next boot stage gets it. */
-int host_image_path(const struct host_config *cfg, unsigned slot, const char *name, char *out, size_t cap);
+/*
+ * Makes the private directory for this boot's images: cfg->run_dir is created when missing
+ * (mode 0700) and must belong to this user or root and be writable by nobody else; in it a
+ * new directory (mkdtemp, 0700). Call before pcrgate_boot_run, so that a run directory that
+ * cannot be used stops the boot before anything is measured. CONFIG for an unsafe run
+ * directory, IO when it cannot be made.
+ */
+int host_images_prepare(struct host_port *hp, pcrgate_errinfo *ei);
+
+/*
+ * Writes the kept (verified, sealed) copies of every image of manifest m of slot into the
+ * private directory, each a new file of mode 0400 named by its manifest name, and drops
+ * the copies. On failure nothing is left in the directory, and the directory is removed.
+ */
+int host_images_publish(struct host_port *hp, unsigned slot, const struct pcrgate_manifest *m, pcrgate_errinfo *ei);
+
+/* The absolute path of a published image, as the next boot stage gets it. */
+int host_image_path(const struct host_port *hp, const char *name, char *out, size_t cap);
 
 /*
  * Reads a whole regular file of a slot (not a symbolic link) of at most cap bytes. Verdicts

@@ -1,8 +1,9 @@
 /*
  * pcrgate-boot: the boot core on a Linux host. `boot` performs one boot (choose, verify,
- * check the counter, measure, log) and prints the chosen slot and its image paths as
- * KEY=VALUE lines for the next stage; `status` shows the boot state; `mark-good`,
- * `mark-bad`, `mark-empty` and `set-trial` are the running system's (the agent's) calls.
+ * check the counter, measure, log), writes the chosen slot's verified images into a private
+ * directory, and prints the slot and those paths as KEY=VALUE lines for the next stage;
+ * `status` shows the boot state; `mark-good`, `mark-bad`, `mark-empty` and `set-trial` are
+ * the running system's (the agent's) calls.
  * docs/man/pcrgate-boot.1 is the manual.
  */
 #include "config.h"
@@ -15,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "pcrgate/pcr_map.h"
 #include "host.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -22,7 +24,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 /* Options, and the commands that take each (bit per command). */
 enum { CMD_BOOT = 1, CMD_STATUS = 2, CMD_MARK = 4, CMD_TRIAL = 8 };
 enum { OPT_CONFIG = 256, OPT_STATE, OPT_SLOTS, OPT_EVENTLOG, OPT_TRUST, OPT_COMPATIBLE, OPT_TCTI,
-       OPT_COUNTER_INDEX, OPT_STATS, OPT_JSON, OPT_TRIES };
+       OPT_COUNTER_INDEX, OPT_STATS, OPT_JSON, OPT_TRIES, OPT_RUN_DIR };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -36,6 +38,7 @@ static const struct option options[] = {
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"tries", required_argument, NULL, OPT_TRIES},
+	{"run-dir", required_argument, NULL, OPT_RUN_DIR},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -53,6 +56,7 @@ static const unsigned option_commands[] = {
 	CMD_BOOT,                                     /* --stats */
 	CMD_STATUS,                                   /* --json */
 	CMD_TRIAL,                                    /* --tries */
+	CMD_BOOT,                                     /* --run-dir */
 };
 
 struct args {
@@ -111,14 +115,17 @@ static void usage_command(FILE *f, unsigned kind)
 			   "\n"
 			   "Chooses a slot (trial slots first, then the primary), verifies its manifest signature,\n"
 			   "security version and images, measures it into PCRs 9 and 8, appends the event log,\n"
-			   "and prints SLOT=, VERSION=, KERNEL=, ... lines. Exit 0 when a slot is to be booted,\n"
-			   "1 when nothing may be booted (the reason on stderr and as STOP=), 2 on usage errors.\n"
+			   "writes its verified images into a new private directory under the run directory and\n"
+			   "prints SLOT=, VERSION=, KERNEL=, ... lines (the images' paths there). Exit 0 when a\n"
+			   "slot is to be booted, 1 when nothing may be booted (the reason on stderr and as STOP=),\n"
+			   "2 on usage errors.\n"
 			   "\n"
 			   "%s"
 			   "  --slots DIR          slot directories DIR/a and DIR/b (default " HOST_DEFAULT_SLOTS ")\n"
 			   "  --eventlog FILE      event log to append (default " HOST_DEFAULT_EVENTLOG ")\n"
 			   "  --trust FILE         trust anchors for manifest signatures (default " HOST_DEFAULT_TRUST
 			   ")\n"
+			   "  --run-dir DIR        where the verified images go (default " HOST_DEFAULT_RUN_DIR ")\n"
 			   "  --compatible STR     this hardware's compatible string (default: not checked)\n"
 			   "  --tcti STR           TPM (default: config file, $PCRGATE_TCTI, " PCRGATE_TPM_DEFAULT_TCTI
 			   ")\n"
@@ -198,7 +205,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			usage_command(stdout, a->kind);
 			return 1;
 		}
-		if (c < OPT_CONFIG || c > OPT_TRIES) {
+		if (c < OPT_CONFIG || c > OPT_RUN_DIR) {
 			err("%s: unknown option or missing value '%s'; 'pcrgate-boot %s --help' lists the options",
 			    a->command, argv[optind - 1], a->command);
 			return -1;
@@ -237,6 +244,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_JSON:
 			a->json = 1;
+			break;
+		case OPT_RUN_DIR:
+			a->opts.run_dir = optarg;
 			break;
 		default:
 			a->tries = optarg;
@@ -300,7 +310,7 @@ static void upper(const char *in, char *out, size_t cap)
 	out[i] = '\0';
 }
 
-static int print_booted(const struct host_config *cfg, const struct pcrgate_boot_result *res)
+static int print_booted(const struct host_port *hp, const struct pcrgate_boot_result *res)
 {
 	char path[HOST_PATH_MAX + 64], key[PCRGATE_MANIFEST_NAME_MAX], hex[65];
 	unsigned i, other = (res->slot + 1) % PCRGATE_BOOT_SLOTS;
@@ -311,7 +321,7 @@ static int print_booted(const struct host_config *cfg, const struct pcrgate_boot
 	       (unsigned long long)res->counter, hex);
 	printf("TRIAL=%s\nTRIES_LEFT=%u\n", res->trial ? "yes" : "no", res->tries_left);
 	for (i = 0; i < res->manifest.n_images; i++) {
-		if (host_image_path(cfg, res->slot, res->manifest.images[i].name, path, sizeof(path)) != PCRGATE_OK)
+		if (host_image_path(hp, res->manifest.images[i].name, path, sizeof(path)) != PCRGATE_OK)
 			return -1;
 		upper(res->manifest.images[i].name, key, sizeof(key));
 		printf("%s=%s\n", key, path);
@@ -323,8 +333,25 @@ static int print_booted(const struct host_config *cfg, const struct pcrgate_boot
 	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++)
 		if (i != res->slot && res->slots[i].reason != PCRGATE_BOOT_REASON_NONE)
 			printf("SLOT_%c_REASON=%s\n", 'A' + i, pcrgate_boot_reason_token(res->slots[i].reason));
-	printf("EVENTLOG=%s\n", cfg->eventlog);
+	printf("EVENTLOG=%s\n", hp->cfg->eventlog);
 	return 0;
+}
+
+/*
+ * Caps PCRs 8 and 9 with an error separator, as the core does when nothing boots: used when
+ * the verified images cannot be handed over, so a recovery path started next cannot look
+ * like a good boot either (best effort).
+ */
+static void cap_pcrs(struct host_port *hp)
+{
+	static const uint32_t pcrs[] = {PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT};
+	struct pcrgate_boot_event ev;
+	size_t i;
+
+	for (i = 0; i < sizeof(pcrs) / sizeof(pcrs[0]); i++) {
+		pcrgate_boot_event_separator(pcrs[i], PCRGATE_SEPARATOR_ERROR, &ev);
+		(void)hp->port.pcr_extend(hp, ev.pcr, ev.type, ev.data + ev.hashed_off, ev.hashed_len, ev.data, ev.len);
+	}
 }
 
 static void print_stats(const struct host_port *hp)
@@ -356,6 +383,13 @@ static int cmd_boot(const struct args *a)
 		printf("STOP=tpm\n");
 		goto out;
 	}
+	/* Before the run: a run directory that cannot be used stops the boot before it counts. */
+	if (host_images_prepare(&hp, &ei) != PCRGATE_OK) {
+		err("cannot hand over images: %s; nothing booted", ei.message);
+		cap_pcrs(&hp);
+		printf("STOP=images\n");
+		goto out;
+	}
 	r = pcrgate_boot_run(&hp.port, &res);
 	for (i = 0; i < PCRGATE_BOOT_SLOTS; i++) {
 		const struct pcrgate_boot_slot_report *rep = &res.slots[i];
@@ -370,8 +404,13 @@ static int cmd_boot(const struct args *a)
 	if (res.state_error != 0)
 		err("warning: the boot state could not be recorded (%s): %s", pcrgate_strerror(res.state_error),
 		    cfg.state);
-	if (r == PCRGATE_OK) {
-		if (print_booted(&cfg, &res) != 0)
+	if (r == PCRGATE_OK && host_images_publish(&hp, res.slot, &res.manifest, &ei) != PCRGATE_OK) {
+		err("slot %s verified, but its images cannot be handed over: %s; nothing booted",
+		    pcrgate_boot_slot_name(res.slot), ei.message);
+		cap_pcrs(&hp);
+		printf("STOP=images\n");
+	} else if (r == PCRGATE_OK) {
+		if (print_booted(&hp, &res) != 0)
 			goto out;
 		rc = EXIT_OK;
 	} else {

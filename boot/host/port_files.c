@@ -4,7 +4,11 @@
  * fdatasync: the core's two copies are the redundancy, so a rename-based write would only
  * add a window in which the file is missing. Slots are directories under one slots
  * directory; manifests and images are regular files in them, never symbolic links.
- * Hashing is OpenSSL EVP over 1 MiB reads.
+ * Hashing is OpenSSL EVP over 1 MiB reads. Each image is copied, as it is read, into a
+ * memfd that is sealed once the core has verified it; the chunks the core hashes are the
+ * bytes copied, so what a writer of the slot directory changes afterwards cannot reach the
+ * boot. The booted slot's copies are then written into a private directory for the next
+ * stage (docs/boot.md, "Images").
  */
 #include "config.h"
 
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,16 +36,6 @@ static int slot_file(unsigned slot, const char *name, char *out, size_t cap)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	n = snprintf(out, cap, "%s/%s", pcrgate_boot_slot_name(slot), name);
 	return n < 0 || (size_t)n >= cap ? PCRGATE_ERR_INVALID_ARGUMENT : PCRGATE_OK;
-}
-
-int host_image_path(const struct host_config *cfg, unsigned slot, const char *name, char *out, size_t cap)
-{
-	int n;
-
-	if (slot >= PCRGATE_BOOT_SLOTS)
-		return PCRGATE_ERR_INVALID_ARGUMENT;
-	n = snprintf(out, cap, "%s/%s/%s", cfg->slots, pcrgate_boot_slot_name(slot), name);
-	return n < 0 || (size_t)n >= cap ? PCRGATE_ERR_LIMIT : PCRGATE_OK;
 }
 
 /*
@@ -149,14 +144,28 @@ static int p_manifest_read(void *ctx, unsigned slot, uint8_t *buf, size_t cap, s
 	return host_slot_read(ctx, slot, "manifest", buf, cap, len);
 }
 
+static void kept_drop(struct host_image *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	k->name[0] = '\0';
+}
+
 static int p_image_open(void *ctx, unsigned slot, const char *name, uint64_t size)
 {
 	struct host_port *hp = ctx;
+	char label[32 + PCRGATE_MANIFEST_NAME_MAX];
 	off_t actual = 0;
-	int fd = -1, r;
+	size_t i;
+	int fd = -1, copy, r;
 
-	if (hp->image_fd >= 0)
+	if (hp->image_fd >= 0 || hp->copy_fd >= 0 || strlen(name) >= sizeof(hp->image_name))
 		return PCRGATE_ERR_INVALID_ARGUMENT;
+	/* A check of another slot, or of this image again: what was kept before is not what boots. */
+	for (i = 0; i < PCRGATE_MANIFEST_MAX_IMAGES; i++)
+		if (hp->kept[i].fd >= 0 && (hp->kept[i].slot != slot || strcmp(hp->kept[i].name, name) == 0))
+			kept_drop(&hp->kept[i]);
 	if ((r = open_slot_file(hp, slot, name, &fd, &actual)) != PCRGATE_OK)
 		return r;
 	if ((uint64_t)actual != size) {
@@ -165,35 +174,225 @@ static int p_image_open(void *ctx, unsigned slot, const char *name, uint64_t siz
 		close(fd);
 		return PCRGATE_ERR_LIMIT;
 	}
+	snprintf(label, sizeof(label), "pcrgate-boot-%s", name);
+	if ((copy = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+		r = errno == ENOMEM || errno == EMFILE || errno == ENFILE ? PCRGATE_ERR_NOMEM : PCRGATE_ERR_IO;
+		pg_err("memfd_create for image %s: %s", name, strerror(errno));
+		close(fd);
+		return r;
+	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	hp->image_fd = fd;
+	hp->copy_fd = copy;
+	hp->image_left = size;
+	hp->image_slot = slot;
+	snprintf(hp->image_name, sizeof(hp->image_name), "%s", name);
 	return PCRGATE_OK;
 }
 
+/*
+ * The next chunk of the image, copied into the memfd before the core sees it: the core
+ * hashes the very bytes the copy holds. Never more than the manifest promised, so the copy
+ * stays bounded even when the file grows while it is read.
+ */
 static int p_image_read(void *ctx, const uint8_t **chunk, size_t *len)
 {
 	struct host_port *hp = ctx;
+	size_t want;
 	ssize_t n;
+	int e;
 
-	if (hp->image_fd < 0)
+	if (hp->image_fd < 0 || hp->copy_fd < 0)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
-	if ((n = read_full(hp->image_fd, hp->chunk, HOST_CHUNK)) < 0) {
-		pg_warn("reading an image: %s", strerror(errno));
+	/* One byte beyond the promised size shows a file that grew since image_open. */
+	want = hp->image_left < HOST_CHUNK ? (size_t)hp->image_left + 1 : HOST_CHUNK;
+	if ((n = read_full(hp->image_fd, hp->chunk, want)) < 0) {
+		pg_warn("reading image %s: %s", hp->image_name, strerror(errno));
 		return PCRGATE_ERR_IO;
 	}
+	if ((uint64_t)n > hp->image_left) {
+		pg_warn("slot %s: image %s grew while it was read", pcrgate_boot_slot_name(hp->image_slot),
+			hp->image_name);
+		return PCRGATE_ERR_LIMIT;
+	}
+	if (n > 0 && pcrgate_write_all(hp->copy_fd, hp->chunk, (size_t)n) != 0) {
+		e = errno;
+		pg_err("copying image %s into memory: %s", hp->image_name, strerror(e));
+		return e == ENOMEM || e == ENOSPC || e == EFBIG ? PCRGATE_ERR_NOMEM : PCRGATE_ERR_IO;
+	}
+	hp->image_left -= (uint64_t)n;
 	*chunk = hp->chunk;
 	*len = (size_t)n;
 	return PCRGATE_OK;
+}
+
+/* Seals a verified copy and keeps it; a copy that cannot be sealed is dropped (and not booted). */
+static void keep_copy(struct host_port *hp)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+	size_t i;
+
+	if (hp->image_left != 0 || fcntl(hp->copy_fd, F_ADD_SEALS, seals) != 0) {
+		pg_err("image %s: the verified copy cannot be sealed: %s", hp->image_name,
+		       hp->image_left != 0 ? "it is incomplete" : strerror(errno));
+		return;
+	}
+	for (i = 0; i < PCRGATE_MANIFEST_MAX_IMAGES && hp->kept[i].fd >= 0; i++)
+		;
+	if (i == PCRGATE_MANIFEST_MAX_IMAGES) {
+		pg_err("image %s: more verified images than a manifest has", hp->image_name);
+		return;
+	}
+	hp->kept[i].fd = hp->copy_fd;
+	hp->kept[i].slot = hp->image_slot;
+	snprintf(hp->kept[i].name, sizeof(hp->kept[i].name), "%s", hp->image_name);
+	hp->copy_fd = -1;
 }
 
 static void p_image_close(void *ctx, int verified)
 {
 	struct host_port *hp = ctx;
 
-	(void)verified;
 	if (hp->image_fd >= 0)
 		close(hp->image_fd);
 	hp->image_fd = -1;
+	if (hp->copy_fd >= 0 && verified)
+		keep_copy(hp);
+	if (hp->copy_fd >= 0)
+		close(hp->copy_fd);
+	hp->copy_fd = -1;
+	hp->image_left = 0;
+	hp->image_name[0] = '\0';
+}
+
+/* Creates path and any missing parent; the last one private (0700). Errors show when it is opened. */
+static void make_dirs(const char *path)
+{
+	char dir[HOST_PATH_MAX];
+	char *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		(void)mkdir(dir, 0755);
+		*p = '/';
+	}
+	(void)mkdir(dir, 0700);
+}
+
+int host_images_prepare(struct host_port *hp, pcrgate_errinfo *ei)
+{
+	const char *run = hp->cfg->run_dir;
+	struct stat st;
+	int fd, n;
+
+	if (hp->pub_fd >= 0)
+		return PCRGATE_OK;
+	make_dirs(run);
+	if ((fd = open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "run directory %s: %s", run,
+					   strerror(errno));
+	n = fstat(fd, &st) != 0 ? errno : 0;
+	close(fd);
+	if (n != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "run directory %s: %s", run,
+					   strerror(n));
+	/* Whoever could rename entries in it could put their own directory where ours was. */
+	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "run directory %s must belong to this user or root and be writable by "
+					   "its owner only (it is uid %ju, mode %04o)",
+					   run, (uintmax_t)st.st_uid, (unsigned)(st.st_mode & 07777));
+	n = snprintf(hp->pub_dir, sizeof(hp->pub_dir), "%s/boot.XXXXXX", run);
+	if (n < 0 || (size_t)n >= sizeof(hp->pub_dir))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "run directory %s: path too long",
+					   run);
+	if (mkdtemp(hp->pub_dir) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating a directory in %s: %s",
+					   run, strerror(errno));
+	if ((hp->pub_fd = open(hp->pub_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		n = errno;
+		(void)rmdir(hp->pub_dir);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", hp->pub_dir, strerror(n));
+	}
+	return PCRGATE_OK;
+}
+
+/* Writes one sealed copy into a new file of the private directory. */
+static int publish_one(struct host_port *hp, const struct host_image *k, uint64_t size, pcrgate_errinfo *ei)
+{
+	const char *why = NULL;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd;
+
+	fd = openat(hp->pub_fd, k->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0400);
+	if (fd < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s/%s: %s", hp->pub_dir, k->name,
+					   strerror(errno));
+	for (;;) {
+		do
+			n = pread(k->fd, hp->chunk, HOST_CHUNK, (off_t)total);
+		while (n < 0 && errno == EINTR);
+		if (n == 0)
+			break;
+		if (n < 0 || pcrgate_write_all(fd, hp->chunk, (size_t)n) != 0) {
+			why = strerror(errno);
+			break;
+		}
+		total += (uint64_t)n;
+	}
+	if (why == NULL && total != size)
+		why = "the verified copy has another size";
+	if (close(fd) != 0 && why == NULL)
+		why = strerror(errno);
+	if (why == NULL)
+		return PCRGATE_OK;
+	return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s/%s: %s", hp->pub_dir, k->name,
+				   why);
+}
+
+int host_images_publish(struct host_port *hp, unsigned slot, const struct pcrgate_manifest *m, pcrgate_errinfo *ei)
+{
+	struct host_image *k;
+	size_t i, j;
+	int r = PCRGATE_OK;
+
+	if (hp->pub_fd < 0 || hp->published)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "no private directory for the images");
+	for (i = 0; i < m->n_images && r == PCRGATE_OK; i++) {
+		for (j = 0, k = NULL; j < PCRGATE_MANIFEST_MAX_IMAGES && k == NULL; j++)
+			if (hp->kept[j].fd >= 0 && hp->kept[j].slot == slot &&
+			    strcmp(hp->kept[j].name, m->images[i].name) == 0)
+				k = &hp->kept[j];
+		if (k == NULL)
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+						"image %s of slot %s was not kept after its check", m->images[i].name,
+						pcrgate_boot_slot_name(slot));
+		else if ((r = publish_one(hp, k, m->images[i].size, ei)) == PCRGATE_OK)
+			kept_drop(k);
+	}
+	if (r == PCRGATE_OK) {
+		hp->published = 1;
+		return PCRGATE_OK;
+	}
+	for (j = 0; j < m->n_images; j++)
+		(void)unlinkat(hp->pub_fd, m->images[j].name, 0);
+	close(hp->pub_fd);
+	hp->pub_fd = -1;
+	(void)rmdir(hp->pub_dir);
+	return r;
+}
+
+int host_image_path(const struct host_port *hp, const char *name, char *out, size_t cap)
+{
+	int n;
+
+	if (!hp->published)
+		return PCRGATE_ERR_INVALID_ARGUMENT;
+	n = snprintf(out, cap, "%s/%s", hp->pub_dir, name);
+	return n < 0 || (size_t)n >= cap ? PCRGATE_ERR_LIMIT : PCRGATE_OK;
 }
 
 static int p_hash_init(void *ctx, uint16_t alg)
@@ -388,11 +587,14 @@ void host_port_files(struct pcrgate_boot_port *port)
 
 int host_port_init(struct host_port *hp, const struct host_config *cfg, int writable, pcrgate_errinfo *ei)
 {
+	size_t i;
 	int r;
 
 	memset(hp, 0, sizeof(*hp));
 	hp->cfg = cfg;
-	hp->state_fd = hp->slots_fd = hp->image_fd = hp->log_fd = -1;
+	hp->state_fd = hp->slots_fd = hp->image_fd = hp->copy_fd = hp->log_fd = hp->pub_fd = -1;
+	for (i = 0; i < PCRGATE_MANIFEST_MAX_IMAGES; i++)
+		hp->kept[i].fd = -1;
 	if ((r = host_fault_parse(&hp->fault, ei)) != PCRGATE_OK)
 		return r;
 	if ((hp->md_ctx = EVP_MD_CTX_new()) == NULL || (hp->chunk = malloc(HOST_CHUNK)) == NULL) {
@@ -414,8 +616,21 @@ int host_port_init(struct host_port *hp, const struct host_config *cfg, int writ
 
 void host_port_free(struct host_port *hp)
 {
+	size_t i;
+
 	if (hp == NULL)
 		return;
+	for (i = 0; i < PCRGATE_MANIFEST_MAX_IMAGES; i++)
+		kept_drop(&hp->kept[i]);
+	if (hp->copy_fd >= 0)
+		close(hp->copy_fd);
+	/* Nothing was written into a directory that was not published: it is empty. */
+	if (hp->pub_fd >= 0) {
+		close(hp->pub_fd);
+		if (!hp->published)
+			(void)rmdir(hp->pub_dir);
+	}
+	hp->copy_fd = hp->pub_fd = -1;
 	if (hp->state_fd >= 0)
 		close(hp->state_fd);
 	if (hp->slots_fd >= 0)

@@ -1,6 +1,7 @@
 /*
  * pcrgate-boot: the host port's TPM side. pcr_extend hashes the event's digested bytes in
- * every active bank, sends one TPM2_PCR_Extend, and then appends the TCG_PCR_EVENT2 to the
+ * every active bank, sends one TPM2_PCR_Extend (pcrgate_tpm_extend_digests, which checks the
+ * digests against the banks the library read once), and then appends the TCG_PCR_EVENT2 to the
  * event log file (Spec ID event first, for the same banks in the same order), so the log
  * never holds an entry the TPM did not get. counter_read reads the anti-rollback NV
  * counter. Every TPM command sent is counted for `pcrgate-boot boot --stats`.
@@ -38,7 +39,11 @@ int host_port_open_tpm(struct host_port *hp, pcrgate_errinfo *ei)
 	return r;
 }
 
-/* The TPM's active banks, once per run: the log's header and every extend use this list. */
+/*
+ * The TPM's active banks, for the log's header and every extend. The library asks the TPM
+ * once per handle and keeps the answer, so only the first call here sends a command, and
+ * pcrgate_tpm_extend_digests checks each extend against the same list without another.
+ */
 static int load_banks(struct host_port *hp)
 {
 	pcrgate_errinfo ei;
@@ -63,21 +68,6 @@ static int load_banks(struct host_port *hp)
 		}
 	}
 	return PCRGATE_OK;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /*
@@ -115,7 +105,7 @@ static int open_log(struct host_port *hp)
 		goto fail;
 	}
 	if (st.st_size == 0) {
-		if (write_all(fd, header, hlen) != 0 || fdatasync(fd) != 0) {
+		if (pcrgate_write_all(fd, header, hlen) != 0 || fdatasync(fd) != 0) {
 			pg_err("event log %s: writing the Spec ID event: %s", path, strerror(errno));
 			goto fail;
 		}
@@ -138,10 +128,10 @@ int host_pcr_extend(void *ctx, uint32_t pcr, uint32_t event_type, const uint8_t 
 {
 	struct host_port *hp = ctx;
 	pcrgate_eventlog_digest log_digests[PCRGATE_MAX_BANKS];
-	TPML_DIGEST_VALUES values;
+	pcrgate_tpm_digest digests[PCRGATE_MAX_BANKS];
+	pcrgate_errinfo ei;
 	uint8_t rec[EVENT_BUF];
 	size_t i, len = 0;
-	TSS2_RC rc;
 	int r;
 
 	hp->stats.extends++;
@@ -149,23 +139,19 @@ int host_pcr_extend(void *ctx, uint32_t pcr, uint32_t event_type, const uint8_t 
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	if ((r = load_banks(hp)) != PCRGATE_OK)
 		return r;
-	memset(&values, 0, sizeof(values));
+	memset(digests, 0, sizeof(digests));
 	for (i = 0; i < hp->nbanks; i++) {
-		values.digests[i].hashAlg = hp->banks[i];
-		if ((r = pcrgate_digest(hp->banks[i], hashed, hashed_len, (uint8_t *)&values.digests[i].digest)) != 0)
+		digests[i].alg = hp->banks[i];
+		if ((r = pcrgate_digest(hp->banks[i], hashed, hashed_len, digests[i].digest)) != 0)
 			return r;
 		log_digests[i].alg = hp->banks[i];
-		log_digests[i].digest = (const uint8_t *)&values.digests[i].digest;
+		log_digests[i].digest = digests[i].digest;
 	}
-	values.count = (UINT32)hp->nbanks;
+	pcrgate_errinfo_clear(&ei);
 	hp->stats.tpm_commands++;
-	PCRGATE_TPM_RETRY(rc, Esys_PCR_Extend(pcrgate_tpm_esys(hp->tpm), ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD,
-					      ESYS_TR_NONE, ESYS_TR_NONE, &values));
-	if (rc != TSS2_RC_SUCCESS) {
-		char what[48];
-
-		snprintf(what, sizeof(what), "TPM2_PCR_Extend (PCR %u)", (unsigned)pcr);
-		return pcrgate_tpm_error(what, rc, NULL);
+	if ((r = pcrgate_tpm_extend_digests(hp->tpm, pcr, digests, hp->nbanks, &ei)) != PCRGATE_OK) {
+		pg_err("%s", ei.message);
+		return r;
 	}
 	/* Extended first: a log entry without its extension would be a lie, a missing one is not. */
 	if ((r = open_log(hp)) != PCRGATE_OK)
@@ -174,18 +160,11 @@ int host_pcr_extend(void *ctx, uint32_t pcr, uint32_t event_type, const uint8_t 
 					 &len);
 	if (r != PCRGATE_OK)
 		return r;
-	if (write_all(hp->log_fd, rec, len) != 0 || fdatasync(hp->log_fd) != 0) {
+	if (pcrgate_write_all(hp->log_fd, rec, len) != 0 || fdatasync(hp->log_fd) != 0) {
 		pg_err("event log %s: %s", hp->cfg->eventlog, strerror(errno));
 		return PCRGATE_ERR_IO;
 	}
 	return PCRGATE_OK;
-}
-
-/* TPM_RC_HANDLE (for any handle): the index is not defined. */
-static int rc_is_handle(TSS2_RC rc)
-{
-	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
-	       (rc & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE;
 }
 
 /* An index that is not there yet, or never incremented: 0 only when the config allows it. */
@@ -222,7 +201,8 @@ int host_counter_read(void *ctx, uint64_t *value)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	hp->stats.tpm_commands++;
 	PCRGATE_TPM_RETRY(rc, Esys_TR_FromTPMPublic(esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv));
-	if (rc_is_handle(rc))
+	/* TPM_RC_HANDLE (for any handle): the index is not defined. */
+	if (pcrgate_tpm_rc_base(rc) == TPM2_RC_HANDLE)
 		return unprovisioned(hp, "is not defined", value);
 	if (rc != TSS2_RC_SUCCESS)
 		return pcrgate_tpm_error("TPM2_NV_ReadPublic (anti-rollback counter)", rc, NULL);

@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/pem.h> /* before cms.h, which declares its PEM functions only then */
-#include <openssl/cms.h>
 #include <openssl/err.h>
 
 #include "truststore.h"
@@ -73,40 +70,12 @@ static int read_signature(struct host_port *hp, unsigned slot, uint8_t **sig, si
 	return r;
 }
 
-/* A PEM signature (it starts with "-----BEGIN") as DER; a DER one as it is, borrowed. */
-static int signature_der(const uint8_t *sig, size_t len, uint8_t **der, size_t *der_len, uint8_t **owned)
-{
-	static const char pem[] = "-----BEGIN";
-	CMS_ContentInfo *cms = NULL;
-	BIO *in;
-	int n;
-
-	*owned = NULL;
-	if (len < sizeof(pem) - 1 || memcmp(sig, pem, sizeof(pem) - 1) != 0) {
-		*der = (uint8_t *)sig;
-		*der_len = len;
-		return PCRGATE_OK;
-	}
-	if ((in = BIO_new_mem_buf(sig, (int)len)) == NULL)
-		return PCRGATE_ERR_NOMEM;
-	cms = PEM_read_bio_CMS(in, NULL, NULL, NULL);
-	BIO_free(in);
-	if (cms == NULL || (n = i2d_CMS_ContentInfo(cms, owned)) <= 0) {
-		CMS_ContentInfo_free(cms);
-		return PCRGATE_ERR_VERIFY;
-	}
-	CMS_ContentInfo_free(cms);
-	*der = *owned;
-	*der_len = (size_t)n;
-	return PCRGATE_OK;
-}
-
 int host_manifest_verify(void *ctx, unsigned slot, const uint8_t *manifest, size_t len)
 {
 	struct host_port *hp = ctx;
 	struct pcrgate_truststore *ts = NULL;
 	pcrgate_errinfo ei;
-	uint8_t *sig = NULL, *der = NULL, *owned = NULL;
+	uint8_t *sig = NULL, *der = NULL;
 	size_t sig_len = 0, der_len = 0;
 	int r;
 
@@ -116,23 +85,30 @@ int host_manifest_verify(void *ctx, unsigned slot, const uint8_t *manifest, size
 		return r;
 	if ((r = read_signature(hp, slot, &sig, &sig_len)) != PCRGATE_OK)
 		return r;
-	if ((r = signature_der(sig, sig_len, &der, &der_len, &owned)) != PCRGATE_OK) {
-		pcrgate_log_openssl(__func__, "parsing manifest.sig");
-		pg_warn("slot %s: manifest.sig is not a CMS signature (DER or PEM)", pcrgate_boot_slot_name(slot));
+	pcrgate_errinfo_clear(&ei);
+	if ((r = pcrgate_cms_to_der(sig, sig_len, &der, &der_len, &ei)) != PCRGATE_OK) {
+		pg_warn("slot %s: manifest.sig is not a CMS signature (DER or PEM): %s", pcrgate_boot_slot_name(slot),
+			ei.message);
+		if (r == PCRGATE_ERR_FORMAT)
+			r = PCRGATE_ERR_VERIFY;
 		goto fail;
 	}
-	pcrgate_errinfo_clear(&ei);
 	r = pcrgate_truststore_verify_cms(ts, der, der_len, manifest, len, NULL, &ei);
 	if (r != PCRGATE_OK) {
 		pg_warn("slot %s: the manifest signature does not verify against %s: %s", pcrgate_boot_slot_name(slot),
 			hp->cfg->trust, ei.message);
-		/* Anything about the signature is a verdict; only running out of memory is a fault. */
-		if (r != PCRGATE_ERR_NOMEM)
+		/*
+		 * What is wrong with the signature (malformed, too large, untrusted, not
+		 * matching) is a verdict about the slot. Anything else (no memory, OpenSSL
+		 * failing, a bad call) is this device's fault and passes through, so the
+		 * core skips the slot for this boot without marking it bad (port.h).
+		 */
+		if (r == PCRGATE_ERR_FORMAT || r == PCRGATE_ERR_LIMIT || r == PCRGATE_ERR_VERIFY)
 			r = PCRGATE_ERR_VERIFY;
 	}
 fail:
 	ERR_clear_error();
-	OPENSSL_free(owned);
+	free(der);
 	free(sig);
 	return r;
 }

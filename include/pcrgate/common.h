@@ -101,6 +101,29 @@ PCRGATE_API int pcrgate_file_write_atomic(const char *path, const uint8_t *data,
 /* Constant-time equality of two byte strings of the same length; 1 when equal. */
 PCRGATE_API int pcrgate_ct_equal(const void *a, const void *b, size_t len);
 
+/*
+ * Loads a key through OpenSSL's OSSL_STORE: a PEM/DER file or a provider URI (pkcs11:,
+ * handle:, ...). want_private: the private key (a passphrase is asked on the terminal); else a
+ * public key, also taken from a certificate. Messages name the URI without its query (which
+ * may hold a PIN). *out (an EVP_PKEY, the caller's to free) only on success.
+ */
+struct evp_pkey_st;
+PCRGATE_API int pcrgate_key_load(const char *uri, int want_private, struct evp_pkey_st **out, pcrgate_errinfo *ei);
+
+/*
+ * Replaces path atomically like pcrgate_file_write_atomic, with content streamed by write_fn
+ * into the temporary file's descriptor fd (write_fn returns 0 or a negative PCRGATE_ERR_* after
+ * setting ei); then fsync, rename over path, fsync of the directory. On failure path is
+ * untouched and the temporary file removed. mode is the new file's mode.
+ */
+typedef int (*pcrgate_file_write_fn)(void *ctx, int fd, pcrgate_errinfo *ei);
+PCRGATE_API int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn,
+					     void *ctx, pcrgate_errinfo *ei);
+/* Writes all len bytes to fd (retrying short writes and EINTR); 0, or -1 with errno set. */
+PCRGATE_API int pcrgate_write_all(int fd, const void *buf, size_t len);
+/* fsyncs the directory path (so that an entry created, renamed or removed in it is durable). */
+PCRGATE_API int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei);
+
 #ifdef __cplusplus
 }
 #endif

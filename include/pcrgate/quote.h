@@ -11,6 +11,7 @@
 
 #include "pcrgate/alg.h"
 #include "pcrgate/common.h"
+#include "pcrgate/eventlog.h"
 #include "pcrgate/pcrs.h"
 
 #ifdef __cplusplus
@@ -123,6 +124,7 @@ typedef struct pcrgate_clock_state {
 
 /* One event log among several (pcrgate_quote_input.eventlogs): a name for messages, raw bytes. */
 #define PCRGATE_QUOTE_MAX_EVENTLOGS 4
+#define PCRGATE_QUOTE_MAX_LOG_NAME 64 /* room for a log's name in a result, NUL included */
 struct pcrgate_quote_eventlog {
 	const char *name; /* "firmware", "boot", ...; NULL reads as "event log" */
 	const uint8_t *data;
@@ -219,11 +221,24 @@ typedef struct pcrgate_quote_result {
 		uint16_t alg;
 		uint32_t mask;
 	} eventlog_verified[PCRGATE_MAX_BANKS];
+	/*
+	 * The logs the eventlog check parsed and replayed, kept when it passed, in the input's
+	 * order with their names (cut to PCRGATE_QUOTE_MAX_LOG_NAME - 1 bytes), so that what reads
+	 * the events next (pcrgate_refpolicy_evaluate) reads those the quote vouched for without
+	 * parsing them again. Owned by the result: pcrgate_quote_result_clear frees them.
+	 */
+	size_t eventlog_count;
+	struct {
+		char name[PCRGATE_QUOTE_MAX_LOG_NAME]; /* "" when the input gave none */
+		pcrgate_eventlog *log;
+	} eventlogs[PCRGATE_QUOTE_MAX_EVENTLOGS];
 } pcrgate_quote_result;
 
 /*
  * Runs every check the input allows, in DESIGN.md's order, and stops at the first that fails.
- * result is always filled: the failed check, its detail and what was parsed so far. Returns 0
+ * result is always filled (from zero): the failed check, its detail and what was parsed so far,
+ * and when the eventlog check passed the parsed logs, which pcrgate_quote_result_clear frees.
+ * Returns 0
  * when the quote is accepted, PCRGATE_ERR_VERIFY when a check failed (ei then holds the
  * detail), or another error when the input itself is unusable (no AK, eventlog without pcrs).
  *
@@ -237,6 +252,12 @@ typedef struct pcrgate_quote_result {
  */
 PCRGATE_API int pcrgate_quote_verify(const pcrgate_quote_input *in, pcrgate_quote_result *result,
 				     pcrgate_errinfo *ei);
+/*
+ * Frees what a result owns (the event logs it kept; eventlog_count becomes 0); every other
+ * member keeps its value. Call it when done with a result pcrgate_quote_verify filled, and
+ * before filling it again: verification starts from a zeroed result. NULL is ignored.
+ */
+PCRGATE_API void pcrgate_quote_result_clear(pcrgate_quote_result *result);
 
 /* ---- PCR files that come with a quote ---- */
 

@@ -65,12 +65,17 @@ PCRGATE_API struct ESYS_CONTEXT *pcrgate_tpm_esys(pcrgate_tpm *tpm);
 
 /*
  * Algorithms of the PCR banks that have at least one PCR allocated, in the TPM's
- * order. More than cap banks: PCRGATE_ERR_LIMIT.
+ * order. More than cap banks: PCRGATE_ERR_LIMIT. The handle asks the TPM
+ * (TPM2_GetCapability) once, on the first call of this or of an extend, and keeps the
+ * answer: a bank allocation changes only with a TPM reset, which also clears the PCRs.
  */
 PCRGATE_API int pcrgate_tpm_get_banks(pcrgate_tpm *tpm, uint16_t *algs, size_t cap, size_t *count,
 				      pcrgate_errinfo *ei);
 
-/* Extends PCR pcr in every active bank with that bank's digest of data, in one TPM2_PCR_Extend. */
+/*
+ * Extends PCR pcr in every active bank with that bank's digest of data, in one
+ * TPM2_PCR_Extend (plus TPM2_GetCapability the first time the handle needs its banks).
+ */
 PCRGATE_API int pcrgate_tpm_extend_data(pcrgate_tpm *tpm, unsigned pcr, const void *data, size_t len,
 					pcrgate_errinfo *ei);
 
@@ -111,6 +116,14 @@ PCRGATE_API int pcrgate_tpm_count_transient(pcrgate_tpm *tpm, size_t *count, pcr
  * A dictionary-attack lockout gets a message that says so. Returns 0 for success.
  */
 PCRGATE_API int pcrgate_tpm_error(const char *command, uint32_t rc, pcrgate_errinfo *ei);
+
+/*
+ * The TPM's response code without its layer and without the handle, parameter or session
+ * number a format-one code carries (TPM2_RC_HANDLE for a bad handle of any number), to
+ * compare with TPM2_RC_*; 0 for success or a code that did not come from the TPM (or from
+ * the resource manager on its behalf).
+ */
+PCRGATE_API uint32_t pcrgate_tpm_rc_base(uint32_t rc);
 
 /* 1 when rc is TPM_RC_RETRY, TPM_RC_YIELDED or TPM_RC_TESTING: the TPM asks to be asked again. */
 PCRGATE_API int pcrgate_tpm_rc_retryable(uint32_t rc);

@@ -50,10 +50,8 @@ static void read_all(const struct pcrgate_bundle_manifest *m, const uint8_t *tai
 	(void)pcrgate_bundle_manifest_pcr_policy(m, &len);
 	(void)pcrgate_bundle_manifest_end_of_support(m);
 	(void)pcrgate_bundle_manifest_notes(m);
-	for (i = 0; i <= pcrgate_bundle_manifest_roots_added(m); i++)
-		(void)pcrgate_bundle_manifest_root_added(m, i, &len);
-	for (i = 0; i <= pcrgate_bundle_manifest_roots_removed(m); i++)
-		(void)pcrgate_bundle_manifest_root_removed(m, i);
+	(void)pcrgate_bundle_manifest_roots_added(m);
+	(void)pcrgate_bundle_manifest_roots_removed(m);
 	/* A small tail only: a chunk is up to 16 MiB and the check reads one whole. */
 	if (tail_len > 0 && tail_len <= 4096 && (f = fmemopen((void *)tail, tail_len, "rb")) != NULL) {
 		(void)pcrgate_bundle_check_partial(m, f, &chunks, &bytes, NULL);

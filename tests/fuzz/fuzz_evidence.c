@@ -56,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.nonce_len = nonce_len;
 		in.previous = &clock;
 		(void)pcrgate_quote_verify(&in, &res, NULL);
+		pcrgate_quote_result_clear(&res);
 	}
 	(void)pcrgate_evidence_report_binding(nonce, nonce_len, data, size, binding);
 	pcrgate_evidence_free(&ev);

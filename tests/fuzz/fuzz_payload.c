@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.expected = (((uint64_t)data[1] << 8) | data[2]) + 1;
 	piece = (size_t)data[3] + 1;
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_payload_decoder_new(&d, (data[0] & 1) ? base_file() : NULL, st.expected, &ei) != 0)
+	if (pcrgate_payload_decoder_new(&d, (data[0] & 1) ? base_file() : NULL, NULL, st.expected, &ei) != 0)
 		abort();
 	for (off = FUZZ_PAYLOAD_HEADER; off < size && r == 0; off += piece) {
 		size_t n = size - off < piece ? size - off : piece;

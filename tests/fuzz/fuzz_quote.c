@@ -158,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		in.eventlog_count = 0;
 	(void)pcrgate_quote_verify(&in, &res, NULL);
+	pcrgate_quote_result_clear(&res);
 	pcrgate_pcrs_free(&pcrs);
 	return 0;
 }

@@ -67,9 +67,13 @@ agent_status_get() {
 }
 
 # No transient object or session may be left in the TPM, at any point of a test.
+# A tpm2_getcap that fails lists nothing, which must not pass for an empty TPM.
 agent_no_handles() {
-	local left
-	left=$(tpm2_getcap handles-transient; tpm2_getcap handles-loaded-session; tpm2_getcap handles-saved-session)
+	local left= kind out
+	for kind in handles-transient handles-loaded-session handles-saved-session; do
+		out=$(tpm2_getcap "$kind") || fail "tpm2_getcap $kind failed${1:+ after $1}"
+		[ -z "$out" ] || left="${left:+$left$'\n'}$out"
+	done
 	[ -z "$left" ] || fail "handles left in the TPM${1:+ after $1}: $left"
 }
 

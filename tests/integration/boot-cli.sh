@@ -59,6 +59,12 @@ expect_status 1 "$PCRGATE_BOOT" status --config "$SCRATCH/bad.conf"
 expect_err "bad.conf:1: boot.counter_absent_ok: 'maybe' is not yes or no"
 expect_status 1 "$PCRGATE_BOOT" boot --config "$BOOT_CONF" --counter-index 12
 expect_err "--counter-index: '12' is not an NV index"
+expect_status 2 "$PCRGATE_BOOT" status --run-dir "$SCRATCH/run"
+expect_err "does not apply"
+expect_status 1 "$PCRGATE_BOOT" boot --config "$BOOT_CONF" --run-dir ""
+expect_err "--run-dir: empty path"
+expect_status 0 "$PCRGATE_BOOT" boot --help
+grep -q -- "--run-dir DIR" "$SCRATCH/out" || fail "boot --help lacks --run-dir"
 PCRGATE_BOOT_FAULT=cut:0 expect_status 1 boot_cmd status
 expect_err "PCRGATE_BOOT_FAULT"
 PCRGATE_BOOT_FAULT=melt:1 expect_status 1 boot_cmd status

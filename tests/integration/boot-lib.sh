@@ -5,7 +5,8 @@
 # config file naming all of it. Under with-swtpm they also reach the private TPM.
 #
 # After boot_setup:
-#   BOOT_DIR    the device: pki/, slots/a, slots/b, state, run/boot-eventlog.bin, pcrgate.conf
+#   BOOT_DIR    the device: pki/, slots/a, slots/b, state, run/boot-eventlog.bin, pcrgate.conf,
+#               run/images (where a boot writes the verified images for the next stage)
 #   BOOT_CONF   its config file (pass with --config; tcti copied from PCRGATE_TCTI when set)
 #   BOOT_LOG    the event log path
 #   PCRGATE_BOOT  the pcrgate-boot binary of this build
@@ -85,6 +86,7 @@ boot_setup() {
 		echo "boot.slots = $BOOT_DIR/slots"
 		echo "boot.eventlog = $BOOT_LOG"
 		echo "boot.trust = $BOOT_DIR/pki/root.pem"
+		echo "boot.run_dir = $BOOT_DIR/run/images"
 		echo "boot.compatible = acme,gw-100"
 		echo "boot.counter_index = $BOOT_COUNTER"
 	} >"$BOOT_CONF"
@@ -150,26 +152,46 @@ boot_reboot() {
 	rm -rf "$BOOT_DIR/run"
 }
 
+# Whether the counter's NV index is defined (fails when the TPM cannot be asked).
+boot_counter_defined() {
+	local handles
+	handles=$(tpm2_getcap handles-nv-index) || fail "tpm2_getcap handles-nv-index failed"
+	printf '%s\n' "$handles" | grep -qix -- "- $(printf '0x%x' "$BOOT_COUNTER")"
+}
+
 # Defines the anti-rollback counter as the agent will, and raises it to VALUE: boot_counter VALUE
 boot_counter() {
 	local want=$1 now
-	if ! tpm2_getcap handles-nv-index | grep -qix -- "- $(printf '0x%x' "$BOOT_COUNTER")"; then
+	if ! boot_counter_defined; then
 		tpm2_nvdefine "$BOOT_COUNTER" -C o -s 8 -a "ownerread|ownerwrite|authread|authwrite|nt=counter" \
 			>/dev/null || fail "tpm2_nvdefine of the counter failed"
 	fi
 	for ((;;)); do
-		now=$(boot_counter_value)
+		now=$(boot_counter_value) || fail "cannot read the counter"
 		[ "$now" -ge "$want" ] && break
 		tpm2_nvincrement -C o "$BOOT_COUNTER" >/dev/null || fail "tpm2_nvincrement failed"
 	done
 	[ "$now" -eq "$want" ] || fail "the counter is at $now, above the $want wanted"
 }
 
-# The counter's value in decimal (0 before its first increment).
+# The counter's value in decimal: 0 while the index is not defined or never incremented (as
+# pcrgate-boot counts it); any other failure to read it fails. It runs in $(...), where fail
+# ends only the subshell, so: v=$(boot_counter_value) || fail ...
 boot_counter_value() {
-	local hex
-	hex=$(tpm2_nvread -C o -s 8 "$BOOT_COUNTER" 2>/dev/null | od -An -tx1 | tr -d ' \n')
-	[ -n "$hex" ] || hex=0
+	local attrs hex
+	boot_counter_defined || {
+		echo 0
+		return 0
+	}
+	# TPMA_NV_WRITTEN (bit 29): a counter's first increment sets it; before, there is nothing to read.
+	attrs=$(tpm2_nvreadpublic "$BOOT_COUNTER" | sed -n '/^  attributes:/,/value:/s/^ *value: *\(0x[0-9A-Fa-f]*\)$/\1/p')
+	[ -n "$attrs" ] || fail "tpm2_nvreadpublic $BOOT_COUNTER shows no attributes"
+	if (((attrs & 0x20000000) == 0)); then
+		echo 0
+		return 0
+	fi
+	hex=$(tpm2_nvread -C o -s 8 "$BOOT_COUNTER" | od -An -tx1 | tr -d ' \n')
+	[ "${#hex}" -eq 16 ] || fail "tpm2_nvread -C o $BOOT_COUNTER failed"
 	echo $((16#$hex))
 }
 
@@ -183,6 +205,26 @@ boot_expect() {
 	local got
 	got=$(boot_get "$2" "$1")
 	[ "$got" = "$3" ] || fail "$2=$got, expected $3 ($(tr '\n' ' ' <"$1"))"
+}
+
+# Checks an image line of a boot's output: boot_expect_image FILE KEY SLOT NAME. The path must
+# be a file of its own in a private directory under the run directory (0700, file 0400), not
+# the slot's file, holding the bytes of the slot's manifest entry (size and sha256).
+boot_expect_image() {
+	local path dir line
+	path=$(boot_get "$2" "$1")
+	dir=${path%/*}
+	case $path in
+	"$BOOT_DIR/run/images/"*/"$4") ;;
+	*) fail "$2=$path is not a verified copy under $BOOT_DIR/run/images ($(tr '\n' ' ' <"$1"))" ;;
+	esac
+	[ -f "$path" ] && [ ! -L "$path" ] || fail "$2=$path is not a regular file"
+	[ "$(stat -c %a "$dir")" = 700 ] || fail "$dir has mode $(stat -c %a "$dir"), not 700"
+	[ "$(stat -c %a "$path")" = 400 ] || fail "$path has mode $(stat -c %a "$path"), not 400"
+	[ "$(stat -c %h "$path")" = 1 ] || fail "$path is a link to another file"
+	line=$(grep "^image=$4 " "$BOOT_DIR/slots/$3/manifest") || fail "slot $3's manifest has no image $4"
+	[ "$line" = "$(boot_image_line "$4" "$path")" ] ||
+		fail "$2=$path does not hold the verified bytes of image $4 of slot $3"
 }
 
 # The TPM's PCRs 8 and 9 in every active bank, as "bank:index=hex" lines sorted like pcrgate's output.

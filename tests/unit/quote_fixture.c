@@ -68,6 +68,7 @@ void fx_init(struct fx *f, const struct qt_key *key, int format)
 
 void fx_free(struct fx *f)
 {
+	pcrgate_quote_result_clear(&f->res);
 	pcrgate_akpub_free(&f->ak);
 	pcrgate_pcrs_free(&f->pcrs);
 }
@@ -75,6 +76,8 @@ void fx_free(struct fx *f)
 int verify(struct fx *f)
 {
 	pcrgate_errinfo_clear(&f->ei);
+	/* The logs a previous verification kept. */
+	pcrgate_quote_result_clear(&f->res);
 	return pcrgate_quote_verify(&f->in, &f->res, &f->ei);
 }
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "bundle.h"
+#include "pcrgate/alg.h"
 #include "seed.h"
 #include "trust_fixture.h"
 
@@ -209,11 +210,20 @@ static struct buf make(const struct opts *o)
 	struct buf b = {NULL, 0};
 	long n;
 	FILE *f = tmpfile();
+	uint8_t image_md[32], base_md[32], *bbuf = NULL;
+	size_t blen = 0;
 	int len;
 	unsigned mdlen;
 
 	assert_non_null(f);
 	memset(&p, 0, sizeof(p));
+	/* The digests a caller has from pcrgate_slot_image_write. */
+	assert_int_equal(pcrgate_digest(PCRGATE_ALG_SHA256, image, IMAGE_SIZE, image_md), 0);
+	if (o->base != NULL) {
+		assert_int_equal(pcrgate_file_read(o->base, IMAGE_SIZE, &bbuf, &blen, NULL), 0);
+		assert_int_equal(pcrgate_digest(PCRGATE_ALG_SHA256, bbuf, blen, base_md), 0);
+		free(bbuf);
+	}
 	if (o->n_signers > 0) {
 		memcpy(s.certs, o->certs, sizeof(s.certs));
 		memcpy(s.keys, o->keys, sizeof(s.keys));
@@ -225,7 +235,11 @@ static struct buf make(const struct opts *o)
 	p.slot_manifest_sig = slot_sig;
 	p.slot_manifest_sig_len = slot_sig_len;
 	p.image_path = image_path;
+	p.image_sha256 = image_md;
+	p.image_size = IMAGE_SIZE;
 	p.base_path = o->base;
+	p.base_sha256 = o->base != NULL ? base_md : NULL;
+	p.base_size = blen;
 	p.level = 3;
 	p.chunk_size = 65536;
 	p.key = o->key;
@@ -378,6 +392,34 @@ static void test_encrypted(void **state)
 	free(b.p);
 }
 
+/* Bundles of one release share its content key; each has its own salt, chunk key and ciphertext. */
+static void test_key_salt(void **state)
+{
+	struct opts o = {.key = content_key};
+	struct buf a = make(&o), b = make(&o);
+	struct pcrgate_bundle *ba = NULL, *bb = NULL;
+	const uint8_t *pa, *pb;
+	pcrgate_errinfo ei;
+
+	(void)state;
+	assert_int_equal(run(&a, content_key, NULL, &ei), 0);
+	assert_int_equal(run(&b, content_key, NULL, &ei), 0);
+	assert_int_equal(pcrgate_bundle_load(a.p, a.len, &ba, &ei), 0);
+	assert_int_equal(pcrgate_bundle_load(b.p, b.len, &bb, &ei), 0);
+	assert_int_equal(pcrgate_bundle_parse_unverified(ba, &ei), 0);
+	assert_int_equal(pcrgate_bundle_parse_unverified(bb, &ei), 0);
+	/* The same plaintext chunk 0 (same image, same level) under the same content key. */
+	pa = a.p + pcrgate_bundle_payload_offset(ba);
+	pb = b.p + pcrgate_bundle_payload_offset(bb);
+	assert_true(memcmp(pa, pb, 64) != 0);
+	assert_true(memcmp(pcrgate_bundle_manifest_chunk(pcrgate_bundle_get_manifest(ba), 0, NULL),
+			   pcrgate_bundle_manifest_chunk(pcrgate_bundle_get_manifest(bb), 0, NULL), 32) != 0);
+	pcrgate_bundle_free(&ba);
+	pcrgate_bundle_free(&bb);
+	free(a.p);
+	free(b.p);
+}
+
 static void test_delta(void **state)
 {
 	struct opts o = {.key = content_key, .base = base_path};
@@ -387,7 +429,7 @@ static void test_delta(void **state)
 	(void)state;
 	assert_int_equal(run(&b, content_key, base_path, &ei), 0);
 	assert_int_equal(run(&b, content_key, wrong_path, &ei), PCRGATE_ERR_VERIFY);
-	assert_msg(ei, "base: the base given is not the image the delta was made against");
+	assert_msg(ei, "is not the image the delta was made against (sha256 differs)");
 	assert_int_equal(run(&b, content_key, image_path, &ei), PCRGATE_ERR_VERIFY);
 	assert_int_equal(run(&b, content_key, NULL, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
 	assert_msg(ei, "delta and no base");
@@ -420,6 +462,7 @@ static void test_signatures(void **state)
 	b = make(&o);
 	assert_int_equal(verify(&b, ts, NULL, NULL, &ei), PCRGATE_ERR_VERIFY);
 	assert_msg(ei, "manifest signature");
+	assert_msg(ei, "the certificate is revoked by a CRL of the trust store");
 	free(b.p);
 }
 
@@ -658,6 +701,12 @@ static void test_manifest_members(void **state)
 	expect(good, "payload", "chunk_size", json_integer(32768), PCRGATE_ERR_FORMAT, "payload.chunk_size");
 	expect(good, "payload", "stored_size", json_integer(1), PCRGATE_ERR_FORMAT, "makes 1 chunks");
 	expect(good, "payload", "encryption", json_string("rot13"), PCRGATE_ERR_FORMAT, "payload.encryption");
+	/* key_salt: required with encryption (the good manifest has none), refused without. */
+	expect(good, "payload", "encryption", json_string("aes-256-gcm"), PCRGATE_ERR_FORMAT,
+	       "member \"payload.key_salt\" is missing (required with aes-256-gcm)");
+	expect(good, "payload", "key_salt", json_string("00000000000000000000000000000000000000000000000000000000000000"
+							"00"),
+	       PCRGATE_ERR_FORMAT, "member \"payload.key_salt\" is present in an unencrypted payload");
 	expect(good, "payload", "chunks", json_string("x"), PCRGATE_ERR_FORMAT, "\"payload.chunks\" is not an array");
 	chunks = json_deep_copy(json_object_get(json_object_get(good, "payload"), "chunks"));
 	json_array_set_new(chunks, 1, json_string("zz"));
@@ -700,11 +749,13 @@ static void test_partial(void **state)
 	assert_int_equal(pcrgate_bundle_check_partial(pcrgate_bundle_get_manifest(b), f, &chunks, &bytes, &ei), 0);
 	assert_int_equal(chunks, 2);
 	assert_int_equal(bytes, 2 * (65536 + 16));
+	/* One bit of the second chunk flipped: only the first one still counts. */
 	fseek(f, 65536 + 20, SEEK_SET);
-	fputc(0, f);
+	fputc(a.p[off + 65536 + 20] ^ 1, f);
 	rewind(f);
 	assert_int_equal(pcrgate_bundle_check_partial(pcrgate_bundle_get_manifest(b), f, &chunks, &bytes, &ei), 0);
-	assert_int_equal(chunks, a.p[off + 65536 + 20] == 0 ? 2 : 1);
+	assert_int_equal(chunks, 1);
+	assert_int_equal(bytes, 65536 + 16);
 	fclose(f);
 	pcrgate_bundle_free(&b);
 	free(a.p);
@@ -751,6 +802,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_encrypted),
+		cmocka_unit_test(test_key_salt),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_signatures),
 		cmocka_unit_test(test_policy),

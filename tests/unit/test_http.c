@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -109,8 +110,10 @@ static const struct vroute routes[] = {
 	{"POST", "/v1/refuse", h_refuse, 0, 0},
 };
 
-static int admin_auth(void *app, const char *token)
+static int admin_auth(void *app, const char *token, char *actor, size_t cap)
 {
+	(void)actor;
+	(void)cap;
 	assert_ptr_equal(app, &raw_calls);
 	return strcmp(token, ADMIN_TOKEN) == 0 ? 0 : -1;
 }
@@ -231,22 +234,86 @@ static json_t *reply_json(const struct reply *r)
 	return j;
 }
 
-/* Sends raw bytes on a fresh connection, then reads until close or timeout; returns what came back. */
-static char *raw_exchange(uint16_t port, const char *const *parts, size_t nparts, unsigned pause_ms)
+/* What an answer must carry besides its status; NULL members are not checked. */
+struct want {
+	const char *header;    /* a substring of the response headers */
+	const char *body;      /* the whole body, exactly */
+	const char *check;     /* the JSON body's "check" member, exactly */
+	const char *error;     /* the JSON body's "error" member, exactly */
+	const char *error_has; /* a substring of the JSON body's "error" member */
+};
+
+/* A string member of a JSON reply, or fails naming it. */
+static const char *reply_member(const struct reply *r, json_t *j, const char *name)
+{
+	const char *v = json_string_value(json_object_get(j, name));
+
+	if (v == NULL)
+		fail_msg("no string \"%s\" in the reply: %s", name, r->body.p);
+	return v;
+}
+
+/* One request on a fresh connection: it must be answered with status, carrying want when not NULL. */
+static void expect_status(uint16_t port, const char *method, const char *path, const char *body, const char *auth,
+			  long status, const struct want *want)
+{
+	struct reply r = request(NULL, "http", port, method, path, body, auth);
+	json_t *j;
+
+	if (r.status != status)
+		fail_msg("%s %s: HTTP %ld, expected %ld: %s", method, path, r.status, status,
+			 r.body.p != NULL ? r.body.p : "");
+	if (want != NULL && want->header != NULL && (r.headers.p == NULL || strstr(r.headers.p, want->header) == NULL))
+		fail_msg("%s %s: no \"%s\" in the headers: %s", method, path, want->header, r.headers.p);
+	if (want != NULL && want->body != NULL) {
+		assert_non_null(r.body.p);
+		assert_string_equal(r.body.p, want->body);
+	}
+	if (want != NULL && (want->check != NULL || want->error != NULL || want->error_has != NULL)) {
+		j = reply_json(&r);
+		if (want->check != NULL)
+			assert_string_equal(reply_member(&r, j, "check"), want->check);
+		if (want->error != NULL)
+			assert_string_equal(reply_member(&r, j, "error"), want->error);
+		if (want->error_has != NULL && strstr(reply_member(&r, j, "error"), want->error_has) == NULL)
+			fail_msg("%s %s: \"%s\" not in the error: %s", method, path, want->error_has, r.body.p);
+		json_decref(j);
+	}
+	reply_free(&r);
+}
+
+#define RAW_CAP 8191
+
+/* How a raw exchange ended: a server that stalls must not pass for one that hung up. */
+enum raw_end {
+	RAW_CLOSED,  /* the server closed or reset the connection */
+	RAW_TIMEOUT, /* nothing came for 5 s while the connection stayed open */
+	RAW_FULL,    /* RAW_CAP bytes came back before either */
+};
+
+/*
+ * Sends raw bytes on a fresh connection, then reads until close, timeout or RAW_CAP bytes;
+ * returns what came back, and in *end how the reading ended.
+ */
+static char *raw_exchange(uint16_t port, const char *const *parts, size_t nparts, unsigned pause_ms,
+			  enum raw_end *end)
 {
 	struct sockaddr_in sa = {0};
 	struct timeval tv = {5, 0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char *out = calloc(1, 8192);
+	char *out = calloc(1, RAW_CAP + 1);
 	size_t i, n = 0;
 	ssize_t k;
 
 	assert_true(fd >= 0);
+	assert_non_null(out);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* A server that stops reading must not block the sends forever either. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
 	for (i = 0; i < nparts; i++) {
 		/* The server may already have answered and closed: later sends may fail, which is fine. */
 		if (send(fd, parts[i], strlen(parts[i]), MSG_NOSIGNAL) < 0)
@@ -254,8 +321,24 @@ static char *raw_exchange(uint16_t port, const char *const *parts, size_t nparts
 		if (pause_ms != 0)
 			usleep(pause_ms * 1000);
 	}
-	while (n < 8191 && (k = recv(fd, out + n, 8191 - n, 0)) > 0)
-		n += (size_t)k;
+	for (;;) {
+		if (n == RAW_CAP) {
+			*end = RAW_FULL;
+			break;
+		}
+		k = recv(fd, out + n, RAW_CAP - n, 0);
+		if (k > 0) {
+			n += (size_t)k;
+		} else if (k == 0 || errno == ECONNRESET) {
+			*end = RAW_CLOSED;
+			break;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*end = RAW_TIMEOUT;
+			break;
+		} else if (errno != EINTR) {
+			fail_msg("recv from the server: %s", strerror(errno));
+		}
+	}
 	close(fd);
 	return out;
 }
@@ -289,42 +372,17 @@ static void test_routing(void **state)
 	json_decref(j);
 	reply_free(&r);
 
-	r = request(NULL, "http", port, "GET", "/v1/things", NULL, NULL);
-	assert_int_equal(r.status, 404);
-	j = reply_json(&r);
-	assert_string_equal(json_string_value(json_object_get(j, "check")), "not-found");
-	json_decref(j);
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/v1/things/a/b", NULL, NULL);
-	assert_int_equal(r.status, 404);
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/v1/things//parts/x", NULL, NULL);
-	assert_int_equal(r.status, 404);
-	reply_free(&r);
+	expect_status(port, "GET", "/v1/things", NULL, NULL, 404, &(struct want){.check = "not-found"});
+	expect_status(port, "GET", "/v1/things/a/b", NULL, NULL, 404, NULL);
+	expect_status(port, "GET", "/v1/things//parts/x", NULL, NULL, 404, NULL);
 
-	r = request(NULL, "http", port, "DELETE", "/v1/things/1", NULL, NULL);
-	assert_int_equal(r.status, 405);
-	assert_non_null(strstr(r.headers.p, "Allow: GET"));
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/v1/raw", NULL, NULL);
-	assert_int_equal(r.status, 405);
-	assert_non_null(strstr(r.headers.p, "Allow: POST, PUT"));
-	reply_free(&r);
+	expect_status(port, "DELETE", "/v1/things/1", NULL, NULL, 405, &(struct want){.header = "Allow: GET"});
+	expect_status(port, "GET", "/v1/raw", NULL, NULL, 405, &(struct want){.header = "Allow: POST, PUT"});
 
-	r = request(NULL, "http", port, "GET", "/v1/fail", NULL, NULL);
-	assert_int_equal(r.status, 500);
-	j = reply_json(&r);
-	assert_string_equal(json_string_value(json_object_get(j, "error")), "internal error");
-	json_decref(j);
-	reply_free(&r);
+	expect_status(port, "GET", "/v1/fail", NULL, NULL, 500, &(struct want){.error = "internal error"});
 
-	r = request(NULL, "http", port, "POST", "/v1/refuse", "", NULL);
-	assert_int_equal(r.status, 422);
-	j = reply_json(&r);
-	assert_string_equal(json_string_value(json_object_get(j, "error")), "nonce abc is unknown");
-	assert_string_equal(json_string_value(json_object_get(j, "check")), "nonce");
-	json_decref(j);
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/refuse", "", NULL, 422,
+		      &(struct want){.error = "nonce abc is unknown", .check = "nonce"});
 	vhttp_stop(&h);
 	assert_null(h);
 }
@@ -345,26 +403,11 @@ static void test_json_bodies(void **state)
 	json_decref(j);
 	reply_free(&r);
 
-	r = request(NULL, "http", port, "POST", "/v1/echo", "{\"a\": [1, 2}", NULL);
-	assert_int_equal(r.status, 400);
-	j = reply_json(&r);
-	assert_string_equal(json_string_value(json_object_get(j, "check")), "json");
-	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "line 1, column 12"));
-	json_decref(j);
-	reply_free(&r);
-
-	r = request(NULL, "http", port, "POST", "/v1/echo", "[1]", NULL);
-	assert_int_equal(r.status, 400);
-	j = reply_json(&r);
-	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "JSON object"));
-	json_decref(j);
-	reply_free(&r);
-	r = request(NULL, "http", port, "POST", "/v1/echo", "", NULL);
-	assert_int_equal(r.status, 400);
-	reply_free(&r);
-	r = request(NULL, "http", port, "POST", "/v1/echo", "{\"a\":1,\"a\":2}", NULL);
-	assert_int_equal(r.status, 400);
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/echo", "{\"a\": [1, 2}", NULL, 400,
+		      &(struct want){.check = "json", .error_has = "line 1, column 12"});
+	expect_status(port, "POST", "/v1/echo", "[1]", NULL, 400, &(struct want){.error_has = "JSON object"});
+	expect_status(port, "POST", "/v1/echo", "", NULL, 400, NULL);
+	expect_status(port, "POST", "/v1/echo", "{\"a\":1,\"a\":2}", NULL, 400, NULL);
 	vhttp_stop(&h);
 }
 
@@ -372,8 +415,8 @@ static void test_body_limits(void **state)
 {
 	vhttp *h = start_plain();
 	uint16_t port = vhttp_port(h);
-	struct reply r;
 	char big[300], *out;
+	enum raw_end end;
 	const char *cl_parts[] = {"POST /v1/raw HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", "0123456789"};
 	const char *chunk_parts[] = {("PUT /v1/raw HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
 				     "Connection: close\r\n\r\n"),
@@ -389,33 +432,28 @@ static void test_body_limits(void **state)
 	/* At the cap it passes, one byte more and the handler never runs. */
 	memset(big, 'x', 64);
 	big[64] = '\0';
-	r = request(NULL, "http", port, "POST", "/v1/raw", big, NULL);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.body.p, "len=64");
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/raw", big, NULL, 200, &(struct want){.body = "len=64"});
 	assert_int_equal(atomic_load(&raw_calls), 1);
 	big[64] = 'x';
 	big[65] = '\0';
-	r = request(NULL, "http", port, "POST", "/v1/raw", big, NULL);
-	assert_int_equal(r.status, 413);
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/raw", big, NULL, 413, NULL);
 	/* A JSON route refuses by size before it parses anything. */
 	memset(big, ' ', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	big[0] = '{';
 	big[sizeof(big) - 2] = '}';
-	r = request(NULL, "http", port, "POST", "/v1/echo", big, NULL);
-	assert_int_equal(r.status, 413);
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/echo", big, NULL, 413, NULL);
 
 	/* Content-Length announces too much: 413 at once, without waiting for the body. */
-	out = raw_exchange(port, cl_parts, 2, 0);
+	out = raw_exchange(port, cl_parts, 2, 0, &end);
 	assert_non_null(strstr(out, "HTTP/1.1 413"));
 	assert_non_null(strstr(out, "body-too-large"));
+	assert_int_equal(end, RAW_CLOSED);
 	free(out);
 	/* A chunked body that grows past the cap. */
-	out = raw_exchange(port, chunk_parts, 5, 50);
+	out = raw_exchange(port, chunk_parts, 5, 50, &end);
 	assert_non_null(strstr(out, "HTTP/1.1 413"));
+	assert_int_equal(end, RAW_CLOSED);
 	free(out);
 	assert_int_equal(atomic_load(&raw_calls), 1);
 	/* One that never ends is cut off once it is far past the cap. */
@@ -429,15 +467,20 @@ static void test_body_limits(void **state)
 		endless[0] = chunk_parts[0];
 		for (i = 1; i < 40; i++)
 			endless[i] = chunk;
-		out = raw_exchange(port, endless, 40, 0);
+		out = raw_exchange(port, endless, 40, 0, &end);
 		assert_null(strstr(out, "HTTP/1.1 200"));
+		/* Cut off: closed or refused with 413, not left hanging until the client gives up. */
+		if (end == RAW_TIMEOUT || (end != RAW_CLOSED && strstr(out, "HTTP/1.1 413") == NULL))
+			fail_msg("an endless chunked body was not cut off (%s): %s",
+				 end == RAW_TIMEOUT ? "the server stalled" : "no 413", out);
 		free(out);
 	}
 	assert_int_equal(atomic_load(&raw_calls), 1);
 	/* A small chunked body is collected whole. */
-	out = raw_exchange(port, small_chunks, 3, 20);
+	out = raw_exchange(port, small_chunks, 3, 20, &end);
 	assert_non_null(strstr(out, "HTTP/1.1 200"));
 	assert_non_null(strstr(out, "len=20"));
+	assert_int_equal(end, RAW_CLOSED);
 	free(out);
 	assert_int_equal(atomic_load(&raw_calls), 2);
 	vhttp_stop(&h);
@@ -451,20 +494,11 @@ static void test_admin(void **state)
 	json_t *j;
 
 	(void)state;
-	r = request(NULL, "http", port, "GET", "/v1/admin/x", NULL, NULL);
-	assert_int_equal(r.status, 401);
-	assert_non_null(strstr(r.headers.p, "WWW-Authenticate: Bearer"));
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/v1/admin/x", NULL, "Bearer wrong");
-	assert_int_equal(r.status, 401);
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/v1/admin/x", NULL, "Basic " ADMIN_TOKEN);
-	assert_int_equal(r.status, 401);
-	reply_free(&r);
+	expect_status(port, "GET", "/v1/admin/x", NULL, NULL, 401, &(struct want){.header = "WWW-Authenticate: Bearer"});
+	expect_status(port, "GET", "/v1/admin/x", NULL, "Bearer wrong", 401, NULL);
+	expect_status(port, "GET", "/v1/admin/x", NULL, "Basic " ADMIN_TOKEN, 401, NULL);
 	/* The token is checked before the body is looked at. */
-	r = request(NULL, "http", port, "POST", "/v1/admin/x", "{not json", NULL);
-	assert_int_equal(r.status, 401);
-	reply_free(&r);
+	expect_status(port, "POST", "/v1/admin/x", "{not json", NULL, 401, NULL);
 	r = request(NULL, "http", port, "GET", "/v1/admin/x", NULL, "Bearer " ADMIN_TOKEN);
 	assert_int_equal(r.status, 200);
 	j = reply_json(&r);
@@ -489,19 +523,12 @@ static void test_health_and_metrics(void **state)
 	json_decref(j);
 	reply_free(&r);
 	atomic_store(&unhealthy, 1);
-	r = request(NULL, "http", port, "GET", "/healthz", NULL, NULL);
-	assert_int_equal(r.status, 503);
-	reply_free(&r);
+	expect_status(port, "GET", "/healthz", NULL, NULL, 503, NULL);
 	atomic_store(&unhealthy, 0);
-	r = request(NULL, "http", port, "GET", "/v1/things/1", NULL, NULL);
-	reply_free(&r);
-	r = request(NULL, "http", port, "GET", "/nowhere", NULL, NULL);
-	reply_free(&r);
-	r = request(NULL, "http", port, "POST", "/v1/refuse", "", NULL);
-	reply_free(&r);
-	r = request(NULL, "http", port, "POST", "/metrics", "", NULL);
-	assert_int_equal(r.status, 405);
-	reply_free(&r);
+	expect_status(port, "GET", "/v1/things/1", NULL, NULL, 200, NULL);
+	expect_status(port, "GET", "/nowhere", NULL, NULL, 404, NULL);
+	expect_status(port, "POST", "/v1/refuse", "", NULL, 422, NULL);
+	expect_status(port, "POST", "/metrics", "", NULL, 405, NULL);
 
 	r = request(NULL, "http", port, "GET", "/metrics", NULL, NULL);
 	assert_int_equal(r.status, 200);

@@ -134,7 +134,7 @@ static int decode(const uint8_t *payload, size_t len, int delta, uint64_t expect
 	pcrgate_errinfo_clear(ei);
 	c->len = 0;
 	c->max_seen = 0;
-	if ((r = pcrgate_payload_decoder_new(&d, delta ? bpath : NULL, expected, ei)) != 0)
+	if ((r = pcrgate_payload_decoder_new(&d, delta ? bpath : NULL, NULL, expected, ei)) != 0)
 		return r;
 	for (size_t off = 0; off < len;) {
 		size_t n = piece == 0 || len - off < piece ? len - off : piece;
@@ -290,6 +290,20 @@ static void test_delta_wrong_base(void **state)
 	assert_int_not_equal(decode(payload, plen, 0, il, 0, &c, &ei), 0);
 	assert_non_null(strstr(ei.message, "corrupt"));
 
+	/* With the base's expected sha256 the decoder refuses another base before decoding a byte. */
+	{
+		struct pcrgate_payload_decoder *d = NULL;
+		uint8_t base_md[32];
+
+		sha256(base, bl, base_md);
+		assert_int_equal(pcrgate_payload_decoder_new(&d, bpath, base_md, il, &ei), 0);
+		pcrgate_payload_decoder_free(&d);
+		base_md[0] ^= 1;
+		assert_int_equal(pcrgate_payload_decoder_new(&d, bpath, base_md, il, &ei), PCRGATE_ERR_VERIFY);
+		assert_non_null(strstr(ei.message, "sha256 differs"));
+		assert_null(d);
+	}
+
 	free(other);
 	free(c.data);
 	free(payload);
@@ -386,7 +400,7 @@ static void test_truncated(void **state)
 	assert_true(ei.has_offset);
 	assert_int_equal(ei.offset, plen - 1);
 	/* Nothing fed at all. */
-	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, 10, &ei), 0);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, 10, &ei), 0);
 	assert_int_equal(pcrgate_payload_decoder_finish(d, &ei), PCRGATE_ERR_FORMAT);
 	pcrgate_payload_decoder_free(&d);
 	pcrgate_payload_decoder_free(&d);
@@ -453,8 +467,8 @@ static void test_expected_size(void **state)
 	assert_int_equal(decode(payload, plen, 0, 100001, 4093, &c, &ei), PCRGATE_ERR_FORMAT);
 	assert_non_null(strstr(ei.message, "produces 100000 bytes, the image has 100001"));
 	/* Out of range. */
-	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, 0, &ei), PCRGATE_ERR_LIMIT);
-	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, PCRGATE_PAYLOAD_IMAGE_MAX + 1, &ei), PCRGATE_ERR_LIMIT);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, 0, &ei), PCRGATE_ERR_LIMIT);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, PCRGATE_PAYLOAD_IMAGE_MAX + 1, &ei), PCRGATE_ERR_LIMIT);
 	assert_null(d);
 	/* Several frames make a full payload; a delta is one frame. */
 	assert_non_null(two = malloc(2 * plen));
@@ -528,19 +542,19 @@ static void test_arguments(void **state)
 	assert_int_equal(pcrgate_payload_encode(ipath, bpath, 1, f, &n, &ei), PCRGATE_ERR_NOT_FOUND);
 	assert_non_null(strstr(ei.message, "base"));
 	assert_int_equal(pcrgate_payload_encode(scratch, NULL, 1, f, &n, &ei), PCRGATE_ERR_IO);
-	assert_int_equal(pcrgate_payload_decoder_new(&d, bpath, 10, &ei), PCRGATE_ERR_NOT_FOUND);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, bpath, NULL, 10, &ei), PCRGATE_ERR_NOT_FOUND);
 	write_file(ipath, NULL, 0);
 	assert_int_equal(pcrgate_payload_encode(ipath, NULL, 1, f, &n, &ei), PCRGATE_ERR_FORMAT);
 	assert_non_null(strstr(ei.message, "empty"));
-	assert_int_equal(pcrgate_payload_decoder_new(&d, ipath, 10, &ei), PCRGATE_ERR_FORMAT);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, ipath, NULL, 10, &ei), PCRGATE_ERR_FORMAT);
 	/* A 2 GiB base (sparse) and any image exceed a delta's window. */
 	assert_true((fd = open(ipath, O_WRONLY | O_TRUNC)) >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)1 << 31), 0);
 	close(fd);
-	assert_int_equal(pcrgate_payload_decoder_new(&d, ipath, 1, &ei), PCRGATE_ERR_LIMIT);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, ipath, NULL, 1, &ei), PCRGATE_ERR_LIMIT);
 	assert_non_null(strstr(ei.message, "window"));
 	assert_null(d);
-	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, 10, &ei), 0);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, 10, &ei), 0);
 	assert_int_equal(pcrgate_payload_decoder_feed(d, NULL, 0, collect_sink, NULL, &ei), 0);
 	assert_int_equal(pcrgate_payload_decoder_feed(d, (const uint8_t *)"x", 1, NULL, NULL, &ei),
 			 PCRGATE_ERR_INVALID_ARGUMENT);
@@ -568,7 +582,7 @@ static void test_sink_error(void **state)
 	(void)state;
 	fill_structured(image, sizeof(image), 2);
 	payload = encode(image, sizeof(image), NULL, 0, 1, &plen);
-	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, sizeof(image), &ei), 0);
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, sizeof(image), &ei), 0);
 	assert_int_equal(pcrgate_payload_decoder_feed(d, payload, plen, failing_sink, NULL, &ei), PCRGATE_ERR_IO);
 	assert_non_null(strstr(ei.message, "writing the image"));
 	/* A decoder that failed stays failed. */

@@ -543,8 +543,10 @@ static void *verify_many(void *arg)
 	intptr_t bad = 0;
 	int i;
 
-	for (i = 0; i < 200; i++)
+	for (i = 0; i < 200; i++) {
 		bad += pcrgate_quote_verify(&f->in, &res, NULL) != 0;
+		pcrgate_quote_result_clear(&res);
+	}
 	return (void *)bad;
 }
 

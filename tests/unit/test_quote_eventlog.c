@@ -313,6 +313,12 @@ static void test_eventlog_several(void **state)
 	assert_int_equal(f.res.eventlog_verified_count, 2);
 	assert_int_equal(f.res.eventlog_verified[0].mask, 0x313u);
 	assert_int_equal(f.res.eventlog_verified[1].mask, 0x313u);
+	/* The result keeps the logs it replayed, parsed, in order and named, for the policy. */
+	assert_int_equal(f.res.eventlog_count, 2);
+	assert_string_equal(f.res.eventlogs[0].name, "firmware");
+	assert_string_equal(f.res.eventlogs[1].name, "boot");
+	assert_int_equal(pcrgate_eventlog_count(f.res.eventlogs[0].log), 1 + 3);
+	assert_int_equal(pcrgate_eventlog_count(f.res.eventlogs[1].log), 1 + 2);
 	set_logs(&f, &boot, &fw1);
 	expect_accept(&f);
 	/* Either log alone leaves quoted PCRs unexplained, and says which logs were given. */

@@ -144,8 +144,7 @@ static void boot_log(struct lb *l, const char *version, unsigned sv)
 struct device {
 	struct lb fw, boot;
 	pcrgate_pcrs *pcrs;
-	pcrgate_quote_result qr;
-	struct pcrgate_quote_eventlog logs[2];
+	pcrgate_quote_result qr; /* with the logs parsed, as a verified quote's result keeps them */
 };
 
 static void replay_into(pcrgate_pcrs *all, const struct lb *l)
@@ -185,13 +184,17 @@ static struct device *device_new(const struct fw_opts *o, const char *version, u
 		d->qr.eventlog_verified[b].alg = banks[b];
 		d->qr.eventlog_verified[b].mask = d->qr.selection[b].mask;
 	}
-	d->logs[0] = (struct pcrgate_quote_eventlog){"firmware", d->fw.b, d->fw.len};
-	d->logs[1] = (struct pcrgate_quote_eventlog){"boot", d->boot.b, d->boot.len};
+	assert_int_equal(pcrgate_eventlog_parse(d->fw.b, d->fw.len, &d->qr.eventlogs[0].log, NULL), 0);
+	assert_int_equal(pcrgate_eventlog_parse(d->boot.b, d->boot.len, &d->qr.eventlogs[1].log, NULL), 0);
+	strcpy(d->qr.eventlogs[0].name, "firmware");
+	strcpy(d->qr.eventlogs[1].name, "boot");
+	d->qr.eventlog_count = 2;
 	return d;
 }
 
 static void device_free(struct device *d)
 {
+	pcrgate_quote_result_clear(&d->qr);
 	pcrgate_pcrs_free(&d->pcrs);
 	free(d);
 }
@@ -269,7 +272,7 @@ static void evaluate(const pcrgate_refpolicy *p, const struct device *d, pcrgate
 	pcrgate_errinfo ei;
 
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_refpolicy_evaluate(p, d->pcrs, d->logs, 2, &d->qr, v, &ei) != 0)
+	if (pcrgate_refpolicy_evaluate(p, d->pcrs, &d->qr, v, &ei) != 0)
 		fail_msg("evaluation failed: %s", ei.message);
 }
 
@@ -322,89 +325,65 @@ static void test_pass(void **state)
 	free(doc);
 }
 
-static void test_event_not_allowed(void **state)
+/*
+ * A device refused for one reason: the policy with minimum security version min, a device
+ * booting release version at security version sv from a firmware log changed as described.
+ */
+struct refusal {
+	unsigned min;
+	const char *action;          /* the boot action on PCR 4, when not the allowed one */
+	int secure_boot_off;         /* SecureBoot=00: allowed on PCR 7, but not the required 01 */
+	const char *version;
+	unsigned sv;
+	pcrgate_refpolicy_code code; /* the only reason */
+	const char *details[2];      /* each in that reason's detail, when not NULL */
+	int names_action_digest;     /* the detail also names the boot action's SHA-256 */
+	const char *release;         /* the release matched, or NULL when none must match */
+};
+
+static const struct refusal refusals[] = {
+	/* PCR, log and event index, digest. */
+	{3, "Calling EFI Application from a USB stick", 0, "1.0", 3, PCRGATE_REFPOLICY_MEASUREMENT_NOT_ALLOWED,
+	 {"PCR 4, firmware event 4 (EV_EFI_ACTION)", NULL}, 1, "gw-1.0"},
+	{3, NULL, 1, "1.0", 3, PCRGATE_REFPOLICY_REQUIRED_EVENT_MISSING, {"Secure Boot enabled", "PCR 7"}, 0, "gw-1.0"},
+	{3, NULL, 0, "2.0-unsigned", 4, PCRGATE_REFPOLICY_UNKNOWN_RELEASE, {"PCR 8", NULL}, 0, NULL},
+	{4, NULL, 0, "1.0", 3, PCRGATE_REFPOLICY_SECURITY_VERSION_LOW, {"below the minimum 4", NULL}, 0, "gw-1.0"},
+};
+
+static void test_refusal(void **state)
 {
-	char *doc = good_policy(3);
+	const struct refusal *c = *state;
+	char *doc = good_policy(c->min);
 	pcrgate_refpolicy *p = parse_ok(doc);
 	struct fw_opts o = good;
 	struct device *d;
 	pcrgate_refpolicy_verdict v;
 	char digest[65];
+	size_t i;
 
-	(void)state;
-	o.action = "Calling EFI Application from a USB stick";
-	d = device_new(&o, "1.0", 3);
-	sha256_hex(o.action, strlen(o.action), digest);
+	if (c->action != NULL)
+		o.action = c->action;
+	if (c->secure_boot_off)
+		o.secure_boot = 0;
+	d = device_new(&o, c->version, c->sv);
 	evaluate(p, d, &v);
 	print_reasons(&v);
 	assert_false(v.ok);
 	assert_int_equal(v.reason_count, 1);
-	/* PCR, log and event index, digest. */
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_MEASUREMENT_NOT_ALLOWED, "PCR 4, firmware event 4 (EV_EFI_ACTION)"));
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_MEASUREMENT_NOT_ALLOWED, digest));
-	assert_true(v.release_matched);
-	device_free(d);
-	pcrgate_refpolicy_free(&p);
-	free(doc);
-}
-
-static void test_required_missing(void **state)
-{
-	char *doc = good_policy(3);
-	pcrgate_refpolicy *p = parse_ok(doc);
-	struct fw_opts o = good;
-	struct device *d;
-	pcrgate_refpolicy_verdict v;
-
-	(void)state;
-	o.secure_boot = 0; /* allowed on PCR 7 (any SecureBoot value), but not the required 01 */
-	d = device_new(&o, "1.0", 3);
-	evaluate(p, d, &v);
-	print_reasons(&v);
-	assert_false(v.ok);
-	assert_int_equal(v.reason_count, 1);
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_REQUIRED_EVENT_MISSING, "Secure Boot enabled"));
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_REQUIRED_EVENT_MISSING, "PCR 7"));
-	device_free(d);
-	pcrgate_refpolicy_free(&p);
-	free(doc);
-}
-
-static void test_unknown_release(void **state)
-{
-	char *doc = good_policy(3);
-	pcrgate_refpolicy *p = parse_ok(doc);
-	struct device *d = device_new(&good, "2.0-unsigned", 4);
-	pcrgate_refpolicy_verdict v;
-
-	(void)state;
-	evaluate(p, d, &v);
-	print_reasons(&v);
-	assert_false(v.ok);
-	assert_int_equal(v.reason_count, 1);
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_UNKNOWN_RELEASE, "PCR 8"));
-	assert_false(v.release_matched);
-	device_free(d);
-	pcrgate_refpolicy_free(&p);
-	free(doc);
-}
-
-static void test_security_version_low(void **state)
-{
-	char *doc = good_policy(4);
-	pcrgate_refpolicy *p = parse_ok(doc);
-	struct device *d = device_new(&good, "1.0", 3);
-	pcrgate_refpolicy_verdict v;
-
-	(void)state;
-	evaluate(p, d, &v);
-	print_reasons(&v);
-	assert_false(v.ok);
-	assert_int_equal(v.reason_count, 1);
-	assert_true(has_reason(&v, PCRGATE_REFPOLICY_SECURITY_VERSION_LOW, "below the minimum 4"));
-	assert_true(v.release_matched);
-	assert_string_equal(v.release_name, "gw-1.0");
-	assert_int_equal(v.security_version, 3);
+	for (i = 0; i < sizeof(c->details) / sizeof(c->details[0]); i++)
+		if (c->details[i] != NULL)
+			assert_true(has_reason(&v, c->code, c->details[i]));
+	if (c->names_action_digest) {
+		sha256_hex(o.action, strlen(o.action), digest);
+		assert_true(has_reason(&v, c->code, digest));
+	}
+	if (c->release != NULL) {
+		assert_true(v.release_matched);
+		assert_string_equal(v.release_name, c->release);
+		assert_int_equal(v.security_version, c->sv);
+	} else {
+		assert_false(v.release_matched);
+	}
 	device_free(d);
 	pcrgate_refpolicy_free(&p);
 	free(doc);
@@ -470,7 +449,7 @@ static void test_pcr_not_quoted(void **state)
 
 	/* A quote that was not accepted cannot be evaluated. */
 	d->qr.failed = PCRGATE_QUOTE_CHECK_PCR_DIGEST;
-	assert_int_equal(pcrgate_refpolicy_evaluate(p, d->pcrs, d->logs, 2, &d->qr, &v, &ei),
+	assert_int_equal(pcrgate_refpolicy_evaluate(p, d->pcrs, &d->qr, &v, &ei),
 			 PCRGATE_ERR_INVALID_ARGUMENT);
 	device_free(d);
 	pcrgate_refpolicy_free(&p);
@@ -683,10 +662,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pass),
-		cmocka_unit_test(test_event_not_allowed),
-		cmocka_unit_test(test_required_missing),
-		cmocka_unit_test(test_unknown_release),
-		cmocka_unit_test(test_security_version_low),
+		{"test_event_not_allowed", test_refusal, NULL, NULL, (void *)&refusals[0]},
+		{"test_required_missing", test_refusal, NULL, NULL, (void *)&refusals[1]},
+		{"test_unknown_release", test_refusal, NULL, NULL, (void *)&refusals[2]},
+		{"test_security_version_low", test_refusal, NULL, NULL, (void *)&refusals[3]},
 		cmocka_unit_test(test_untrusted_data),
 		cmocka_unit_test(test_pcr_not_quoted),
 		cmocka_unit_test(test_reason_cap),

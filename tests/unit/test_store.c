@@ -2,7 +2,8 @@
  * Unit tests of the verifier's store and audit log: on SQLite (a temporary file) always, and
  * on PostgreSQL when PCRGATE_PG_URL names a database (tests/verifier/with-postgres sets one
  * up). Migrations, typed parameters with hostile values, rollback, constraint errors, the
- * audit chain, its append-only table, and concurrent appends from several threads.
+ * audit chain, its append-only table, concurrent appends from several threads, and (SQLite)
+ * the WAL kept bounded by the store's checkpointer.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -536,6 +538,78 @@ static void test_audit_concurrent(void **state)
 }
 
 /* The column readers row callbacks share: text and blobs that fit, and what they do when not. */
+/* The WAL file's size, and its header's checkpoint sequence number: SQLite moves it on as the WAL starts over. */
+static void wal_state(const char *path, uint32_t *seq, off_t *size)
+{
+	uint8_t h[32];
+	struct stat st;
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	assert_int_equal(fread(h, 1, sizeof(h), f), sizeof(h));
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	fclose(f);
+	*seq = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+	*size = st.st_size;
+}
+
+struct blob_args {
+	const char *id;
+	const uint8_t *blob;
+	size_t len;
+};
+
+static int write_blob(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct blob_args *a = arg;
+	const struct vparam p[] = {VPARAM_BLOB(a->blob, a->len), VPARAM_TEXT(a->id)};
+
+	return vstore_exec(tx, "UPDATE devices SET ek_certificate = ? WHERE id = ?", p, 2, NULL, NULL, NULL, ei);
+}
+
+/*
+ * SQLite: commits that grow the WAL past VSTORE_SQLITE_CHECKPOINT_PAGES set the store's
+ * checkpointer off, and a later commit starts the WAL over (its checkpoint sequence moves on),
+ * so the WAL file stays bounded while writers keep committing. Each commit rewrites one row's
+ * large blob, so the database stays small and the WAL is what grows.
+ */
+static void test_wal_checkpointed(void **state)
+{
+	const off_t threshold = (off_t)VSTORE_SQLITE_CHECKPOINT_PAGES * 4096;
+	const size_t chunk = 256 * 1024;
+	uint8_t *blob = malloc(chunk);
+	pcrgate_errinfo ei = {0};
+	char id[64], wal[300];
+	struct insert_args ins = {.id = id};
+	struct blob_args b = {id, blob, chunk};
+	uint32_t seq0, seq;
+	off_t size = 0, biggest = 0, written = 0;
+	vstore *s = open_store();
+
+	(void)state;
+	assert_non_null(blob);
+	key(id, sizeof(id), "wal", 1);
+	snprintf(wal, sizeof(wal), "%s/verifier.db-wal", tmpdir);
+	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), 0);
+	wal_state(wal, &seq0, &size);
+	seq = seq0;
+	/* Without checkpoints the WAL would pass four thresholds here; one round must come long before. */
+	for (unsigned i = 0; seq == seq0 && written < 4 * threshold; i++) {
+		memset(blob, (int)(i & 0xff), chunk);
+		if (vstore_run(s, write_blob, &b, &ei) != 0)
+			fail_msg("commit %u: %s", i, ei.message);
+		written += (off_t)chunk;
+		wal_state(wal, &seq, &size);
+		if (size > biggest)
+			biggest = size;
+	}
+	assert_true(seq != seq0);
+	assert_true(biggest > threshold);
+	assert_true(biggest < 3 * threshold);
+	vstore_close(&s);
+	free(blob);
+}
+
 static void test_column_readers(void **state)
 {
 	const struct vcol text = {.type = VP_TEXT, .text = "abc", .len = 3};
@@ -575,11 +649,15 @@ int main(void)
 		cmocka_unit_test(test_audit_refuses),
 		cmocka_unit_test(test_audit_concurrent),
 	};
+	const struct CMUnitTest sqlite_only[] = {
+		cmocka_unit_test(test_wal_checkpointed),
+	};
 	int failed;
 
 	run_id = (unsigned)getpid() ^ (unsigned)time(NULL);
 	failed = cmocka_run_group_tests_name("store-common", common, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store-sqlite", store, sqlite_setup, sqlite_teardown);
+	failed += cmocka_run_group_tests_name("store-sqlite-wal", sqlite_only, sqlite_setup, sqlite_teardown);
 	if (getenv("PCRGATE_PG_URL") != NULL && getenv("PCRGATE_PG_URL")[0] != '\0')
 		failed += cmocka_run_group_tests_name("store-postgresql", store, pg_setup, NULL);
 	return failed;

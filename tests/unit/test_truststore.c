@@ -414,6 +414,21 @@ static void test_caps_and_format(void **state)
 	add_root(ts, F.root);
 	add_root(ts, F.root);
 	assert_int_equal(pcrgate_truststore_root_count(ts), 1); /* the same root, once */
+	pcrgate_truststore_free(&ts);
+	/* The same root twice in one file: added once too. */
+	assert_int_equal(pcrgate_truststore_new(&ts), 0);
+	{
+		size_t plen = 0;
+		uint8_t *pem = fx_pem(F.root, NULL, &plen), *two = malloc(2 * plen);
+
+		assert_non_null(two);
+		memcpy(two, pem, plen);
+		memcpy(two + plen, pem, plen);
+		assert_int_equal(pcrgate_truststore_add_roots(ts, two, 2 * plen, "twice.pem", &ei), 0);
+		assert_int_equal(pcrgate_truststore_root_count(ts), 1);
+		free(two);
+		free(pem);
+	}
 	for (i = 1; i < PCRGATE_TRUST_MAX_ROOTS; i++) {
 		EVP_PKEY *k = fx_key(100 + (unsigned)i);
 		X509 *x = fx_cert("many roots", k, NULL, NULL, FX_ROOT, (long)i, 0, 1);
@@ -536,8 +551,8 @@ static void write_key(const char *path, EVP_PKEY *k)
 
 static void test_sign(void **state)
 {
-	char dir[] = "/tmp/pcrgate-sign.XXXXXX", c1[512], c2[512], k1[512], k2[512];
-	struct pcrgate_cms_signer_spec spec[2];
+	char dir[] = "/tmp/pcrgate-sign.XXXXXX", c1[512], c2[512], k1[512], k2[512], ch[512];
+	struct pcrgate_cms_signer_spec spec[2] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
 	struct pcrgate_cms_report rep;
 	EVP_PKEY *key2 = fx_key(0);
 	X509 *signer2 = fx_cert("second signer", key2, F.root2, F.root2_key, FX_SIGNER, 7, -1, 365);
@@ -570,6 +585,26 @@ static void test_sign(void **state)
 	assert_int_equal(rep.roots, 3u);
 	free(sig);
 	sig = NULL;
+	/* The same signer with its chain in a file of its own (spec.chain). */
+	write_pem(c1, F.signer_mid, NULL);
+	snprintf(ch, sizeof(ch), "%s/chain.pem", dir);
+	write_pem(ch, F.mid, NULL);
+	assert_int_equal(pcrgate_cms_sign(spec, 1, DATA, DATA_LEN, &sig, &len, &ei), 0);
+	assert_int_equal(pcrgate_truststore_verify_cms(F.ts, sig, len, DATA, DATA_LEN, &rep, &ei), PCRGATE_ERR_VERIFY);
+	free(sig);
+	sig = NULL;
+	spec[0].chain = ch;
+	assert_int_equal(pcrgate_cms_sign(spec, 1, DATA, DATA_LEN, &sig, &len, &ei), 0);
+	assert_int_equal(pcrgate_truststore_verify_cms(F.ts, sig, len, DATA, DATA_LEN, &rep, &ei), 0);
+	assert_int_equal(rep.verified_count, 1);
+	free(sig);
+	sig = NULL;
+	spec[0].chain = NULL;
+	unlink(ch);
+	assert_non_null(f = fopen(c1, "wb"));
+	assert_int_equal(PEM_write_X509(f, F.signer_mid), 1);
+	assert_int_equal(PEM_write_X509(f, F.mid), 1);
+	assert_int_equal(fclose(f), 0);
 	/* A key that is not the certificate's. */
 	spec[1].key = k1;
 	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_INVALID_ARGUMENT);

@@ -9,6 +9,7 @@
 
 VERIFIERD=$top_builddir/verifier/pcrgate-verifierd
 VERIFIER_PIDS=
+VERIFIER_LOGS=
 
 verifier_openssl() {
 	openssl "$@" >>"$VERIFIER_DIR/openssl.log" 2>&1 || fail "openssl $1 failed (see $VERIFIER_DIR/openssl.log)"
@@ -49,6 +50,7 @@ verifier_start() {
 	"$VERIFIERD" --config "$conf" serve >"$log" 2>&1 &
 	pid=$!
 	VERIFIER_PIDS="$VERIFIER_PIDS $pid"
+	VERIFIER_LOGS="$VERIFIER_LOGS $log"
 	for ((i = 0; i < 250; i++)); do
 		kill -0 "$pid" 2>/dev/null || fail "pcrgate-verifierd exited: $(cat "$log")"
 		if curl -sf --cacert "$VERIFIER_DIR/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
@@ -60,13 +62,23 @@ verifier_start() {
 	fail "pcrgate-verifierd did not answer on port $port: $(cat "$log")"
 }
 
-# Stops every verifier this test started (SIGTERM: a graceful stop, which must succeed).
+# Stops every verifier this test started (SIGTERM: a graceful stop, which must succeed: each
+# must exit 0). verifier_stop_all lenient, for the EXIT trap after a failure, only stops them.
 verifier_stop_all() {
-	local pid
+	local pid rc bad= i=0
+	local -a logs
+	read -r -a logs <<<"$VERIFIER_LOGS"
 	for pid in $VERIFIER_PIDS; do
-		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+		# One that is gone already still has its exit status for wait.
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rc=$?
+		[ "$rc" -eq 0 ] || bad="$bad; pid $pid exited $rc: $(tail -n 5 "${logs[i]}" 2>/dev/null)"
+		i=$((i + 1))
 	done
 	VERIFIER_PIDS=
+	VERIFIER_LOGS=
+	[ "${1:-}" = lenient ] || [ -z "$bad" ] || fail "pcrgate-verifierd did not stop cleanly$bad"
 }
 
 verifier_setup() {
@@ -100,7 +112,7 @@ verifier_setup() {
 	chmod 600 "$VERIFIER_DIR/token"
 	verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
 	VERIFIER_URL=$REPLY
-	trap 'verifier_stop_all; rm -rf "$SCRATCH"' EXIT
+	trap 'verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
 	export PCRGATE_ADMIN_URL=$VERIFIER_URL PCRGATE_ADMIN_CACERT=$VERIFIER_DIR/tls.pem
 	export PCRGATE_ADMIN_TOKEN_FILE=$VERIFIER_DIR/token
 	{
