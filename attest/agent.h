@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <tss2/tss2_esys.h>
 
+#include "boot/host/host.h"
 #include "pcrgate/common.h"
 #include "pcrgate/tpm.h"
 
@@ -33,6 +34,9 @@
 #define AGENT_DEFAULT_TLS_KEY_HANDLE 0x81000012u
 #define AGENT_DEFAULT_FIRMWARE_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define AGENT_DEFAULT_BOOT_LOG "/run/pcrgate/boot-eventlog.bin"
+#define AGENT_DEFAULT_BOOT_COMMAND "pcrgate-boot"
+#define AGENT_DEFAULT_UPDATE_TRIES 3u
+#define AGENT_DEFAULT_HEALTH_CHECK_TIMEOUT 300u
 
 /* Files in the state directory. */
 #define AGENT_COUNTER_AUTH_FILE "counter.auth" /* the counter's write authValue, mode 0600 */
@@ -41,6 +45,19 @@
 #define AGENT_DEVICE_FILE "device.json"               /* the verifier's device id (enroll) */
 #define AGENT_AUTHORIZATION_FILE "authorization.json" /* the last update authorization, mode 0600 */
 #define AGENT_CLIENT_CERT_FILE "client-cert.pem"       /* the TLS client certificate the verifier issued */
+#define AGENT_UPDATE_FILE "update.json"     /* the update in progress (update.c, commit.c) */
+#define AGENT_PENDING_FILE "pending.json"   /* an update waiting for consent */
+#define AGENT_APPROVAL_FILE "approval.json" /* the local approval of one bundle */
+#define AGENT_DOWNLOAD_DIR "download"       /* a bundle being downloaded, and a delta's base */
+#define AGENT_UPDATE_LOCK_FILE "update.lock" /* serializes update, approve and commit */
+
+/* Files the installer writes into a slot besides the ones pcrgate-boot reads. */
+#define AGENT_SLOT_POLICY_FILE "pcr-policy.json" /* the release's signed PCR policy, to unwrap while it runs */
+#define AGENT_SLOT_RELEASE_FILE "release.json"   /* the release's name, version and end of support */
+#define AGENT_SLOT_BUNDLE_HEAD "bundle.head"     /* the bundle's header, manifest and signature */
+
+#define AGENT_HEALTH_CHECK_MAX 1024
+enum { AGENT_CONSENT_AUTO = 0, AGENT_CONSENT_WINDOW = 1, AGENT_CONSENT_APPROVE = 2 };
 
 /* Which EKs to provision. */
 enum { AGENT_EK_RSA = 1, AGENT_EK_ECC = 2 };
@@ -63,6 +80,16 @@ struct agent_config {
 	char verifier_ca[AGENT_PATH_MAX];     /* CA certificate(s) of the verifier's TLS server */
 	char verifier_jws_key[AGENT_PATH_MAX]; /* the verifier's ES256 public key (PEM), for authorizations */
 	char device_group[AGENT_GROUP_MAX];   /* the group asked for at enrollment */
+	/* Updates (update.c, commit.c, bootctl.c). */
+	char boot_config[AGENT_PATH_MAX];  /* pcrgate-boot's config file, or "" for its own default */
+	char boot_command[AGENT_PATH_MAX]; /* the pcrgate-boot program */
+	unsigned update_tries;             /* trial boots armed */
+	int update_consent;                /* AGENT_CONSENT_* */
+	unsigned window_start, window_end; /* the maintenance window, minutes after local midnight */
+	char health_check[AGENT_HEALTH_CHECK_MAX]; /* a command for /bin/sh -c, or "" */
+	unsigned health_check_timeout;             /* seconds */
+	char download_ca[AGENT_PATH_MAX];          /* CA file for https bundle URLs, or "" for the system's */
+	unsigned download_connect_timeout, download_timeout, download_min_speed, download_min_speed_time;
 };
 
 /* Command-line settings; NULL means not given. */
@@ -189,15 +216,66 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
 int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *report, size_t report_len,
 		 json_t **response, int *authorized, pcrgate_errinfo *ei);
 
+/* ---- Updates (update.c, commit.c, bootctl.c; docs/updates.md "Installing an update") ---- */
+
+/* What update and commit did, for the exit status. */
+enum { AGENT_UPDATE_DONE = 0, AGENT_UPDATE_NOTHING = 1, AGENT_UPDATE_DEFERRED = 2, AGENT_UPDATE_FAILED = 3 };
+
+/* pcrgate-boot's settings, from boot_config (or its default) as pcrgate-boot resolves them. */
+int agent_boot_settings(const struct agent_config *cfg, struct host_config *host, pcrgate_errinfo *ei);
+/* The slot this boot runs and its version: the last PCR 9 slot event of boot_eventlog. */
+int agent_running_slot(const struct agent_config *cfg, unsigned *slot, char *version, size_t cap,
+		       pcrgate_errinfo *ei);
+/* Runs `pcrgate-boot COMMAND SLOT [--tries N]` (mark-empty, set-trial, mark-good, mark-bad). */
+int agent_boot_change(const struct agent_config *cfg, const char *command, unsigned slot, unsigned tries,
+		      pcrgate_errinfo *ei);
+/* `pcrgate-boot status --json`, parsed; and a slot's status in it ("trial", "good", ...). */
+int agent_boot_status(const struct agent_config *cfg, json_t **out, pcrgate_errinfo *ei);
+const char *agent_boot_slot_status(const json_t *status, unsigned slot);
+/* Runs health_check; reason gets why it failed, or "" when it passed (or none is set). */
+int agent_health_check(const struct agent_config *cfg, const char *release, unsigned slot, char *reason, size_t cap,
+		       pcrgate_errinfo *ei);
+
+/*
+ * Attests, and when the verifier authorizes a release, fetches its bundle (bundle_file, or
+ * the authorization's URL), verifies it, asks for consent, and installs it into the other
+ * slot, armed for a trial boot. *outcome: AGENT_UPDATE_*. Prints what it does.
+ */
+int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *bundle_file, int *outcome,
+		 pcrgate_errinfo *ei);
+/* Shows the update waiting for approval and approves it (release, when given, must be its). */
+int agent_approve(const struct agent_config *cfg, const char *release, pcrgate_errinfo *ei);
+/* Commits the update the running slot is trying, or reports its fallback; idempotent. */
+int agent_commit(pcrgate_tpm *tpm, const struct agent_config *cfg, int *outcome, pcrgate_errinfo *ei);
+/*
+ * The report document of an outcome, compact with sorted keys (the bytes the quote binds):
+ * release and outcome, and reason, version and end_of_support when not NULL.
+ */
+int agent_report_text(const char *release, const char *outcome, const char *reason, const char *version,
+		      const char *end_of_support, char **text, pcrgate_errinfo *ei);
+/* Sends an outcome inside an attestation; the verdict must pass. */
+int agent_send_report(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *release, const char *outcome,
+		      const char *reason, const char *version, const char *end_of_support, pcrgate_errinfo *ei);
+
+/* Takes the lock file NAME in the state directory (created 0700 when missing); *fd to agent_unlock. */
+int agent_lock_file(const struct agent_config *cfg, const char *name, int *fd, pcrgate_errinfo *ei);
+
 /* ---- Fault injection, for tests only ---- */
 
 /*
  * PCRGATE_AGENT_FAULT=cut:K kills the process (SIGKILL) just before the K-th change it is
  * about to make (a persistent object, the counter's definition or an increment, a state
- * file), as a power cut would.
+ * file's write or rename, a slot file, a pcrgate-boot state change), as a power cut would;
+ * torn:K tears the K-th instead when it can be torn (half of a file written and synced, or
+ * pcrgate-boot's record half written), else cuts before it; trace:FILE appends one line per
+ * change ("K tearable|atomic WHAT") and goes on. The library's writers report their changes
+ * through pcrgate_fault_point, which agent_fault_init hooks.
  */
 #define AGENT_FAULT_ENV "PCRGATE_AGENT_FAULT"
 int agent_fault_init(pcrgate_errinfo *ei);
+/* A change that cannot be torn. */
 void agent_fault_point(const char *what);
+/* A change; 1 when it is to be torn now (the caller tears it and dies). */
+int agent_fault_change(const char *what, int tearable);
 
 #endif

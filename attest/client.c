@@ -306,7 +306,6 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;
 	}
-	agent_fault_point("writing device.json");
 	if ((r = save_state(cfg, AGENT_DEVICE_FILE, dev, 0644, ei)) != PCRGATE_OK)
 		goto fail;
 done:

@@ -82,7 +82,49 @@ bad:
 				   "%s: '%s' is not a list of PCRs 0 to 23 such as 0-7,8,9", what, value);
 }
 
-enum key_kind { K_STRING, K_PATH, K_INDEX, K_HANDLE, K_ALG, K_EKS, K_PCRS };
+/* "auto", "window" or "approve". */
+static int set_consent(int *dst, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	if (strcmp(value, "auto") == 0)
+		*dst = AGENT_CONSENT_AUTO;
+	else if (strcmp(value, "window") == 0)
+		*dst = AGENT_CONSENT_WINDOW;
+	else if (strcmp(value, "approve") == 0)
+		*dst = AGENT_CONSENT_APPROVE;
+	else
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not auto, window or approve", what, value);
+	return PCRGATE_OK;
+}
+
+/* "HH:MM" at p: minutes after midnight, or -1. */
+static int clock_minutes(const char *p)
+{
+	if (p[0] < '0' || p[0] > '2' || p[1] < '0' || p[1] > '9' || p[2] != ':' || p[3] < '0' || p[3] > '5' ||
+	    p[4] < '0' || p[4] > '9')
+		return -1;
+	if ((p[0] - '0') * 10 + (p[1] - '0') > 23)
+		return -1;
+	return ((p[0] - '0') * 10 + (p[1] - '0')) * 60 + (p[3] - '0') * 10 + (p[4] - '0');
+}
+
+/* "HH:MM-HH:MM", local time; the end may be earlier than the start (the window spans midnight). */
+static int set_window(struct agent_config *c, const char *value, const char *what, pcrgate_errinfo *ei)
+{
+	int a, b;
+
+	if (strlen(value) != 11 || value[5] != '-' || (a = clock_minutes(value)) < 0 ||
+	    (b = clock_minutes(value + 6)) < 0 || a == b)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not a window HH:MM-HH:MM of local time (start and end differ)",
+					   what, value);
+	c->window_start = (unsigned)a;
+	c->window_end = (unsigned)b;
+	return PCRGATE_OK;
+}
+
+enum key_kind { K_STRING, K_PATH, K_INDEX, K_HANDLE, K_ALG, K_EKS, K_PCRS, K_CONSENT, K_WINDOW, K_TRIES, K_SECONDS,
+		K_SPEED };
 
 static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgate_errinfo *ei)
 {
@@ -112,6 +154,18 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 		{"verifier_ca", K_PATH, c->verifier_ca, sizeof(c->verifier_ca)},
 		{"verifier_jws_key", K_PATH, c->verifier_jws_key, sizeof(c->verifier_jws_key)},
 		{"device_group", K_STRING, c->device_group, sizeof(c->device_group)},
+		{"boot_config", K_PATH, c->boot_config, sizeof(c->boot_config)},
+		{"boot_command", K_STRING, c->boot_command, sizeof(c->boot_command)},
+		{"update_tries", K_TRIES, &c->update_tries, 0},
+		{"update_consent", K_CONSENT, &c->update_consent, 0},
+		{"update_window", K_WINDOW, NULL, 0},
+		{"health_check", K_STRING, c->health_check, sizeof(c->health_check)},
+		{"health_check_timeout", K_SECONDS, &c->health_check_timeout, 0},
+		{"download_ca", K_PATH, c->download_ca, sizeof(c->download_ca)},
+		{"download_connect_timeout", K_SECONDS, &c->download_connect_timeout, 0},
+		{"download_timeout", K_SECONDS, &c->download_timeout, 0},
+		{"download_min_speed", K_SPEED, &c->download_min_speed, 0},
+		{"download_min_speed_time", K_SECONDS, &c->download_min_speed_time, 0},
 	};
 	char where[AGENT_PATH_MAX + 48];
 	const char *v;
@@ -148,6 +202,21 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 			break;
 		case K_PCRS:
 			r = set_pcrs(keys[i].dst, v, where, ei);
+			break;
+		case K_CONSENT:
+			r = set_consent(keys[i].dst, v, where, ei);
+			break;
+		case K_WINDOW:
+			r = set_window(c, v, where, ei);
+			break;
+		case K_TRIES:
+			r = pcrgate_config_u32(keys[i].dst, v, 1, 32, "a number of trial boots", where, ei);
+			break;
+		case K_SECONDS:
+			r = pcrgate_config_u32(keys[i].dst, v, 1, 86400, "a number of seconds", where, ei);
+			break;
+		case K_SPEED:
+			r = pcrgate_config_u32(keys[i].dst, v, 1, 1000000000u, "a speed in bytes per second", where, ei);
 			break;
 		}
 	}
@@ -195,6 +264,13 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 	c.ak_alg = TPM2_ALG_ECC;
 	c.eks = AGENT_EK_RSA | AGENT_EK_ECC;
 	c.quote_pcrs = (uint32_t)(PCRGATE_PCR_MASK_FIRMWARE | PCRGATE_PCR_MASK_BOOT);
+	snprintf(c.boot_command, sizeof(c.boot_command), "%s", AGENT_DEFAULT_BOOT_COMMAND);
+	c.update_tries = AGENT_DEFAULT_UPDATE_TRIES;
+	c.health_check_timeout = AGENT_DEFAULT_HEALTH_CHECK_TIMEOUT;
+	c.download_connect_timeout = 30;
+	c.download_timeout = 3600;
+	c.download_min_speed = 1024;
+	c.download_min_speed_time = 60;
 
 	if (path == NULL && (path = secure_getenv(AGENT_CONFIG_ENV)) != NULL && *path == '\0')
 		path = NULL;
@@ -227,6 +303,9 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 	}
 	if (r == PCRGATE_OK)
 		r = check_handles(&c, ei);
+	if (r == PCRGATE_OK && c.update_consent == AGENT_CONSENT_WINDOW && c.window_start == c.window_end)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					"update_consent = window needs update_window = HH:MM-HH:MM");
 	if (r != PCRGATE_OK)
 		return r;
 	*cfg = c;
@@ -247,6 +326,11 @@ int agent_state_path(const struct agent_config *cfg, const char *name, char *out
 
 int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei)
 {
+	return agent_lock_file(cfg, AGENT_LOCK_FILE, fd, ei);
+}
+
+int agent_lock_file(const struct agent_config *cfg, const char *name, int *fd, pcrgate_errinfo *ei)
+{
 	char path[AGENT_PATH_MAX];
 	struct stat st;
 	int f;
@@ -260,7 +344,7 @@ int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei)
 	if (st.st_mode & 077)
 		pg_warn("state directory %s is accessible to others (mode %03o); it holds the counter's write secret",
 			cfg->state_dir, (unsigned)(st.st_mode & 0777));
-	if (agent_state_path(cfg, AGENT_LOCK_FILE, path, sizeof(path)) != PCRGATE_OK)
+	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
 	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
@@ -284,32 +368,63 @@ void agent_unlock(int *fd)
 }
 
 static unsigned fault_at, fault_seen;
+static int fault_tear;
+static FILE *fault_trace;
 
-int agent_fault_init(pcrgate_errinfo *ei)
+int agent_fault_change(const char *what, int tearable)
 {
-	const char *v = secure_getenv(AGENT_FAULT_ENV);
-	unsigned long at;
-	char *end;
-
-	fault_at = fault_seen = 0;
-	if (v == NULL || *v == '\0')
-		return PCRGATE_OK;
-	errno = 0;
-	at = strncmp(v, "cut:", 4) == 0 ? strtoul(v + 4, &end, 10) : 0;
-	if (at == 0 || v[4] < '1' || v[4] > '9' || *end != '\0' || errno != 0 || at > 1000000ul)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "%s: '%s' is not cut:N with N from 1", AGENT_FAULT_ENV, v);
-	fault_at = (unsigned)at;
-	return PCRGATE_OK;
+	if (fault_trace != NULL) {
+		fprintf(fault_trace, "%u %s %s\n", ++fault_seen, tearable ? "tearable" : "atomic", what);
+		fflush(fault_trace);
+		return 0;
+	}
+	if (fault_at == 0 || ++fault_seen != fault_at)
+		return 0;
+	if (fault_tear && tearable) {
+		fprintf(stderr, "pcrgate-agent: %s=torn:%u: tearing %s\n", AGENT_FAULT_ENV, fault_at, what);
+		fflush(stderr);
+		return 1;
+	}
+	fprintf(stderr, "pcrgate-agent: %s=%s:%u: killed before %s\n", AGENT_FAULT_ENV, fault_tear ? "torn" : "cut",
+		fault_at, what);
+	fflush(stderr);
+	for (;;)
+		kill(getpid(), SIGKILL);
 }
 
 void agent_fault_point(const char *what)
 {
-	if (fault_at == 0)
-		return;
-	if (++fault_seen == fault_at) {
-		fprintf(stderr, "pcrgate-agent: %s=cut:%u: killed before %s\n", AGENT_FAULT_ENV, fault_at, what);
-		fflush(stderr);
-		kill(getpid(), SIGKILL);
+	(void)agent_fault_change(what, 0);
+}
+
+int agent_fault_init(pcrgate_errinfo *ei)
+{
+	const char *v = secure_getenv(AGENT_FAULT_ENV);
+	unsigned long at = 0;
+	char *end = NULL;
+
+	fault_at = fault_seen = 0;
+	fault_tear = 0;
+	if (v == NULL || *v == '\0')
+		return PCRGATE_OK;
+	if (strncmp(v, "trace:", 6) == 0 && v[6] != '\0') {
+		if ((fault_trace = fopen(v + 6, "ae")) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s: %s: %s", AGENT_FAULT_ENV,
+						   v + 6, strerror(errno));
+		pcrgate_fault_set(agent_fault_change);
+		return PCRGATE_OK;
 	}
+	errno = 0;
+	if (strncmp(v, "cut:", 4) == 0 || (fault_tear = strncmp(v, "torn:", 5) == 0)) {
+		v += fault_tear ? 5 : 4;
+		if (*v >= '1' && *v <= '9')
+			at = strtoul(v, &end, 10);
+	}
+	if (at == 0 || *end != '\0' || errno != 0 || at > 1000000ul)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "%s: '%s' is not cut:N, torn:N (N from 1) or trace:FILE", AGENT_FAULT_ENV,
+					   secure_getenv(AGENT_FAULT_ENV));
+	fault_at = (unsigned)at;
+	pcrgate_fault_set(agent_fault_change);
+	return PCRGATE_OK;
 }

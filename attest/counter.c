@@ -151,7 +151,6 @@ static int make_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 	if (RAND_priv_bytes(auth->buffer, AGENT_COUNTER_AUTH_SIZE) != 1)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes for the secret");
 	auth->size = AGENT_COUNTER_AUTH_SIZE;
-	agent_fault_point("writing " AGENT_COUNTER_AUTH_FILE);
 	/* Created with mode 0600 before any byte is written: never readable by others. */
 	return pcrgate_file_write_atomic(path, auth->buffer, auth->size, 0600, ei);
 }

@@ -1,7 +1,8 @@
 /*
  * pcrgate-agent: the device agent's command line. Global options name the config file, the
  * TPM and the state directory; each command is one function: provision, status, counter,
- * quote, certify and unwrap, and the verifier's client: enroll, attest and report. docs/man/pcrgate-agent.1 is the manual, docs/agent.md the guide.
+ * quote, certify and unwrap; the verifier's client: enroll, attest and report; and updates:
+ * update, approve and commit. docs/man/pcrgate-agent.1 is the manual, docs/agent.md the guide.
  */
 #include "config.h"
 
@@ -18,7 +19,7 @@
 #include "jsonutil.h"
 #include "policy.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DEFERRED = 3 };
 
 #define MAX_NONCE 64       /* a TPM2B_DATA */
 #define MAX_CIPHERTEXT 512 /* an RSA-4096 block */
@@ -65,19 +66,24 @@ static void usage(FILE *f)
 	      "  attest [--report F] [--out F] attest to the verifier; keeps an update authorization\n"
 	      "  report --release R --outcome installed|committed|fell-back|failed [--reason TEXT] [--out F]\n"
 	      "                                an attestation that carries an update's outcome\n"
+	      "  update [--bundle FILE]        attest, then install the authorized release into the other slot\n"
+	      "  approve [RELEASE]             approve the update waiting for local approval\n"
+	      "  commit                        commit the release on trial (health check, attest, counter), or\n"
+	      "                                report its fallback\n"
 	      "\n"
 	      "  --config FILE   the agent's config file (default " AGENT_DEFAULT_CONFIG ", or $" AGENT_CONFIG_ENV ")\n"
 	      "  --tcti TCTI     the TPM (default: the config's tcti, else as pcrgate.conf and $PCRGATE_TCTI say)\n"
 	      "  --state-dir DIR the agent's state directory (default " AGENT_DEFAULT_STATE_DIR ")\n"
 	      "\n"
-	      "Exit status: 0 success, 1 failure (named on stderr), 2 usage error. 'man pcrgate-agent'.\n",
+	      "Exit status: 0 success, 1 failure (named on stderr), 2 usage error, 3 update deferred\n"
+	      "(maintenance window or approval). 'man pcrgate-agent'.\n",
 	      f);
 }
 
 /* A command's options. */
 struct cmd_args {
 	int json, force;
-	const char *nonce, *out, *policy, *in, *report, *release, *outcome, *reason;
+	const char *nonce, *out, *policy, *in, *report, *release, *outcome, *reason, *bundle;
 };
 
 /* Parses the options of argv[0] that allowed lists (their short letters); returns the index after them, or -1. */
@@ -89,7 +95,8 @@ static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args
 		{"in", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
 		{"force", no_argument, NULL, 'f'},    {"report", required_argument, NULL, 'r'},
 		{"release", required_argument, NULL, 'R'}, {"outcome", required_argument, NULL, 'O'},
-		{"reason", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
+		{"reason", required_argument, NULL, 'e'}, {"bundle", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -111,6 +118,9 @@ static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args
 			break;
 		case 'n':
 			a->nonce = optarg;
+			break;
+		case 'b':
+			a->bundle = optarg;
 			break;
 		case 'o':
 			a->out = optarg;
@@ -493,7 +503,7 @@ static int cmd_report(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc
 {
 	static const char *const outcomes[] = {"installed", "committed", "fell-back", "failed"};
 	struct cmd_args a;
-	json_t *doc;
+	pcrgate_errinfo ei;
 	char *text;
 	size_t k;
 	int i, rc;
@@ -513,18 +523,73 @@ static int cmd_report(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc
 	if (check_text("--release", a.release, MAX_RELEASE) != 0 ||
 	    (a.reason != NULL && check_text("--reason", a.reason, MAX_REASON) != 0))
 		return EXIT_USAGE;
-	doc = json_pack("{s:s,s:s,s:s}", "release", a.release, "outcome", a.outcome, "reason",
-			a.reason != NULL ? a.reason : "");
-	/* Sorted and compact: the bytes the quote binds are the bytes the verifier receives. */
-	if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		json_decref(doc);
-		err("report: out of memory (or the text is not UTF-8)");
+	pcrgate_errinfo_clear(&ei);
+	if (agent_report_text(a.release, a.outcome, a.reason != NULL ? a.reason : "", NULL, NULL, &text, &ei) !=
+	    PCRGATE_OK) {
+		report("report", &ei);
 		return EXIT_FAIL;
 	}
-	json_decref(doc);
 	rc = run_attest("report", cfg, tpm, (const uint8_t *)text, strlen(text), a.out);
 	free(text);
 	return rc;
+}
+
+static int update_exit(int outcome)
+{
+	return outcome == AGENT_UPDATE_DEFERRED ? EXIT_DEFERRED : outcome == AGENT_UPDATE_FAILED ? EXIT_FAIL : EXIT_OK;
+}
+
+static int cmd_update(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	int i, outcome = AGENT_UPDATE_FAILED;
+
+	if ((i = parse_cmd(argc, argv, "b", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_update(tpm, cfg, a.bundle, &outcome, &ei) != PCRGATE_OK) {
+		report("update", &ei);
+		return EXIT_FAIL;
+	}
+	return update_exit(outcome);
+}
+
+static int cmd_approve(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	int i;
+
+	(void)tpm;
+	if ((i = parse_cmd(argc, argv, "", &a)) < 0)
+		return EXIT_USAGE;
+	if (argc - i > 1) {
+		err("approve: expected at most one RELEASE");
+		return EXIT_USAGE;
+	}
+	pcrgate_errinfo_clear(&ei);
+	if (agent_approve(cfg, i < argc ? argv[i] : NULL, &ei) != PCRGATE_OK) {
+		report("approve", &ei);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_commit(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
+{
+	struct cmd_args a;
+	pcrgate_errinfo ei;
+	int i, outcome = AGENT_UPDATE_FAILED;
+
+	if ((i = parse_cmd(argc, argv, "", &a)) < 0 || no_more(argc, argv, i) != 0)
+		return EXIT_USAGE;
+	pcrgate_errinfo_clear(&ei);
+	if (agent_commit(tpm, cfg, &outcome, &ei) != PCRGATE_OK) {
+		report("commit", &ei);
+		return EXIT_FAIL;
+	}
+	return update_exit(outcome);
 }
 
 int main(int argc, char **argv)
@@ -547,6 +612,9 @@ int main(int argc, char **argv)
 		{"enroll", cmd_enroll},
 		{"attest", cmd_attest},
 		{"report", cmd_report},
+		{"update", cmd_update},
+		{"approve", cmd_approve},
+		{"commit", cmd_commit},
 	};
 	struct agent_options o;
 	struct agent_config cfg;

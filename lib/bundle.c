@@ -173,6 +173,38 @@ const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bundle *b, siz
 	return b->manifest;
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, size_t *len, pcrgate_errinfo *ei)
+{
+	size_t n;
+	uint8_t *p;
+
+	if (b == NULL || out == NULL || len == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no bundle given");
+	n = PCRGATE_BUNDLE_HEADER_SIZE + (size_t)b->hdr.manifest_len + b->hdr.sig_len;
+	if ((p = malloc(n)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	/* The header has one encoding of its fields, so this is the bundle's own first bytes. */
+	memcpy(p, PCRGATE_BUNDLE_MAGIC, 8);
+	put_be32(p + 8, b->hdr.format_version);
+	put_be32(p + 12, b->hdr.manifest_len);
+	put_be32(p + 16, b->hdr.sig_len);
+	put_be32(p + 20, (uint32_t)(b->hdr.payload_len >> 32));
+	put_be32(p + 24, (uint32_t)b->hdr.payload_len);
+	memcpy(p + PCRGATE_BUNDLE_HEADER_SIZE, b->manifest, b->hdr.manifest_len);
+	memcpy(p + PCRGATE_BUNDLE_HEADER_SIZE + b->hdr.manifest_len, b->sig, b->hdr.sig_len);
+	*out = p;
+	*len = n;
+	return PCRGATE_OK;
+}
+
 int pcrgate_bundle_trust_update_authorized(const struct pcrgate_bundle *b)
 {
 	return b != NULL && b->verified && b->m != NULL && (b->m->n_add > 0 || b->m->n_remove > 0);

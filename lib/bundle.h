@@ -81,6 +81,9 @@ PCRGATE_API const struct pcrgate_bundle_header *pcrgate_bundle_get_header(const 
 PCRGATE_API uint64_t pcrgate_bundle_payload_offset(const struct pcrgate_bundle *b);
 PCRGATE_API const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bundle *b, size_t *len);
 
+/* Header, manifest and signature as they stand at the bundle's start (malloc'd), for keeping a verified head. */
+PCRGATE_API int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, size_t *len,
+					  pcrgate_errinfo *ei);
 /* What pcrgate_bundle_verify requires beyond a good signature. */
 struct pcrgate_bundle_policy {
 	const char *compatible;        /* the hardware's compatible string, or NULL: not checked */
@@ -148,6 +151,10 @@ PCRGATE_API const char *pcrgate_bundle_manifest_notes(const struct pcrgate_bundl
 /* trust_update: how many roots it adds and how many it removes. */
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_added(const struct pcrgate_bundle_manifest *m);
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bundle_manifest *m);
+/* Added root i (DER, *len bytes) and removed root i (the sha256 of its DER, 32 bytes); NULL past the end. */
+PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i,
+							      size_t *len);
+PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i);
 
 /*
  * Reads up to cap bytes of payload into buf; *got = 0 at the end of the data. 0 or a negative
@@ -182,6 +189,25 @@ PCRGATE_API int pcrgate_bundle_stream_file(const struct pcrgate_bundle *b, FILE 
 PCRGATE_API int pcrgate_bundle_check_partial(const struct pcrgate_bundle_manifest *m, FILE *f,
 					     size_t *valid_chunks, uint64_t *valid_bytes, pcrgate_errinfo *ei);
 
+/* A file the installer writes into a slot besides its images, manifest and manifest.sig. */
+struct pcrgate_slot_file {
+	const char *name; /* a plain file name */
+	const uint8_t *data;
+	size_t len;
+};
+/*
+ * Installs a verified bundle as the slot directory out_dir, which must not exist: the payload
+ * read from f (positioned at the payload) is streamed as pcrgate_bundle_stream does (key and
+ * base_path as there) into the images the slot manifest names, each hashed while written and
+ * compared with its slot-manifest digest; then manifest, manifest.sig and the extra files. All
+ * of it goes into out_dir.partial (a leftover of an interrupted install is removed first), is
+ * synced, and is renamed to out_dir only when every check passed; a failure removes it.
+ */
+PCRGATE_API int pcrgate_bundle_install(const struct pcrgate_bundle *b, FILE *f, const uint8_t *key,
+				       const char *base_path, const char *out_dir,
+				       const struct pcrgate_slot_file *extra, size_t n_extra, pcrgate_errinfo *ei);
+/* Removes a slot directory and the files in it (nothing when it does not exist); a subdirectory is an error. */
+PCRGATE_API int pcrgate_slot_dir_remove(const char *dir, pcrgate_errinfo *ei);
 /* Signs data (the manifest, or a slot manifest): detached CMS DER, malloc'd into *sig. */
 typedef int (*pcrgate_bundle_sign_fn)(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len,
 				      pcrgate_errinfo *ei);

@@ -142,25 +142,6 @@ static int decode_b64(const char *s, size_t n, const char *path, size_t cap, uin
 	return PCRGATE_OK;
 }
 
-/* A date YYYY-MM-DD that exists in the Gregorian calendar. */
-static int valid_date(const char *s, size_t n)
-{
-	static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y, mo, d, i;
-
-	if (n != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	for (i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	mo = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1])
-		return 0;
-	return !(mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-}
-
 static int parse_slot(const json_t *root, struct pcrgate_bundle_manifest *m, pcrgate_errinfo *ei)
 {
 	struct pcrgate_manifest_error merr = {0, NULL};
@@ -422,7 +403,7 @@ static int parse_doc(const json_t *root, struct pcrgate_bundle_manifest *m, pcrg
 	if (json_object_get(root, "end_of_support") != NULL) {
 		if ((r = get_string(root, "end_of_support", "end_of_support", 10, &s, &n, ei)) != 0)
 			return r;
-		if (!valid_date(s, n))
+		if (!pcrgate_date_valid(s, n))
 			return bad(ei, "member \"end_of_support\" is not a date YYYY-MM-DD");
 		memcpy(m->end_of_support, s, n + 1);
 		m->has_end_of_support = 1;
@@ -611,4 +592,18 @@ size_t pcrgate_bundle_manifest_roots_added(const struct pcrgate_bundle_manifest 
 size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bundle_manifest *m)
 {
 	return m ? m->n_remove : 0;
+}
+
+const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i, size_t *len)
+{
+	if (m == NULL || i >= m->n_add)
+		return NULL;
+	if (len != NULL)
+		*len = m->add[i].len;
+	return m->add[i].der;
+}
+
+const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i)
+{
+	return m != NULL && i < m->n_remove ? m->remove[i] : NULL;
 }

@@ -75,14 +75,31 @@ static void tpm2_unload(void)
 	tpm2_prov = default_prov = NULL;
 }
 
+/*
+ * Outside a TLS handshake with the TPM key, the process prefers the default provider: the TPM
+ * software stack's own crypto (salted sessions, parameter encryption) and keys made from TPM
+ * public areas must not be handed to the tpm2 provider, which cannot use keys it does not hold.
+ * Only the transfer of a client with a TPM identity prefers the tpm2 provider, whichever was
+ * loaded first (the default provider is, when TPM sessions drew random numbers earlier).
+ */
+static int tpm2_prefer_default(int on)
+{
+	return EVP_set_default_properties(NULL, on ? "?provider=default" : "?provider=tpm2");
+}
+
 static void tpm2_load(void)
 {
 	if (tpm2_tcti[0] != '\0' && setenv("TPM2OPENSSL_TCTI", tpm2_tcti, 1) != 0)
 		return;
-	/* Random numbers stay with the default provider's DRBG (the tpm2 one reports no entropy to curl). */
-	tpm2_ok = RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL) == 1 &&
-		  (tpm2_prov = OSSL_PROVIDER_load(NULL, "tpm2")) != NULL &&
-		  (default_prov = OSSL_PROVIDER_load(NULL, "default")) != NULL && atexit(tpm2_unload) == 0;
+	/*
+	 * Random numbers stay with the default provider's DRBG (the tpm2 one reports no entropy to
+	 * curl). This fails when the process has drawn random numbers already (a salted TPM session
+	 * before the first request), and then the DRBG is the default provider's already.
+	 */
+	(void)RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL);
+	tpm2_ok = (tpm2_prov = OSSL_PROVIDER_load(NULL, "tpm2")) != NULL &&
+		  (default_prov = OSSL_PROVIDER_load(NULL, "default")) != NULL && atexit(tpm2_unload) == 0 &&
+		  tpm2_prefer_default(1) == 1;
 }
 
 /* The certificate (PEM) and the TPM key behind uri, which must be the certificate's. */
@@ -203,11 +220,41 @@ int httpclient_escape(const char *s, char *out, size_t cap)
 	return PCRGATE_OK;
 }
 
-/* Scheme and host of the base URL: https anywhere, http on loopback only, no credentials in it. */
-static int check_url(const char *url, int *https, pcrgate_errinfo *ei)
+int httpclient_curl_init(pcrgate_errinfo *ei)
+{
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "libcurl: %s",
+					   curl_easy_strerror(global_rc));
+	return PCRGATE_OK;
+}
+
+/* The URL without query, fragment and credentials, shortened to cap bytes; "" when that fails. */
+static void shown_url(CURLU *u, char *shown, size_t cap)
+{
+	char *s = NULL;
+	size_t n;
+
+	if (shown == NULL || cap == 0)
+		return;
+	shown[0] = '\0';
+	if (curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		return;
+	n = strlen(s);
+	if (n < cap)
+		memcpy(shown, s, n + 1);
+	else if (cap > 4)
+		snprintf(shown, cap, "%.*s...", (int)(cap - 4), s);
+	curl_free(s);
+}
+
+int httpclient_url_check(const char *url, int allow_query, int *https, char *shown, size_t cap,
+			 pcrgate_errinfo *ei)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL;
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, name[HTTPCLIENT_URL_MAX];
 	int r = PCRGATE_ERR_CONFIG;
 
 	if (u == NULL)
@@ -224,24 +271,28 @@ static int check_url(const char *url, int *https, pcrgate_errinfo *ei)
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "the URL must not carry credentials");
 		goto fail;
 	}
-	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK || strchr(url, '#') != NULL) {
+	if (!allow_query &&
+	    (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK || strchr(url, '#') != NULL)) {
 		/* The query is not echoed: it is where a token would be. */
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "the URL of host '%s': a base URL has no query or fragment",
 				    host);
 		goto fail;
 	}
+	shown_url(u, name, sizeof(name));
 	if (strcmp(scheme, "https") == 0) {
 		*https = 1;
 	} else if (strcmp(scheme, "http") == 0 && httpclient_host_is_loopback(host)) {
 		*https = 0;
 	} else if (strcmp(scheme, "http") == 0) {
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
-				    "'%s': plain http only to a loopback host (for tests); use https", url);
+				    "'%s': plain http only to a loopback host (for tests); use https", name);
 		goto fail;
 	} else {
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s': the scheme must be https", url);
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "'%s': the scheme must be https", name);
 		goto fail;
 	}
+	if (shown != NULL)
+		shown_url(u, shown, cap);
 	r = PCRGATE_OK;
 fail:
 	curl_free(scheme);
@@ -323,6 +374,30 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 
 #define SETOPT(c, opt, val) (r == CURLE_OK ? (r = curl_easy_setopt((c), (opt), (val))) : r)
 
+int httpclient_curl_defaults(void *curl, int https, const char *ca_file, long connect_timeout_ms)
+{
+	CURLcode r = CURLE_OK;
+
+	SETOPT(curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM for timeouts: callers may be threaded */
+	SETOPT(curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
+	/* A redirect could lead a token or a download to another host, or https to http. */
+	SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(curl, CURLOPT_USERAGENT, "pcrgate/" PACKAGE_VERSION);
+	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	SETOPT(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (https) {
+		SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+		SETOPT(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		/* A CA file given is the only trust: no CA directory besides it. */
+		if (ca_file != NULL) {
+			SETOPT(curl, CURLOPT_CAINFO, ca_file);
+			SETOPT(curl, CURLOPT_CAPATH, NULL);
+		}
+	}
+	return (int)r;
+}
+
 int httpclient_new(const struct httpclient_options *o, httpclient **out, pcrgate_errinfo *ei)
 {
 	httpclient *c = NULL;
@@ -333,14 +408,12 @@ int httpclient_new(const struct httpclient_options *o, httpclient **out, pcrgate
 
 	if (o == NULL || o->base_url == NULL || out == NULL)
 		return pcrgate_errinfo_set(ei, rc, PCRGATE_NO_OFFSET, "no URL");
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "libcurl: %s",
-					   curl_easy_strerror(global_rc));
+	if ((rc = httpclient_curl_init(ei)) != PCRGATE_OK)
+		return rc;
 	n = strlen(o->base_url);
 	if (n == 0 || n >= HTTPCLIENT_URL_MAX)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "the URL is empty or too long");
-	if ((rc = check_url(o->base_url, &https, ei)) != PCRGATE_OK)
+	if ((rc = httpclient_url_check(o->base_url, 0, &https, NULL, 0, ei)) != PCRGATE_OK)
 		return rc;
 	if (https && (o->ca_file == NULL || o->ca_file[0] == '\0'))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
@@ -371,25 +444,16 @@ int httpclient_new(const struct httpclient_options *o, httpclient **out, pcrgate
 		if (rc != PCRGATE_OK)
 			goto nomem;
 	}
+	/* The service's CA and nothing else (ca_file is required above): no system store. */
+	r = (CURLcode)httpclient_curl_defaults(c->curl, https, o->ca_file,
+					       o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+									 : HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS);
 	SETOPT(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	SETOPT(c->curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM for timeouts: callers may be threaded */
-	SETOPT(c->curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
-	SETOPT(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(c->curl, CURLOPT_USERAGENT, "pcrgate/" PACKAGE_VERSION);
 	SETOPT(c->curl, CURLOPT_HTTPHEADER, c->headers);
-	SETOPT(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	       o->connect_timeout_ms > 0 ? o->connect_timeout_ms : HTTPCLIENT_DEFAULT_CONNECT_TIMEOUT_MS);
 	SETOPT(c->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : HTTPCLIENT_DEFAULT_TIMEOUT_MS);
 	SETOPT(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
 	SETOPT(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (https) {
-		/* The configured CA and nothing else: no system store, no CA directory. */
-		SETOPT(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-		SETOPT(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-		SETOPT(c->curl, CURLOPT_CAINFO, o->ca_file);
-		SETOPT(c->curl, CURLOPT_CAPATH, NULL);
-		SETOPT(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 		if (o->cert_file != NULL && o->tpm_key_uri != NULL) {
 			if ((rc = load_tpm_identity(c, o->cert_file, o->tpm_key_uri, o->tcti, ei)) != PCRGATE_OK)
 				goto fail;
@@ -476,8 +540,13 @@ static int perform(httpclient *c, const char *method, const char *path, const ch
 		SETOPT(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)dlen);
 		SETOPT(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
 	}
-	if (r == CURLE_OK)
+	if (r == CURLE_OK) {
+		if (c->key != NULL)
+			tpm2_prefer_default(0);
 		r = curl_easy_perform(c->curl);
+		if (c->key != NULL)
+			tpm2_prefer_default(1);
+	}
 	/* The body is ours only during this call. */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	if (b->over || r == CURLE_FILESIZE_EXCEEDED)

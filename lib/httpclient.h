@@ -86,4 +86,25 @@ int httpclient_escape(const char *s, char *out, size_t cap);
 /* 1 when host (as in a URL: a name, an IPv4 address or a bracketed IPv6 one) is loopback. */
 int httpclient_host_is_loopback(const char *host);
 
+/*
+ * Shared with the resumable download (lib/download.h), so that every transfer follows the same
+ * rules. httpclient_curl_init: curl_global_init, once per process (PCRGATE_ERR_IO when it failed).
+ */
+int httpclient_curl_init(pcrgate_errinfo *ei);
+/*
+ * Checks a URL: https anywhere, http only to a loopback host, never credentials in it. A query
+ * or fragment is refused, unless allow_query; then it is accepted but never echoed (it may hold
+ * a token). shown (cap bytes, may be NULL) gets the URL as messages may name it: scheme, host,
+ * port and path, shortened with "..." when longer than cap. *https says which scheme it is.
+ */
+int httpclient_url_check(const char *url, int allow_query, int *https, char *shown, size_t cap,
+			 pcrgate_errinfo *ei);
+/*
+ * The settings every transfer makes on a curl handle (a CURL *): no signals, only the URL's
+ * scheme, redirects never followed, the User-Agent, the connect timeout and TCP keep-alive;
+ * for https, peer and host verification with TLS 1.2 or later against ca_file only, or with
+ * ca_file NULL against the system's CA store. Returns curl's CURLcode (0: CURLE_OK).
+ */
+int httpclient_curl_defaults(void *curl, int https, const char *ca_file, long connect_timeout_ms);
+
 #endif

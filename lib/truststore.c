@@ -507,6 +507,21 @@ const char *pcrgate_truststore_root_subject(const struct pcrgate_truststore *ts,
 	return ts->subjects[i];
 }
 
+X509 *pcrgate_truststore_root_cert(const struct pcrgate_truststore *ts, size_t i)
+{
+	return ts == NULL || i >= (size_t)sk_X509_num(ts->roots) ? NULL : sk_X509_value(ts->roots, (int)i);
+}
+
+size_t pcrgate_truststore_crl_count(const struct pcrgate_truststore *ts)
+{
+	return ts == NULL ? 0 : (size_t)sk_X509_CRL_num(ts->crls);
+}
+
+X509_CRL *pcrgate_truststore_crl(const struct pcrgate_truststore *ts, size_t i)
+{
+	return ts == NULL || i >= (size_t)sk_X509_CRL_num(ts->crls) ? NULL : sk_X509_CRL_value(ts->crls, (int)i);
+}
+
 /* True when a CRL of the store, issued and signed by issuer, lists cert. */
 static int revoked(const struct pcrgate_truststore *ts, X509 *cert, X509 *issuer)
 {

@@ -59,6 +59,48 @@ int pcrgate_truststore_root_sha256(const struct pcrgate_truststore *ts, size_t i
 /* Root i's subject, one line (RFC 2253), borrowed from the store; NULL when i is out of range. */
 const char *pcrgate_truststore_root_subject(const struct pcrgate_truststore *ts, size_t i);
 
+/* Root i's certificate and CRL i, borrowed from the store (in load order); NULL when out of range. */
+X509 *pcrgate_truststore_root_cert(const struct pcrgate_truststore *ts, size_t i);
+size_t pcrgate_truststore_crl_count(const struct pcrgate_truststore *ts);
+X509_CRL *pcrgate_truststore_crl(const struct pcrgate_truststore *ts, size_t i);
+
+/*
+ * Writing a trust-store directory (lib/truststore_write.c, in the bundle library). A store is
+ * built whole in PATH.tmp.XXXXXX beside PATH, loaded back as a device loads it, synced, and only
+ * then renamed to PATH, or swapped with the store at PATH (renameat2 RENAME_EXCHANGE) before the
+ * old one is deleted: a failure or a power cut at any moment leaves the old store or the new one,
+ * never a mix. Each durable change is a pcrgate_fault_point (file writes tearable).
+ */
+
+/* What a directory holds: nothing (missing or empty), a trust store (roots/, crl/ only), other things. */
+enum { PCRGATE_TRUST_DIR_NONE = 0, PCRGATE_TRUST_DIR_STORE = 1, PCRGATE_TRUST_DIR_OTHER = 2 };
+int pcrgate_truststore_dir_kind(const char *path);
+
+/* "<first 16 hex digits of the root's DER sha256>.pem": the file name of a root and of its CRLs. */
+#define PCRGATE_TRUST_FILE_NAME 21
+int pcrgate_truststore_file_name(X509 *root, char name[PCRGATE_TRUST_FILE_NAME]);
+
+/*
+ * Writes the store of roots (1 to PCRGATE_TRUST_MAX_ROOTS; one given twice is written once) and
+ * crls (each in crl/ under the name of the root that signed it; one signed by none of the roots
+ * is refused) at path, as above, each file PEM. An existing store at path is replaced only when
+ * replace is set; a path holding anything but roots/ and crl/ (or a symbolic link) is refused.
+ */
+int pcrgate_truststore_write(const char *path, X509 *const *roots, size_t n_roots, X509_CRL *const *crls,
+			     size_t n_crls, int replace, pcrgate_errinfo *ei);
+
+/*
+ * Applies a bundle's trust_update to the trust-store directory store_dir (docs/updates.md "Root
+ * rotation"): only for a bundle that pcrgate_bundle_verify accepted and whose
+ * pcrgate_bundle_trust_update_authorized() is 1 (else PCRGATE_ERR_VERIFY). The new roots are the
+ * store's minus those whose DER sha256 the update removes, plus those it adds; the CRLs of the
+ * roots kept stay. The result must load and hold at least one root. Applying an update the store
+ * already reflects changes nothing and succeeds, so the agent can run it again after a power
+ * cut; leftovers of an interrupted write beside store_dir (store_dir.tmp.XXXXXX) are removed first.
+ */
+struct pcrgate_bundle;
+int pcrgate_truststore_apply_update(const char *store_dir, const struct pcrgate_bundle *b, pcrgate_errinfo *ei);
+
 /* A name on one line (RFC 2253), malloc'd; NULL when out of memory. */
 char *pcrgate_x509_name_line(const X509_NAME *name);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,24 @@ int pcrgate_base64_decode(const char *s, size_t n, int alphabet, uint8_t *out, s
 int pcrgate_ct_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int pcrgate_date_valid(const char *s, size_t len)
+{
+	static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, mo, d, i;
+
+	if (s == NULL || len != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	mo = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1])
+		return 0;
+	return !(mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
 }
 
 int pcrgate_file_read(const char *path, size_t max, uint8_t **buf, size_t *len, pcrgate_errinfo *ei)
@@ -245,10 +264,37 @@ struct buffer_write {
 	size_t len;
 };
 
+static pcrgate_fault_fn fault_hook;
+
+void pcrgate_fault_set(pcrgate_fault_fn fn)
+{
+	fault_hook = fn;
+}
+
+int pcrgate_fault_point(const char *what, int tearable)
+{
+	return fault_hook != NULL ? fault_hook(what, tearable) : 0;
+}
+
+void pcrgate_fault_tear(int fd, const void *buf, size_t len)
+{
+	size_t half = len / 2 > 0 ? len / 2 : len;
+
+	if (half > 0)
+		(void)pcrgate_write_all(fd, buf, half);
+	(void)fsync(fd);
+	for (;;)
+		raise(SIGKILL);
+}
+
 static int write_buffer(void *ctx, int fd, pcrgate_errinfo *ei)
 {
 	const struct buffer_write *w = ctx;
+	char what[PATH_MAX + 8];
 
+	snprintf(what, sizeof(what), "write %s", w->path);
+	if (pcrgate_fault_point(what, 1))
+		pcrgate_fault_tear(fd, w->data, w->len);
 	if (pcrgate_write_all(fd, w->data, w->len) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", w->path, strerror(errno));
 	return PCRGATE_OK;
@@ -283,7 +329,7 @@ int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei)
 int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn, void *ctx,
 				 pcrgate_errinfo *ei)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], what[PATH_MAX + 8];
 	int fd = -1, r;
 
 	if (path == NULL || write_fn == NULL)
@@ -297,6 +343,9 @@ int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_w
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
+	/* A buffer's write is its own fault point (tearable); a streamed one is cut before. */
+	if (write_fn != write_buffer && snprintf(what, sizeof(what), "write %s", path) > 0)
+		(void)pcrgate_fault_point(what, 0);
 	if ((r = write_fn(ctx, fd, ei)) != PCRGATE_OK)
 		goto fail;
 	if (fsync(fd) != 0) {
@@ -309,6 +358,8 @@ int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_w
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
+	if (snprintf(what, sizeof(what), "rename %s", path) > 0)
+		(void)pcrgate_fault_point(what, 0);
 	if (rename(tmp, path) != 0) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 		goto fail;

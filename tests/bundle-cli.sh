@@ -136,6 +136,17 @@ grep -q "^end_of_support: 2030-12-31$" out || fail "inspect lacks end_of_support
 expect_status 0 pcrgate bundle inspect delta.pcrb --json
 grep -q '"verified": false' out || fail "inspect --json lacks verified: false"
 grep -q '"type": "delta"' out || fail "inspect --json lacks the payload type"
+# manifest_digest: the sha256 of the exact manifest bytes (offset 28, length M from the header).
+digest=$(python3 -c '
+import hashlib, struct, sys
+b = open(sys.argv[1], "rb").read()
+m = struct.unpack(">I", b[12:16])[0]
+print(hashlib.sha256(b[28:28 + m]).hexdigest())' full.pcrb) || fail "cannot hash the manifest"
+expect_status 0 pcrgate bundle inspect full.pcrb
+grep -qx "manifest_digest: $digest" out || fail "inspect shows another manifest_digest than $digest"
+expect_status 0 pcrgate bundle inspect full.pcrb --json
+python3 -c 'import json, sys; assert json.load(open("out"))["manifest_digest"] == sys.argv[1]' "$digest" ||
+	fail "inspect --json shows another manifest_digest than $digest"
 
 expect_status 0 pcrgate bundle verify full.pcrb --trust trust --compatible acme,gw-100 --min-security-version 7
 grep -q "^bundle verified: release gw-100-4.2.0" out || fail "verify output: $(cat out)"

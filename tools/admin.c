@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 
 #include "admin.h"
 #include "attest/jsonutil.h"
+#include "bundle.h"
 #include "cli.h"
 #include "verifier/api.h"
 #include "verifier/keywrap.h"
@@ -42,9 +44,9 @@ static void usage(FILE *f)
 	      "  import FILE                      import a device (JSON: ek_public, ak_public, ...)\n"
 	      "  policy put NAME FILE             store a reference policy\n"
 	      "  policy list | policy show NAME   the reference policies\n"
-	      "  release put NAME --version V --security-version S --manifest-digest HEX\n"
+	      "  release put NAME (--bundle FILE | --version V --security-version S --manifest-digest HEX)\n"
 	      "              --bundle-url URL --content-key-file F\n"
-	      "                                   register a release\n"
+	      "                                   register a release (--bundle: its fields from the bundle)\n"
 	      "  release list                     the releases\n"
 	      "  target RELEASE (--device ID | --group G)\n"
 	      "                                   roll a release out to a device or a group\n"
@@ -274,14 +276,120 @@ static json_t *content_key(const char *path)
 	return v;
 }
 
+#define RELEASE_PUT_USAGE \
+	"pcrgate admin release put NAME (--bundle FILE | --version V --security-version S " \
+	"--manifest-digest HEX) --bundle-url URL --content-key-file F"
+
+/* What a bundle says of its release: from its header and manifest, parsed but not verified. */
+struct bundle_release {
+	char name[PCRGATE_BUNDLE_RELEASE_MAX + 1];
+	char version[PCRGATE_MANIFEST_STRING_MAX + 1];
+	uint64_t security_version;
+	char digest[2 * API_MANIFEST_DIGEST_SIZE + 1]; /* sha256 of the manifest bytes, lower-case hex */
+};
+
+/*
+ * Reads --bundle: the operator registers the release the bundle carries, so the digest is of the
+ * manifest's exact bytes. The signature is the device's to check; a bundle whose manifest does
+ * not even parse is refused here.
+ */
+static int bundle_release(const char *path, struct bundle_release *out)
+{
+	const struct pcrgate_bundle_manifest *m;
+	struct pcrgate_bundle *b = NULL;
+	uint8_t md[API_MANIFEST_DIGEST_SIZE];
+	const uint8_t *bytes;
+	pcrgate_errinfo ei;
+	size_t len = 0;
+	FILE *f;
+	int r = -1;
+
+	pcrgate_errinfo_clear(&ei);
+	if ((f = fopen(path, "rb")) == NULL) {
+		cli_error("admin: release put: --bundle %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (pcrgate_bundle_read(f, &b, &ei) != 0 || pcrgate_bundle_parse_unverified(b, &ei) != 0) {
+		cli_report(path, &ei);
+		goto fail;
+	}
+	m = pcrgate_bundle_get_manifest(b);
+	bytes = pcrgate_bundle_manifest_bytes(b, &len);
+	if (pcrgate_digest(PCRGATE_ALG_SHA256, bytes, len, md) != 0) {
+		cli_error("admin: release put: cannot hash the manifest of %s", path);
+		goto fail;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", pcrgate_bundle_manifest_release(m));
+	snprintf(out->version, sizeof(out->version), "%s", pcrgate_bundle_manifest_version(m));
+	out->security_version = pcrgate_bundle_manifest_security_version(m);
+	pcrgate_hex_encode(md, sizeof(md), out->digest);
+	r = 0;
+fail:
+	pcrgate_bundle_free(&b);
+	fclose(f);
+	return r;
+}
+
+/* An explicit option that must agree with the bundle: 0, or -1 after naming the option. */
+static int agrees(const char *opt, const char *given, const char *from_bundle, int same)
+{
+	if (given == NULL || same)
+		return 0;
+	cli_error("admin: release put: %s '%s' disagrees with the bundle's '%s'", opt, given, from_bundle);
+	return -1;
+}
+
+/*
+ * With --bundle: version and digest from the bundle (br has its security version); explicit
+ * options must agree with it, and so must NAME with its release, since the agent checks all of
+ * them against the authorization. Without: checks that all were given. 0, 1 when the bundle
+ * cannot be read, -1 on a usage error (each reported).
+ */
+static int release_fields(const char *name, const char *bundle, const char **version, const char *sv,
+			  const char **digest, struct bundle_release *br)
+{
+	uint8_t given[API_MANIFEST_DIGEST_SIZE], want[API_MANIFEST_DIGEST_SIZE];
+	char svtext[24];
+	size_t glen = 0, wlen = 0;
+	uint64_t n = 0;
+
+	if (bundle == NULL) {
+		if (*version != NULL && sv != NULL && *digest != NULL)
+			return 0;
+		cli_error("admin: usage: %s", RELEASE_PUT_USAGE);
+		return -1;
+	}
+	if (bundle_release(bundle, br) != 0)
+		return 1;
+	snprintf(svtext, sizeof(svtext), "%" PRIu64, br->security_version);
+	if (agrees("NAME", name, br->name, strcmp(name, br->name) == 0) != 0 ||
+	    agrees("--version", *version, br->version, *version != NULL && strcmp(*version, br->version) == 0) != 0)
+		return -1;
+	if (sv != NULL && cli_parse_number("admin", "--security-version", sv, 0, INT64_MAX, &n) != 0)
+		return -1;
+	if (agrees("--security-version", sv, svtext, sv != NULL && n == br->security_version) != 0)
+		return -1;
+	if (*digest != NULL &&
+	    (pcrgate_hex_decode(*digest, given, sizeof(given), &glen) != 0 || glen != sizeof(given) ||
+	     pcrgate_hex_decode(br->digest, want, sizeof(want), &wlen) != 0 || !pcrgate_ct_equal(given, want, glen))) {
+		agrees("--manifest-digest", *digest, br->digest, 0);
+		return -1;
+	}
+	*version = br->version;
+	*digest = br->digest;
+	return 0;
+}
+
 static int release_put(struct admin *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"version", required_argument, NULL, 'v'},         {"security-version", required_argument, NULL, 's'},
 		{"manifest-digest", required_argument, NULL, 'm'}, {"bundle-url", required_argument, NULL, 'b'},
-		{"content-key-file", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+		{"content-key-file", required_argument, NULL, 'k'}, {"bundle", required_argument, NULL, 'B'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *version = NULL, *sv = NULL, *digest = NULL, *url = NULL, *keyfile = NULL;
+	const char *version = NULL, *sv = NULL, *digest = NULL, *url = NULL, *keyfile = NULL, *bundle = NULL;
+	struct bundle_release br;
 	uint8_t d[API_MANIFEST_DIGEST_SIZE];
 	size_t dlen = 0;
 	uint64_t secver = 0;
@@ -308,17 +416,24 @@ static int release_put(struct admin *a, int argc, char **argv)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'B':
+			bundle = optarg;
+			break;
 		default:
 			cli_error("admin: release put: unknown option or missing value '%s'", argv[optind - 1]);
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc || !version || !sv || !digest || !url || !keyfile) {
-		cli_error("admin: usage: pcrgate admin release put NAME --version V --security-version S "
-			  "--manifest-digest HEX --bundle-url URL --content-key-file F");
+	if (optind + 1 != argc || !url || !keyfile) {
+		cli_error("admin: usage: %s", RELEASE_PUT_USAGE);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_parse_number("admin", "--security-version", sv, 0, INT64_MAX, &secver) != 0)
+	memset(&br, 0, sizeof(br));
+	if ((rc = release_fields(argv[optind], bundle, &version, sv, &digest, &br)) != 0)
+		return rc > 0 ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+	if (bundle != NULL)
+		secver = br.security_version;
+	else if (cli_parse_number("admin", "--security-version", sv, 0, INT64_MAX, &secver) != 0)
 		return CLI_EXIT_USAGE;
 	if (pcrgate_hex_decode(digest, d, sizeof(d), &dlen) != 0 || dlen != API_MANIFEST_DIGEST_SIZE) {
 		cli_error("admin: --manifest-digest needs the hex of a SHA-256 digest");

@@ -166,11 +166,61 @@ int admin_show_list(struct admin *a, const char *path, const char *key, const st
 	return rc;
 }
 
+/* Members named ..._at are Unix times. */
+static int is_time(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n > 3 && strcmp(key + n - 3, "_at") == 0;
+}
+
+static int all_objects(const json_t *array)
+{
+	const json_t *e;
+	size_t i;
+
+	if (json_array_size(array) == 0)
+		return 0;
+	json_array_foreach(array, i, e)
+		if (!json_is_object(e))
+			return 0;
+	return 1;
+}
+
+/*
+ * "NAME: value" for holder's member key; one level down, an object's members as NAME.KEY and
+ * an array of objects (a device's outcomes) as NAME[i].KEY, so every value gets its own line.
+ */
+static void show_member(const char *name, const json_t *holder, const char *key, int nested)
+{
+	struct column col = {NULL, key, is_time(key)};
+	const json_t *v = json_object_get(holder, key), *e, *x;
+	char text[CELL_MAX * 4], sub[256];
+	const char *k;
+	size_t i;
+
+	if (!nested && json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x) {
+			snprintf(sub, sizeof(sub), "%s.%s", name, k);
+			show_member(sub, v, k, 1);
+		}
+		return;
+	}
+	if (!nested && all_objects(v)) {
+		json_array_foreach(v, i, e)
+			json_object_foreach((json_t *)e, k, x) {
+				snprintf(sub, sizeof(sub), "%s[%zu].%s", name, i, k);
+				show_member(sub, e, k, 1);
+			}
+		return;
+	}
+	cell(holder, &col, text, sizeof(text));
+	printf("%s: %s\n", name, text);
+}
+
 /* One object as "key: value" lines (or as JSON). */
 void admin_show_object(struct admin *a, const json_t *doc)
 {
-	struct column col = {NULL, NULL, 0};
-	char text[CELL_MAX * 4];
 	const json_t *v;
 	const char *k;
 
@@ -178,12 +228,8 @@ void admin_show_object(struct admin *a, const json_t *doc)
 		admin_print_json(doc);
 		return;
 	}
-	json_object_foreach((json_t *)doc, k, v) {
-		col.key = k;
-		col.time = strcmp(k + (strlen(k) > 3 ? strlen(k) - 3 : 0), "_at") == 0;
-		cell(doc, &col, text, sizeof(text));
-		printf("%s: %s\n", k, text);
-	}
+	json_object_foreach((json_t *)doc, k, v)
+		show_member(k, doc, k, 0);
 }
 
 /* A change: the server's answer with --json, else one line saying what was done. */

@@ -449,7 +449,23 @@ static void hex32(const uint8_t *p, char out[65])
 	pcrgate_hex_encode(p, 32, out);
 }
 
-static void print_text(const struct pcrgate_bundle *b)
+/*
+ * The sha256 of the manifest's exact bytes, in lower-case hex: what a release's manifest_digest
+ * in the verifier must be, and what the agent compares with the bundle it installs.
+ */
+static int manifest_digest(const struct pcrgate_bundle *b, char out[65])
+{
+	uint8_t md[32];
+	size_t len = 0;
+	const uint8_t *p = pcrgate_bundle_manifest_bytes(b, &len);
+
+	if (pcrgate_digest(PCRGATE_ALG_SHA256, p, len, md) != 0)
+		return -1;
+	hex32(md, out);
+	return 0;
+}
+
+static void print_text(const struct pcrgate_bundle *b, const char *digest)
 {
 	const struct pcrgate_bundle_header *h = pcrgate_bundle_get_header(b);
 	const struct pcrgate_bundle_manifest *m = pcrgate_bundle_get_manifest(b);
@@ -458,9 +474,9 @@ static void print_text(const struct pcrgate_bundle *b)
 	char hex[65];
 	size_t i;
 
-	printf("format_version: %" PRIu32 "\nmanifest: %" PRIu32 " bytes\nsignature: %" PRIu32 " bytes\n"
-	       "payload: %" PRIu64 " bytes at offset %" PRIu64 "\n",
-	       h->format_version, h->manifest_len, h->sig_len, h->payload_len, pcrgate_bundle_payload_offset(b));
+	printf("format_version: %" PRIu32 "\nmanifest: %" PRIu32 " bytes\nmanifest_digest: %s\nsignature: %" PRIu32
+	       " bytes\npayload: %" PRIu64 " bytes at offset %" PRIu64 "\n",
+	       h->format_version, h->manifest_len, digest, h->sig_len, h->payload_len, pcrgate_bundle_payload_offset(b));
 	printf("release: %s\ncompatible: %s\nversion: %s\nsecurity_version: %" PRIu32 "\n",
 	       pcrgate_bundle_manifest_release(m), pcrgate_bundle_manifest_compatible(m),
 	       pcrgate_bundle_manifest_version(m), pcrgate_bundle_manifest_security_version(m));
@@ -489,7 +505,7 @@ static void print_text(const struct pcrgate_bundle *b)
 		printf("notes:\n%s\n", notes);
 }
 
-static int print_json(const struct pcrgate_bundle *b)
+static int print_json(const struct pcrgate_bundle *b, const char *digest)
 {
 	const struct pcrgate_bundle_header *h = pcrgate_bundle_get_header(b);
 	const uint8_t *mb;
@@ -499,13 +515,13 @@ static int print_json(const struct pcrgate_bundle *b)
 
 	mb = pcrgate_bundle_manifest_bytes(b, &mlen);
 	man = json_loadb((const char *)mb, mlen, JSON_REJECT_DUPLICATES, NULL);
-	doc = json_pack("{s:b, s:s, s:o, s:o}", "verified", 0, "warning",
+	doc = json_pack("{s:b, s:s, s:o, s:s, s:o}", "verified", 0, "warning",
 			"UNVERIFIED: the signature was not checked; 'pcrgate bundle verify' checks it", "header",
 			(hdr = json_pack("{s:I, s:I, s:I, s:I, s:I}", "format_version", (json_int_t)h->format_version,
 					 "manifest_length", (json_int_t)h->manifest_len, "signature_length",
 					 (json_int_t)h->sig_len, "payload_length", (json_int_t)h->payload_len,
 					 "payload_offset", (json_int_t)pcrgate_bundle_payload_offset(b))),
-			"manifest", man);
+			"manifest_digest", digest, "manifest", man);
 	if (doc == NULL)
 		return -1;
 	r = json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
@@ -518,6 +534,7 @@ static int cmd_inspect(int argc, char **argv)
 	struct pcrgate_bundle *b = NULL;
 	pcrgate_errinfo ei;
 	const char *path = NULL;
+	char digest[65];
 	FILE *f = NULL;
 	int i, json = 0, rc = CLI_EXIT_FAIL;
 
@@ -525,7 +542,8 @@ static int cmd_inspect(int argc, char **argv)
 		if (cli_is_help(argv[i])) {
 			puts("usage: pcrgate bundle inspect BUNDLE [--json]\n\n"
 			     "Shows a bundle's header and manifest WITHOUT checking its signature: nothing shown\n"
-			     "is trustworthy. 'pcrgate bundle verify' checks a bundle.");
+			     "is trustworthy. 'pcrgate bundle verify' checks a bundle. manifest_digest is the\n"
+			     "sha256 of the manifest's bytes, the digest 'pcrgate admin release put' registers.");
 			return CLI_EXIT_OK;
 		}
 		if (strcmp(argv[i], "--json") == 0) {
@@ -550,12 +568,16 @@ static int cmd_inspect(int argc, char **argv)
 		cli_report("bundle inspect", &ei);
 		goto fail;
 	}
+	if (manifest_digest(b, digest) != 0) {
+		cli_error("bundle inspect: cannot compute the manifest's sha256");
+		goto fail;
+	}
 	if (json) {
-		if (print_json(b) != 0)
+		if (print_json(b, digest) != 0)
 			goto fail;
 	} else {
 		puts("UNVERIFIED: the signature was not checked; 'pcrgate bundle verify' checks it.");
-		print_text(b);
+		print_text(b, digest);
 	}
 	rc = CLI_EXIT_OK;
 fail:

@@ -2,8 +2,8 @@
  * pcrgate bundle extract, and the checks it shares with `verify` (tools/bundle.c): a verified
  * bundle's slot written as pcrgate-boot reads it (the images split at the slot manifest's
  * sizes, each checked against its digest as it is written, the manifest and its signature),
- * into a temporary directory beside --out that is renamed into place only when everything
- * checked out, so a failure leaves nothing.
+ * into OUT.partial, renamed into place only when everything checked out
+ * (pcrgate_bundle_install), so a failure leaves nothing.
  */
 #include "config.h"
 
@@ -164,108 +164,6 @@ fail:
 }
 
 
-/* The sink of extract: the image stream cut into the slot's files, each hashed as written. */
-struct slot_writer {
-	const struct pcrgate_manifest *slot;
-	const char *dir;
-	size_t img;     /* the image being written */
-	uint64_t done;  /* its bytes so far */
-	int fd;
-	EVP_MD_CTX *md;
-	char error[160];
-};
-
-static int writer_fail(struct slot_writer *w, int code, const char *what)
-{
-	snprintf(w->error, sizeof(w->error), "%s %s: %s", what,
-		 w->img < w->slot->n_images ? w->slot->images[w->img].name : "-", code == PCRGATE_ERR_IO ? strerror(errno) : "");
-	return code;
-}
-
-/* Ends the current image: its digest against the slot manifest, then synced and closed. */
-static int writer_close_image(struct slot_writer *w)
-{
-	uint8_t md[32];
-	unsigned n = 0;
-
-	if (EVP_DigestFinal_ex(w->md, md, &n) != 1 || n != 32)
-		return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
-	if (!pcrgate_ct_equal(md, w->slot->images[w->img].sha256, 32)) {
-		snprintf(w->error, sizeof(w->error), "image %s: sha256 differs from the slot manifest",
-			 w->slot->images[w->img].name);
-		return PCRGATE_ERR_VERIFY;
-	}
-	if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-		w->fd = -1;
-		return writer_fail(w, PCRGATE_ERR_IO, "writing");
-	}
-	w->fd = -1;
-	w->img++;
-	w->done = 0;
-	return PCRGATE_OK;
-}
-
-static int writer_write(void *ctx, const uint8_t *data, size_t len)
-{
-	struct slot_writer *w = ctx;
-	const struct pcrgate_manifest_image *im;
-	size_t n;
-	ssize_t k;
-	int r;
-
-	while (len > 0) {
-		if (w->img >= w->slot->n_images) {
-			snprintf(w->error, sizeof(w->error), "the image is longer than the slot manifest's images");
-			return PCRGATE_ERR_LIMIT;
-		}
-		im = &w->slot->images[w->img];
-		if (w->fd < 0) {
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", w->dir, im->name);
-			if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-				return writer_fail(w, PCRGATE_ERR_IO, "creating");
-			if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
-				return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
-		}
-		n = im->size - w->done < len ? (size_t)(im->size - w->done) : len;
-		if (EVP_DigestUpdate(w->md, data, n) != 1)
-			return writer_fail(w, PCRGATE_ERR_CRYPTO, "sha256 of");
-		for (size_t off = 0; off < n; off += (size_t)k) {
-			k = write(w->fd, data + off, n - off);
-			if (k < 0 && errno == EINTR) {
-				k = 0;
-				continue;
-			}
-			if (k <= 0)
-				return writer_fail(w, PCRGATE_ERR_IO, "writing");
-		}
-		w->done += n;
-		data += n;
-		len -= n;
-		if (w->done == im->size && (r = writer_close_image(w)) != 0)
-			return r;
-	}
-	return PCRGATE_OK;
-}
-
-/* Removes what extract put into its temporary directory (the slot's images, manifest and signature) and the directory. */
-static void remove_tmp(const char *dir, const struct pcrgate_manifest *slot)
-{
-	static const char *const files[] = {"manifest", "manifest.sig"};
-	char path[4096];
-	size_t i;
-
-	for (i = 0; slot != NULL && i < slot->n_images; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, slot->images[i].name);
-		unlink(path);
-	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 static void usage_extract(FILE *f)
 {
 	fputs("usage: pcrgate bundle extract BUNDLE --trust DIR [--content-key FILE] [--base-slot DIR]\n"
@@ -273,8 +171,8 @@ static void usage_extract(FILE *f)
 	      "\n"
 	      "Verifies the bundle as 'pcrgate bundle verify' does and writes the slot it contains into\n"
 	      "SLOTDIR (which must not exist): the images the slot manifest names, manifest and\n"
-	      "manifest.sig, as pcrgate-boot reads a slot. Written into a temporary directory beside\n"
-	      "SLOTDIR and renamed into place once every check passed; a failure leaves nothing.\n",
+	      "manifest.sig, as pcrgate-boot reads a slot. Written into SLOTDIR.partial and renamed\n"
+	      "into place once every check passed; a failure leaves nothing.\n",
 	      f);
 }
 
@@ -283,18 +181,13 @@ int cmd_bundle_extract(int argc, char **argv)
 	struct bundle_check_args a;
 	struct pcrgate_bundle *b = NULL;
 	const struct pcrgate_bundle_manifest *m;
-	struct slot_writer w;
 	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE];
 	pcrgate_errinfo ei;
-	const uint8_t *bytes;
 	struct stat st;
-	char *base = NULL, *tmp = NULL, path[4096];
-	size_t len;
+	char *base = NULL;
 	FILE *f = NULL;
 	int r, have_key = 0;
 
-	memset(&w, 0, sizeof(w));
-	w.fd = -1;
 	if ((r = bundle_parse_check("extract", argc, argv, 1, usage_extract, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (lstat(a.out, &st) == 0) {
@@ -305,56 +198,8 @@ int cmd_bundle_extract(int argc, char **argv)
 		goto fail;
 	r = CLI_EXIT_FAIL;
 	m = pcrgate_bundle_get_manifest(b);
-	w.slot = pcrgate_bundle_manifest_slot(m);
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", a.out) < 0 || mkdtemp(tmp) == NULL || chmod(tmp, 0755) != 0) {
-		cli_error("bundle extract: cannot create a directory beside %s: %s", a.out, strerror(errno));
-		if (tmp != NULL)
-			rmdir(tmp);
-		free(tmp);
-		tmp = NULL;
-		goto fail;
-	}
-	w.dir = tmp;
-	if ((w.md = EVP_MD_CTX_new()) == NULL) {
-		cli_error("bundle extract: out of memory");
-		goto fail;
-	}
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_bundle_stream_file(b, f, have_key ? key : NULL, base, writer_write, &w, &ei) != 0) {
-		if (w.error[0] != '\0')
-			cli_error("bundle extract: %s", w.error);
-		else
-			cli_report("bundle extract", &ei);
-		goto fail;
-	}
-	if (w.img != w.slot->n_images) {
-		cli_error("bundle extract: the image is shorter than the slot manifest's images");
-		goto fail;
-	}
-	bytes = pcrgate_bundle_manifest_slot_manifest(m, &len);
-	snprintf(path, sizeof(path), "%s/manifest", tmp);
-	if (pcrgate_file_write_atomic(path, bytes, len, 0644, &ei) != 0) {
-		cli_report("bundle extract", &ei);
-		goto fail;
-	}
-	bytes = pcrgate_bundle_manifest_slot_manifest_sig(m, &len);
-	snprintf(path, sizeof(path), "%s/manifest.sig", tmp);
-	if (pcrgate_file_write_atomic(path, bytes, len, 0644, &ei) != 0) {
-		cli_report("bundle extract", &ei);
-		goto fail;
-	}
-	if (pcrgate_fsync_dir(tmp, &ei) != 0) {
-		cli_report("bundle extract", &ei);
-		goto fail;
-	}
-	if (rename(tmp, a.out) != 0) {
-		cli_error("bundle extract: cannot move %s to %s: %s", tmp, a.out, strerror(errno));
-		goto fail;
-	}
-	free(tmp);
-	tmp = NULL;
-	snprintf(path, sizeof(path), "%s/..", a.out);
-	if (pcrgate_fsync_dir(path, &ei) != 0) {
+	if (pcrgate_bundle_install(b, f, have_key ? key : NULL, base, a.out, NULL, 0, &ei) != 0) {
 		cli_report("bundle extract", &ei);
 		goto fail;
 	}
@@ -364,13 +209,6 @@ int cmd_bundle_extract(int argc, char **argv)
 	r = CLI_EXIT_OK;
 fail:
 	OPENSSL_cleanse(key, sizeof(key));
-	if (w.fd >= 0)
-		close(w.fd);
-	if (tmp != NULL) {
-		remove_tmp(tmp, w.slot);
-		free(tmp);
-	}
-	EVP_MD_CTX_free(w.md);
 	if (base != NULL)
 		unlink(base);
 	free(base);

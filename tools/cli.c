@@ -68,6 +68,11 @@ int cli_is_help(const char *arg)
 
 int cli_print_pcrs(const pcrgate_pcrs *pcrs)
 {
+	return cli_write_pcrs(stdout, pcrs);
+}
+
+int cli_write_pcrs(FILE *f, const pcrgate_pcrs *pcrs)
+{
 	char hex[2 * PCRGATE_MAX_DIGEST + 1];
 	const uint8_t *v;
 	size_t b, len;
@@ -80,7 +85,7 @@ int cli_print_pcrs(const pcrgate_pcrs *pcrs)
 			if ((v = pcrgate_pcrs_get(pcrs, alg, p, &len)) == NULL)
 				continue;
 			pcrgate_hex_encode(v, len, hex);
-			if (printf("%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
+			if (fprintf(f, "%s:%u=%s\n", pcrgate_alg_name(alg), p, hex) < 0)
 				return -1;
 		}
 	}

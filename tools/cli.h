@@ -34,6 +34,8 @@ int cli_parse_number(const char *context, const char *opt, const char *s, uint64
 		     uint64_t *out);
 /* Prints one BANK:INDEX=HEX line per value pcrs holds, banks sorted by name; 0 or -1 on a write error. */
 int cli_print_pcrs(const pcrgate_pcrs *pcrs);
+/* The same lines on f. */
+int cli_write_pcrs(FILE *f, const pcrgate_pcrs *pcrs);
 
 /* One command of a group: `pcrgate [GROUP] NAME ARGS`; run gets argv[0] == NAME. */
 struct cli_command {

@@ -7,9 +7,7 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,120 +475,16 @@ static void usage_trust_store(FILE *f)
 	      f);
 }
 
-/* Removes the .pem files of dir. */
-static int clear_pem_files(const char *dir)
-{
-	char path[4096];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int r = 0;
-
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-
-		if (l < 5 || strcmp(de->d_name + l - 4, ".pem") != 0)
-			continue;
-		if (key_join(path, sizeof(path), dir, de->d_name) != 0 || unlink(path) != 0)
-			r = -1;
-	}
-	closedir(d);
-	return r;
-}
-
-/* Removes a store directory trust-store built or replaced: roots/ and crl/ with their .pem files, then dir. */
-static int remove_store(const char *dir)
-{
-	static const char *const subs[] = {"roots", "crl"};
-	char sub[4096];
-	size_t i;
-	int r = 0;
-
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (key_join(sub, sizeof(sub), dir, subs[i]) != 0 || clear_pem_files(sub) != 0 ||
-		    (rmdir(sub) != 0 && errno != ENOENT))
-			r = -1;
-	return rmdir(dir) != 0 ? -1 : r;
-}
-
-/* Whether dir holds an entry other than roots/ and crl/: what --force must never delete. */
-static int holds_other(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int other = 0;
-
-	if (d == NULL)
-		return errno == ENOENT ? 0 : 1;
-	while (!other && (de = readdir(d)) != NULL)
-		other = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-			strcmp(de->d_name, "roots") != 0 && strcmp(de->d_name, "crl") != 0;
-	closedir(d);
-	return other;
-}
-
-/* Writes roots/NAME.pem and crl/NAME.pem of each --root into dir (shown as out in the output). */
-static int write_store(const struct key_args *a, const char *dir, const char *out)
-{
-	char roots_dir[4096], crl_dir[4096], path[4096], shown[4096], file[64], hex[65];
-	X509_CRL *crl = NULL;
-	X509 *root = NULL;
-	uint8_t md[32];
-	unsigned int n;
-	size_t i;
-	int rc = -1;
-
-	if (key_join(roots_dir, sizeof(roots_dir), dir, "roots") != 0 ||
-	    key_join(crl_dir, sizeof(crl_dir), dir, "crl") != 0 || key_make_dir("trust-store", roots_dir) != 0 ||
-	    key_make_dir("trust-store", crl_dir) != 0)
-		return -1;
-	/* A device reads the store: readable by all, like any CA certificate directory. */
-	if (chmod(dir, 0755) != 0 || chmod(roots_dir, 0755) != 0 || chmod(crl_dir, 0755) != 0) {
-		cli_error("key trust-store: %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < a->n_roots; i++) {
-		if (key_load_root(a->roots[i], NULL, &root, NULL) != 0)
-			goto fail;
-		if (X509_digest(root, EVP_sha256(), md, &n) != 1 || n != 32) {
-			pcrgate_log_openssl(__func__, "X509_digest");
-			cli_error("key trust-store: cannot compute the fingerprint of the root in %s", a->roots[i]);
-			goto fail;
-		}
-		pcrgate_hex_encode(md, 32, hex);
-		snprintf(file, sizeof(file), "%.16s.pem", hex);
-		snprintf(shown, sizeof(shown), "%s/roots/%s", out, file);
-		if (key_join(path, sizeof(path), roots_dir, file) != 0 || key_write_pem(path, root, NULL, NULL) != 0)
-			goto fail;
-		key_print_cert("root", shown, root);
-		if (key_join(path, sizeof(path), a->roots[i], "crl.pem") != 0)
-			goto fail;
-		if (key_exists(path)) {
-			if (key_read_crl(path, root, &crl) != 0 || key_join(path, sizeof(path), crl_dir, file) != 0 ||
-			    key_write_pem(path, NULL, crl, NULL) != 0)
-				goto fail;
-			printf("crl %s/crl/%s: %d revoked\n", out, file, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
-			X509_CRL_free(crl);
-			crl = NULL;
-		}
-		X509_free(root);
-		root = NULL;
-	}
-	rc = 0;
-fail:
-	X509_CRL_free(crl);
-	X509_free(root);
-	return rc;
-}
-
 static int cmd_trust_store(int argc, char **argv)
 {
-	char roots_dir[4096], crl_dir[4096], parent[4096], *tmp = NULL;
-	struct pcrgate_truststore *ts = NULL;
+	X509 *roots[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
+	X509_CRL *crls[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
+	X509 *crl_root[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
+	char path[4096], name[PCRGATE_TRUST_FILE_NAME];
+	size_t i, nc = 0;
 	pcrgate_errinfo ei;
 	struct key_args a;
-	int r, exists, rc = CLI_EXIT_FAIL;
+	int r, kind, rc = CLI_EXIT_FAIL;
 
 	if ((r = key_parse(argc, argv, "trust-store", "akm", usage_trust_store, 1, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -598,54 +492,45 @@ static int cmd_trust_store(int argc, char **argv)
 		cli_error("key trust-store: --root and --out are required");
 		return CLI_EXIT_USAGE;
 	}
-	if (key_join(roots_dir, sizeof(roots_dir), a.out, "roots") != 0 ||
-	    key_join(crl_dir, sizeof(crl_dir), a.out, "crl") != 0 || key_join(parent, sizeof(parent), a.out, "..") != 0)
-		return CLI_EXIT_USAGE;
-	if ((exists = key_exists(a.out)) && holds_other(a.out)) {
+	if ((kind = pcrgate_truststore_dir_kind(a.out)) == PCRGATE_TRUST_DIR_OTHER) {
 		cli_error("key trust-store: %s holds files other than a trust store; give a new directory", a.out);
 		return CLI_EXIT_USAGE;
 	}
-	if (!a.force && (key_exists(roots_dir) || key_exists(crl_dir))) {
+	if (!a.force && kind == PCRGATE_TRUST_DIR_STORE) {
 		cli_error("key trust-store: %s already holds a trust store; --force replaces it", a.out);
 		return CLI_EXIT_USAGE;
 	}
+	/* Each root's certificate, and its CRL when 'pcrgate key revoke' made one. */
+	for (i = 0; i < a.n_roots; i++) {
+		if (key_load_root(a.roots[i], NULL, &roots[i], NULL) != 0 ||
+		    key_join(path, sizeof(path), a.roots[i], "crl.pem") != 0)
+			goto fail;
+		if (key_exists(path)) {
+			if (key_read_crl(path, roots[i], &crls[nc]) != 0)
+				goto fail;
+			crl_root[nc++] = roots[i];
+		}
+	}
 	/* Built beside --out and swapped in whole: a failure or a crash never leaves half a store. */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", a.out) < 0 || mkdtemp(tmp) == NULL) {
-		cli_error("key trust-store: cannot create a directory beside %s: %s", a.out, strerror(errno));
-		free(tmp);
-		return CLI_EXIT_FAIL;
-	}
-	if (write_store(&a, tmp, a.out) != 0)
-		goto fail;
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_truststore_load(&ts, tmp, &ei) != 0) {
+	if (pcrgate_truststore_write(a.out, roots, a.n_roots, crls, nc, a.force, &ei) != 0) {
 		cli_report("key trust-store", &ei);
 		goto fail;
 	}
-	if (pcrgate_fsync_dir(tmp, &ei) != 0) {
-		cli_report("key trust-store", &ei);
-		goto fail;
-	}
-	if (exists ? renameat2(AT_FDCWD, tmp, AT_FDCWD, a.out, RENAME_EXCHANGE) != 0 : rename(tmp, a.out) != 0) {
-		cli_error("key trust-store: cannot put the new store at %s: %s", a.out, strerror(errno));
-		goto fail;
-	}
-	if (pcrgate_fsync_dir(parent, &ei) != 0) {
-		cli_report("key trust-store", &ei);
-		goto fail;
-	}
-	/* After the swap tmp holds the old store. */
-	if (exists && remove_store(tmp) != 0)
-		cli_error("key trust-store: warning: the old store is left in %s: %s", tmp, strerror(errno));
-	free(tmp);
-	tmp = NULL;
+	for (i = 0; i < a.n_roots; i++)
+		if (pcrgate_truststore_file_name(roots[i], name) == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/roots/%s", a.out, name) < sizeof(path))
+			key_print_cert("root", path, roots[i]);
+	for (i = 0; i < nc; i++)
+		if (pcrgate_truststore_file_name(crl_root[i], name) == 0)
+			printf("crl %s/crl/%s: %d revoked\n", a.out, name,
+			       sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crls[i])));
 	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 fail:
-	if (tmp != NULL) {
-		remove_store(tmp);
-		free(tmp);
+	for (i = 0; i < PCRGATE_TRUST_MAX_ROOTS; i++) {
+		X509_free(roots[i]);
+		X509_CRL_free(crls[i]);
 	}
-	pcrgate_truststore_free(&ts);
 	return rc;
 }
 

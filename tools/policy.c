@@ -2,7 +2,8 @@
  * pcrgate policy: PCR policies of a release. `predict` computes the PCR 8 and 9 values
  * that booting a slot will produce, in each bank, from the slot's manifest alone and
  * without a TPM: it builds the events with the boot core's own code (pcrgate_boot_events),
- * so a vendor can sign the PCR policy of a release before any device boots it. `sign`,
+ * so a vendor can sign the PCR policy of a release before any device boots it. `expect`
+ * (tools/policy_expect.c) does the same from a manifest file, in the form `sign` reads; `sign`,
  * `auth-digest` and `verify-certify` live in tools/policy_sign.c.
  */
 #include "config.h"
@@ -21,6 +22,7 @@
 #include "attest/jsonutil.h"
 #include "cli.h"
 #include "policy_draft.h"
+#include "policy_expect.h"
 #include "policy_sign.h"
 
 #define PATH_MAX_POLICY 4096
@@ -162,31 +164,6 @@ static int parse_banks(const char *list, uint16_t *algs, size_t *count)
 	return 0;
 }
 
-/* Replays the boot's events from zero in each bank. */
-static int predict(const struct pcrgate_boot_event *ev, size_t n, const uint16_t *algs, size_t nalgs,
-		   pcrgate_pcrs *pcrs)
-{
-	uint8_t value[2][PCRGATE_MAX_DIGEST], d[PCRGATE_MAX_DIGEST];
-	const unsigned index[2] = {PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT};
-	size_t b, i, size;
-	unsigned k;
-
-	for (b = 0; b < nalgs; b++) {
-		size = pcrgate_alg_digest_size(algs[b]);
-		memset(value, 0, sizeof(value));
-		for (i = 0; i < n; i++) {
-			k = ev[i].pcr == PCRGATE_PCR_BOOT_IMAGES ? 0 : 1;
-			if (pcrgate_digest(algs[b], ev[i].data + ev[i].hashed_off, ev[i].hashed_len, d) != 0 ||
-			    pcrgate_pcr_extend(algs[b], value[k], d) != 0)
-				return -1;
-		}
-		for (k = 0; k < 2; k++)
-			if (pcrgate_pcrs_set(pcrs, algs[b], index[k], value[k], size) != 0)
-				return -1;
-	}
-	return 0;
-}
-
 static int print_json(const pcrgate_pcrs *pcrs)
 {
 	json_t *root = jsonutil_pcrs(pcrs);
@@ -201,15 +178,12 @@ static int print_json(const pcrgate_pcrs *pcrs)
 
 static int cmd_predict(int argc, char **argv)
 {
-	struct pcrgate_boot_event events[PCRGATE_BOOT_MAX_EVENTS];
-	struct pcrgate_manifest_error perr = {0, NULL};
-	struct pcrgate_manifest m;
 	uint16_t algs[PCRGATE_MAX_BANKS];
-	uint8_t digest[32], *buf = NULL;
+	uint8_t *buf = NULL;
 	char path[PATH_MAX_POLICY];
 	pcrgate_pcrs *pcrs = NULL;
 	pcrgate_errinfo ei;
-	size_t nalgs = 0, len = 0, n = 0;
+	size_t nalgs = 0, len = 0;
 	unsigned slot = 0;
 	struct args a;
 	int r;
@@ -233,16 +207,8 @@ static int cmd_predict(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	r = CLI_EXIT_FAIL;
-	if (pcrgate_manifest_parse(buf, len, &m, &perr) != 0) {
-		pcrgate_errinfo_set(&ei, PCRGATE_ERR_FORMAT, perr.offset, "%s",
-				    perr.what != NULL ? perr.what : "invalid");
+	if (policy_expected_pcrs(buf, len, (int)slot, algs, nalgs, &pcrs, &ei) != 0) {
 		cli_report(path, &ei);
-		goto fail;
-	}
-	if (pcrgate_digest(PCRGATE_ALG_SHA256, buf, len, digest) != 0 ||
-	    pcrgate_boot_events(slot, &m, digest, events, PCRGATE_BOOT_MAX_EVENTS, &n) != 0 ||
-	    (pcrs = pcrgate_pcrs_new()) == NULL || predict(events, n, algs, nalgs, pcrs) != 0) {
-		cli_error("policy predict: cannot compute the PCR values");
 		goto fail;
 	}
 	if ((a.json ? print_json(pcrs) : cli_print_pcrs(pcrs)) != 0 || fflush(stdout) != 0 || ferror(stdout)) {
@@ -258,6 +224,7 @@ fail:
 
 static const struct cli_command commands[] = {
 	{"predict", cmd_predict, "the PCR 8 and 9 values that booting a slot will produce (BANK:INDEX=HEX)"},
+	{"expect", cmd_policy_expect, "the PCR values a release's slot manifest boots into, for 'policy sign --pcrs'"},
 	{"sign", cmd_policy_sign, "sign a release's PCR policy: PolicyPCR AND PolicyNV(counter <= version)"},
 	{"auth-digest", cmd_policy_auth_digest, "the authPolicy of an update key bound to a policy key"},
 	{"verify-certify", cmd_policy_verify_certify, "check a device's certification of its update key"},

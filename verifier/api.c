@@ -41,6 +41,9 @@ const struct vroute api_routes[] = {
 	{"POST", "/v1/admin/rollouts", api_admin_rollout_post, VROUTE_ADMIN | VROUTE_JSON, SMALL_MAX_BODY},
 	{"GET", "/v1/admin/attestations", api_admin_attestations, VROUTE_ADMIN, 0},
 	{"GET", "/v1/admin/audit", api_admin_audit, VROUTE_ADMIN, 0},
+	/* Release bundles (bundle_dir): signed and encrypted, so served without authentication. */
+	{"GET", "/v1/bundles/{}", api_bundle, 0, SMALL_MAX_BODY},
+	{"HEAD", "/v1/bundles/{}", api_bundle, 0, SMALL_MAX_BODY},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -73,6 +76,8 @@ int api_ctx_new(const struct vconfig *cfg, struct api_ctx **out, pcrgate_errinfo
 	}
 	if (cfg->device_client_certs &&
 	    (r = devcert_ca_load(cfg->device_ca_cert, cfg->device_ca_key, &ctx->device_ca, ei)) != PCRGATE_OK)
+		goto fail;
+	if (cfg->bundle_dir[0] != '\0' && (r = api_bundle_dir_check(cfg->bundle_dir, ei)) != PCRGATE_OK)
 		goto fail;
 	EVP_PKEY_free(key);
 	*out = ctx;

@@ -204,25 +204,42 @@ int api_admin_devices(struct vreq *req, struct vresp *resp)
 			   sizeof(device_columns) / sizeof(device_columns[0]));
 }
 
+/* The outcomes one device view shows: its latest reports, newest first. */
+#define DEVICE_OUTCOMES 10
+static const char *const outcome_columns[] = {"release", "version", "outcome", "reason", "end_of_support",
+					      "reported_at"};
+
 int api_admin_device(struct vreq *req, struct vresp *resp)
 {
-	struct vparam p = VPARAM_TEXT(req->params[0]);
-	json_t *rows = NULL;
+	struct vparam p[2] = {VPARAM_TEXT(req->params[0]), VPARAM_INT(DEVICE_OUTCOMES)};
+	json_t *rows = NULL, *outcomes = NULL, *dev;
 	pcrgate_errinfo ei;
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
-	if ((r = query(req->app, DEVICE_SELECT " WHERE d.id = ?", &p, 1, device_columns,
+	if ((r = query(req->app, DEVICE_SELECT " WHERE d.id = ?", p, 1, device_columns,
 		       sizeof(device_columns) / sizeof(device_columns[0]), &rows, &ei)) != PCRGATE_OK)
 		return api_fail(resp, "device", r, &ei);
 	if (json_array_size(rows) == 0) {
 		json_decref(rows);
 		return vresp_error(resp, 404, "not-found", "no device %s", req->params[0]);
 	}
-	json_incref(json_array_get(rows, 0));
-	r = vresp_json(resp, 200, json_array_get(rows, 0));
+	/* What the device reported of its updates: the release's version and end of support with each. */
+	if ((r = query(req->app,
+		       "SELECT release, version, outcome, reason, end_of_support, created_at FROM outcomes "
+		       "WHERE device_id = ? ORDER BY created_at DESC, id LIMIT ?",
+		       p, 2, outcome_columns, sizeof(outcome_columns) / sizeof(outcome_columns[0]), &outcomes, &ei)) !=
+	    PCRGATE_OK) {
+		json_decref(rows);
+		return api_fail(resp, "device", r, &ei);
+	}
+	dev = json_incref(json_array_get(rows, 0));
 	json_decref(rows);
-	return r;
+	if (json_object_set_new(dev, "outcomes", outcomes) != 0) {
+		json_decref(dev);
+		return api_fail(resp, "device", PCRGATE_ERR_NOMEM, NULL);
+	}
+	return vresp_json(resp, 200, dev);
 }
 
 struct device_set {

@@ -28,6 +28,7 @@
 
 #define NONCE_SIZE 32
 #define REPORT_MAX 4096
+#define REPORT_VERSION_MAX 64 /* a report's "version": the slot manifest's version */
 #define DEFAULT_POLICY "default"
 
 /* ---- Parsed copies of what the store holds ---- */
@@ -389,6 +390,7 @@ static void verdict_fail(struct verdict *v, const char *check, const char *fmt, 
 struct attest_write {
 	const struct api_device *dev;
 	const char *nonce_hex, *attestation_id, *report_release, *report_outcome, *report_reason;
+	const char *report_version, *report_eos; /* optional: the release's version and end of support */
 	int quote_failed_before_nonce; /* the quote failed at a check the nonce check comes after */
 	int quote_passed;	       /* every quote check passed (the clock state is authentic) */
 	const pcrgate_quote_result *qr;
@@ -594,7 +596,7 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		return r;
 	if (w->report_outcome != NULL && w->quote_passed && nonce_ok) {
 		char oid[API_ID_HEX];
-		struct vparam p[6];
+		struct vparam p[8];
 
 		if (api_random_id(oid) != PCRGATE_OK)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes");
@@ -604,12 +606,16 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		p[3] = VPARAM_TEXT(w->report_outcome);
 		p[4] = w->report_reason != NULL ? VPARAM_TEXT(w->report_reason) : VPARAM_NULL;
 		p[5] = VPARAM_INT(now);
-		if ((r = vstore_exec(tx, "INSERT INTO outcomes (id, device_id, release, outcome, reason, created_at) "
-					 "VALUES (?, ?, ?, ?, ?, ?)",
-				     p, 6, NULL, NULL, NULL, ei)) != PCRGATE_OK)
+		p[6] = w->report_version != NULL ? VPARAM_TEXT(w->report_version) : VPARAM_NULL;
+		p[7] = w->report_eos != NULL ? VPARAM_TEXT(w->report_eos) : VPARAM_NULL;
+		if ((r = vstore_exec(tx, "INSERT INTO outcomes (id, device_id, release, outcome, reason, created_at, "
+					 "version, end_of_support) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				     p, 8, NULL, NULL, NULL, ei)) != PCRGATE_OK)
 			return r;
-		detail = json_pack("{s:s,s:s,s:s?}", "release", w->report_release, "outcome", w->report_outcome, "reason",
-				   w->report_reason);
+		/* version and end_of_support only when reported, so older reports' entries keep their form. */
+		detail = json_pack("{s:s,s:s,s:s?,s:s*,s:s*}", "release", w->report_release, "outcome",
+				   w->report_outcome, "reason", w->report_reason, "version", w->report_version,
+				   "end_of_support", w->report_eos);
 		if ((r = api_audit(tx, "device", "update-outcome", w->dev->id, detail, ei)) != PCRGATE_OK)
 			return r;
 	}
@@ -632,9 +638,16 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-/* Parses the optional report: {"release", "outcome", "reason"?}; 1 when resp was set. */
-static int parse_report(struct vresp *resp, const char *report, json_t **doc, const char **release,
-			const char **outcome, const char **reason)
+/* What a report says; every member but release and outcome may be NULL. */
+struct report {
+	const char *release, *outcome, *reason, *version, *eos;
+};
+
+/*
+ * Parses the optional report: {"release", "outcome", "reason"?, "version"?, "end_of_support"?};
+ * 1 when resp was set.
+ */
+static int parse_report(struct vresp *resp, const char *report, json_t **doc, struct report *rep)
 {
 	static const char *const outcomes[] = {"installed", "committed", "fell-back", "failed"};
 	json_error_t jerr;
@@ -644,12 +657,23 @@ static int parse_report(struct vresp *resp, const char *report, json_t **doc, co
 		vresp_error(resp, 400, "request", "report: not a JSON object (%s)", *doc == NULL ? jerr.text : "other type");
 		return 1;
 	}
-	if (api_req_string(resp, *doc, "release", API_MAX_NAME, 0, release) ||
-	    api_req_string(resp, *doc, "outcome", 16, 0, outcome) ||
-	    api_req_string(resp, *doc, "reason", API_MAX_TEXT, 1, reason))
+	if (api_req_string(resp, *doc, "release", API_MAX_NAME, 0, &rep->release) ||
+	    api_req_string(resp, *doc, "outcome", 16, 0, &rep->outcome) ||
+	    api_req_string(resp, *doc, "reason", API_MAX_TEXT, 1, &rep->reason) ||
+	    api_req_string(resp, *doc, "version", REPORT_VERSION_MAX, 1, &rep->version))
 		return 1;
+	/* Absent or null only: an empty or malformed date is an error, never "no date". */
+	if (json_object_get(*doc, "end_of_support") != NULL && !json_is_null(json_object_get(*doc, "end_of_support"))) {
+		const json_t *v = json_object_get(*doc, "end_of_support");
+
+		if (!json_is_string(v) || !pcrgate_date_valid(json_string_value(v), json_string_length(v))) {
+			vresp_error(resp, 400, "request", "report: member end_of_support must be a date YYYY-MM-DD");
+			return 1;
+		}
+		rep->eos = json_string_value(v);
+	}
 	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		if (strcmp(*outcome, outcomes[i]) == 0)
+		if (strcmp(rep->outcome, outcomes[i]) == 0)
 			return 0;
 	vresp_error(resp, 400, "request", "report: outcome must be installed, committed, fell-back or failed");
 	return 1;
@@ -726,7 +750,8 @@ done:
 int api_attest(struct vreq *req, struct vresp *resp)
 {
 	struct api_ctx *ctx = req->app;
-	const char *device_id, *nonce_hex = NULL, *report = NULL, *rrelease = NULL, *routcome = NULL, *rreason = NULL;
+	const char *device_id, *nonce_hex = NULL, *report = NULL;
+	struct report rep = {NULL, NULL, NULL, NULL, NULL};
 	uint8_t nonce[PCRGATE_EVIDENCE_MAX_NONCE], qualifying[PCRGATE_EVIDENCE_MAX_NONCE], wrapped[KEYWRAP_MAX_WRAPPED];
 	size_t nlen = 0, qlen = 0, wlen = 0;
 	char nhex[2 * PCRGATE_EVIDENCE_MAX_NONCE + 1], attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
@@ -752,7 +777,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		return 0;
 	if (!json_is_object(evdoc = json_object_get(req->json, "evidence")))
 		return vresp_error(resp, 400, "evidence", "member evidence must be an object");
-	if (report != NULL && parse_report(resp, report, &reportdoc, &rrelease, &routcome, &rreason))
+	if (report != NULL && parse_report(resp, report, &reportdoc, &rep))
 		goto done;
 	/*
 	 * The HTTP layer parsed the body with duplicate keys refused, under max_body; the library's
@@ -812,9 +837,11 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	w.dev = &rd.dev;
 	w.nonce_hex = nhex;
 	w.attestation_id = attestation_id;
-	w.report_release = rrelease;
-	w.report_outcome = routcome;
-	w.report_reason = rreason;
+	w.report_release = rep.release;
+	w.report_outcome = rep.outcome;
+	w.report_reason = rep.reason;
+	w.report_version = rep.version;
+	w.report_eos = rep.eos;
 	w.qr = &qr;
 	w.v = &v;
 	w.quote_passed = qr.parsed && qr.failed == PCRGATE_QUOTE_CHECK_NONE && in.ak != NULL;

@@ -119,6 +119,10 @@ int api_admin_rollout_post(struct vreq *req, struct vresp *resp);
 int api_admin_rollouts(struct vreq *req, struct vresp *resp);
 int api_admin_attestations(struct vreq *req, struct vresp *resp);
 int api_admin_audit(struct vreq *req, struct vresp *resp);
+int api_bundle(struct vreq *req, struct vresp *resp);
+
+/* PCRGATE_ERR_CONFIG naming bundle_dir when dir cannot be opened as a directory. */
+int api_bundle_dir_check(const char *dir, pcrgate_errinfo *ei);
 
 /*
  * Why a public area is not acceptable as an AK (DESIGN.md: a restricted signing key that never

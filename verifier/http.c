@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -110,6 +111,10 @@ static void vresp_clear(struct vresp *resp)
 	resp->body = NULL;
 	resp->body_len = 0;
 	resp->content_type[0] = '\0';
+	if (resp->has_file)
+		close(resp->file_fd);
+	resp->has_file = 0;
+	resp->file_fd = -1;
 }
 
 void vresp_reason(struct vresp *resp, const char *reason)
@@ -141,6 +146,30 @@ int vresp_raw(struct vresp *resp, int status, const char *content_type, char *bo
 	return 0;
 }
 
+int vresp_file(struct vresp *resp, int status, const char *content_type, int fd, uint64_t offset, uint64_t len)
+{
+	vresp_clear(resp);
+	resp->status = status;
+	resp->has_file = 1;
+	resp->file_fd = fd;
+	resp->file_offset = offset;
+	resp->file_len = len;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+		 content_type != NULL ? content_type : "application/octet-stream");
+	return 0;
+}
+
+int vresp_header(struct vresp *resp, const char *name, const char *value)
+{
+	if (resp->nheaders >= VRESP_MAX_HEADERS || strlen(name) >= VRESP_MAX_HEADER ||
+	    strlen(value) >= VRESP_MAX_HEADER)
+		return PCRGATE_ERR_LIMIT;
+	snprintf(resp->headers[resp->nheaders][0], VRESP_MAX_HEADER, "%s", name);
+	snprintf(resp->headers[resp->nheaders][1], VRESP_MAX_HEADER, "%s", value);
+	resp->nheaders++;
+	return PCRGATE_OK;
+}
+
 int vresp_error(struct vresp *resp, int status, const char *check, const char *fmt, ...)
 {
 	char msg[MAX_ERROR_TEXT];
@@ -168,6 +197,13 @@ const char *vreq_query(const struct vreq *req, const char *key)
 	if (req == NULL || req->conn == NULL || key == NULL)
 		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *vreq_header(const struct vreq *req, const char *name)
+{
+	if (req == NULL || req->conn == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 /* The token of "Authorization: Bearer TOKEN" (RFC 6750 token68), or NULL. */
@@ -247,16 +283,30 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct reqstate *st, 
 {
 	struct MHD_Response *r = NULL;
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, i;
 	const char *ctype = "application/json";
 	enum MHD_Result ok;
 
-	if (resp->json != NULL) {
+	if (resp->has_file) {
+		/* libmicrohttpd reads the file as the client takes it, and closes it with the response. */
+		ctype = resp->content_type;
+		if (resp->file_len > 0 &&
+		    (r = MHD_create_response_from_fd_at_offset64(resp->file_len, resp->file_fd, resp->file_offset)) !=
+			    NULL) {
+			resp->has_file = 0;
+		} else if (resp->file_len > 0) {
+			pg_err("cannot answer with %" PRIu64 " bytes of a file", resp->file_len);
+			vresp_error(resp, 500, NULL, "internal error");
+			ctype = "application/json";
+		}
+	}
+	/* A file's answer is made; an empty file's is the empty body below. */
+	if (r == NULL && !resp->has_file && resp->json != NULL) {
 		if ((text = json_dumps(resp->json, JSON_COMPACT)) == NULL)
 			resp->status = 500; /* out of memory: an empty 500 is all that is left */
 		else
 			len = strlen(text);
-	} else if (resp->body != NULL || resp->content_type[0] != '\0') {
+	} else if (r == NULL && !resp->has_file && (resp->body != NULL || resp->content_type[0] != '\0')) {
 		text = resp->body;
 		len = resp->body_len;
 		resp->body = NULL;
@@ -264,13 +314,17 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct reqstate *st, 
 	}
 	if (resp->status < 100 || resp->status > 599)
 		resp->status = 500;
-	r = text != NULL ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
-			 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		r = text != NULL ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+				 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (r == NULL) {
 		free(text);
+		vresp_clear(resp);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	for (i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
 	add_security_headers(st->h, r);
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"pcrgate\"");
@@ -577,7 +631,7 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 	if (rc < 0 && resp.status < 400) {
 		pg_err("%s %s: handler failed: %s", method, st->route->pattern, pcrgate_strerror(rc));
 		vresp_error(&resp, 500, NULL, "internal error");
-	} else if (resp.status == 0 && resp.json == NULL && resp.body == NULL) {
+	} else if (resp.status == 0 && resp.json == NULL && resp.body == NULL && !resp.has_file) {
 		pg_err("%s %s: handler gave no answer", method, st->route->pattern);
 		vresp_error(&resp, 500, NULL, "internal error");
 	} else if (resp.status == 0) {

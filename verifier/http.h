@@ -58,14 +58,19 @@ struct vreq {
 
 /* Value of a query-string argument (decoded), or NULL. Borrowed until the handler returns. */
 const char *vreq_query(const struct vreq *req, const char *key);
+/* Value of a request header (name case-insensitive), or NULL. Borrowed until the handler returns. */
+const char *vreq_header(const struct vreq *req, const char *name);
 
 #define VRESP_MAX_REASON 64
 #define VRESP_MAX_CTYPE 80
+#define VRESP_MAX_HEADERS 4   /* extra headers of one answer */
+#define VRESP_MAX_HEADER 128  /* bytes of an extra header's name or value, NUL included */
 
 /*
- * What a handler answers. Set either json (owned: the server frees it) or body (owned: malloc'd,
- * freed by the server) with content_type. Nothing set and status 0: 500. reason is the check or
- * reason code that decided the answer, recorded in /metrics (empty: none).
+ * What a handler answers. Set either json (owned: the server frees it), or body (owned: malloc'd,
+ * freed by the server) with content_type, or a file (vresp_file). Nothing set and status 0: 500.
+ * reason is the check or reason code that decided the answer, recorded in /metrics (empty:
+ * none). Extra headers (vresp_header) go with whichever answer is given.
  */
 struct vresp {
 	int status;
@@ -74,6 +79,12 @@ struct vresp {
 	size_t body_len;
 	char content_type[VRESP_MAX_CTYPE];
 	char reason[VRESP_MAX_REASON];
+	int has_file;           /* the answer is file_len bytes of file_fd from file_offset */
+	int file_fd;            /* owned: the server closes it */
+	uint64_t file_offset;
+	uint64_t file_len;
+	size_t nheaders;
+	char headers[VRESP_MAX_HEADERS][2][VRESP_MAX_HEADER];
 };
 
 /* These three return 0 so a handler can `return vresp_error(resp, ...);`. */
@@ -86,6 +97,14 @@ int vresp_json(struct vresp *resp, int status, json_t *json);
 int vresp_raw(struct vresp *resp, int status, const char *content_type, char *body, size_t len);
 /* Records the reason label (copied, truncated at VRESP_MAX_REASON-1 bytes). */
 void vresp_reason(struct vresp *resp, const char *reason);
+/*
+ * status with len bytes of the open file fd from offset (sent from the file as the client
+ * reads, never read into memory; for HEAD only the headers). fd's ownership passes to resp:
+ * the server closes it, also when another answer replaces this one. Returns 0.
+ */
+int vresp_file(struct vresp *resp, int status, const char *content_type, int fd, uint64_t offset, uint64_t len);
+/* Adds a response header (copied); PCRGATE_ERR_LIMIT when there are too many or it is too long. */
+int vresp_header(struct vresp *resp, const char *name, const char *value);
 
 /*
  * A handler fills resp and returns 0. A negative return (PCRGATE_ERR_*) with no error status set

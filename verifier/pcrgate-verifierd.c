@@ -114,7 +114,8 @@ static int check_config(const struct vconfig *cfg)
 		goto done;
 	}
 	if ((r = check_readable(cfg->ek_ca, "ek_ca", &ei)) < 0 ||
-	    (r = check_readable(cfg->policy_key, "policy_key", &ei)) < 0) {
+	    (r = check_readable(cfg->policy_key, "policy_key", &ei)) < 0 ||
+	    (r = check_readable(cfg->bundle_dir, "bundle_dir", &ei)) < 0) {
 		report("configuration", &ei, r);
 		goto done;
 	}

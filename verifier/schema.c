@@ -128,6 +128,14 @@ static const struct migration migrations[] = {
 		NULL,
 		NULL,
 	},
+	{
+		/* What a device reports with an outcome: the release's version and its end of support. */
+		"outcome version and end of support",
+		"ALTER TABLE outcomes ADD COLUMN version TEXT;"
+		"ALTER TABLE outcomes ADD COLUMN end_of_support TEXT;",
+		NULL,
+		NULL,
+	},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	U("device_cert_days", device_cert_days, 1, 3650, "days"),
 	S("user", user),
 	B("admin_api", admin_api),
+	S("bundle_dir", bundle_dir),
 };
 
 static void set_number(struct vconfig *cfg, const char *name, uint32_t v)

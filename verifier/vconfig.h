@@ -42,6 +42,7 @@ struct vconfig {
 	uint32_t device_cert_days;            /* validity of an issued device certificate; default 365 */
 	char user[64];                        /* account to drop privileges to when started as root */
 	int admin_api;                        /* 0: the /v1/admin routes answer 401 to every token */
+	char bundle_dir[PATH_MAX];            /* release bundles served at /v1/bundles/NAME; "": none */
 };
 
 /* The defaults, before any file is read. */

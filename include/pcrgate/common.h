@@ -101,6 +101,9 @@ PCRGATE_API int pcrgate_file_write_atomic(const char *path, const uint8_t *data,
 /* Constant-time equality of two byte strings of the same length; 1 when equal. */
 PCRGATE_API int pcrgate_ct_equal(const void *a, const void *b, size_t len);
 
+/* 1 when the len bytes at s are a date YYYY-MM-DD (year 1970 or later) that the Gregorian calendar has. */
+PCRGATE_API int pcrgate_date_valid(const char *s, size_t len);
+
 /*
  * Loads a key through OpenSSL's OSSL_STORE: a PEM/DER file or a provider URI (pkcs11:,
  * handle:, ...). want_private: the private key (a passphrase is asked on the terminal); else a
@@ -123,6 +126,22 @@ PCRGATE_API int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pc
 PCRGATE_API int pcrgate_write_all(int fd, const void *buf, size_t len);
 /* fsyncs the directory path (so that an entry created, renamed or removed in it is durable). */
 PCRGATE_API int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei);
+
+/*
+ * Fault injection, for the power-cut tests only (a program sets a hook when its test
+ * environment variable asks for one; nothing else does). The library's durable writers call
+ * pcrgate_fault_point() before each change they make: what names it ("write FILE", "rename
+ * FILE", ...), tearable is 1 for a file's content. The hook cuts power by killing the process
+ * (it does not return), returns 1 to tear the change, or 0 to let it happen. A torn write is
+ * finished by pcrgate_fault_tear(): about half of the bytes are written and synced, then the
+ * process is killed.
+ */
+typedef int (*pcrgate_fault_fn)(const char *what, int tearable);
+PCRGATE_API void pcrgate_fault_set(pcrgate_fault_fn fn);
+/* 0 without a hook; else what the hook returns (1: tear this change). */
+PCRGATE_API int pcrgate_fault_point(const char *what, int tearable);
+/* Writes the first half (at least one byte) of buf to fd, fsyncs it and kills the process. */
+PCRGATE_API void pcrgate_fault_tear(int fd, const void *buf, size_t len) __attribute__((noreturn));
 
 #ifdef __cplusplus
 }

@@ -284,6 +284,24 @@ static void test_errors(void **state)
 	assert_false(pcrgate_ct_equal("abc", "abd", 3));
 }
 
+/* Dates as a bundle's and a report's end_of_support: only ones the Gregorian calendar has. */
+static void test_date(void **state)
+{
+	static const char *const good[] = {"2030-12-31", "2024-02-29", "2000-02-29", "1970-01-01"};
+	static const char *const bad[] = {"2023-02-29", "1900-02-29", "2030-13-01", "2030-04-31", "2030-00-10",
+					  "1969-12-31", "2030-1-01", "2030/01/01", "2030-01-0a", "+030-01-01"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(pcrgate_date_valid(good[i], strlen(good[i])));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(pcrgate_date_valid(bad[i], strlen(bad[i])));
+	assert_false(pcrgate_date_valid("2030-01-011", 11));
+	assert_false(pcrgate_date_valid("2030-01-01", 9));
+	assert_false(pcrgate_date_valid(NULL, 10));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,7 +309,7 @@ int main(void)
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
-		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_base64), cmocka_unit_test(test_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,6 +264,28 @@ api POST /v1/attest meta.json
 # A report whose every field carries them, bound into a genuine quote by the agent.
 "$AGENT" report --release "$meta" --outcome failed --reason "$meta" >report.out 2>&1 ||
 	fail "pcrgate-agent report failed: $(cat report.out)"
+# A report with the release's version and end of support, bound into a genuine quote by hand: the
+# verifier stores both (device view, audit entry below); a date that does not exist is refused.
+report='{"release":"v2","outcome":"installed","version":"2.0","end_of_support":"2031-06-30"}'
+nonce
+binding=$({ boot_hex2bin "$NONCE"; printf '%s' "$report"; } | sha256sum | cut -d' ' -f1)
+agent_ok quote --nonce "$binding" --out ev-eos.json
+python3 -c 'import json,sys; json.dump({"device_id": sys.argv[1], "nonce": sys.argv[2], "report": sys.argv[3],
+	"evidence": json.load(open("ev-eos.json"))}, open("eos.json", "w"))' "$DEVICE" "$NONCE" "$report"
+api POST /v1/attest eos.json
+[ "$status" = 200 ] || fail "a report with version and end_of_support: HTTP $status $(cat resp)"
+admin device "$DEVICE"
+grep -q '^outcomes\[[0-9]*\]\.end_of_support: 2031-06-30$' "$SCRATCH/admin.out" &&
+	grep -q '^outcomes\[[0-9]*\]\.version: 2.0$' "$SCRATCH/admin.out" ||
+	fail "pcrgate admin device does not show the reported end of support: $(cat "$SCRATCH/admin.out")"
+sed 's/2031-06-30/2031-02-29/' eos.json >eos-bad.json
+api POST /v1/attest eos-bad.json
+[ "$status" = 400 ] && grep -q end_of_support resp || fail "an end_of_support that is no date: HTTP $status $(cat resp)"
+python3 -c 'import json; d = json.load(open("eos.json")); r = json.loads(d["report"]); r["version"] = "2" * 65
+d["report"] = json.dumps(r); json.dump(d, open("eos-long.json", "w"))' || fail "cannot build the request"
+api POST /v1/attest eos-long.json
+[ "$status" = 400 ] && grep -q 'member version' resp || fail "a version of 65 bytes: HTTP $status $(cat resp)"
+echo "ok: a report's version and end of support are stored and shown; a date that does not exist is refused"
 printf '{"group": "%s"}' "x'\'' OR 1=1; --" >meta-group.json
 api PUT "/v1/admin/devices/$DEVICE/group" meta-group.json
 [ "$status" = 401 ] || fail "the admin API without a token: HTTP $status"
@@ -324,6 +346,8 @@ python3 - "$meta" <<-'EOF' || fail "the update outcome with SQL metacharacters i
 	import json, sys
 	outcomes = [e["detail"] for e in map(json.loads, open("audit.jsonl")) if e["action"] == "update-outcome"]
 	assert {"release": sys.argv[1], "outcome": "failed", "reason": sys.argv[1]} in outcomes, outcomes
+	assert {"release": "v2", "outcome": "installed", "reason": None, "version": "2.0",
+	        "end_of_support": "2031-06-30"} in outcomes, outcomes
 EOF
 echo "ok: verdicts are recorded with their reasons; the audit chain verifies"
 

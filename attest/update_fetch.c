@@ -1,0 +1,306 @@
+/*
+ * pcrgate-agent: the agent's small state documents, and getting a bundle for an update.
+ * A downloaded bundle lives in STATE_DIR/download/bundle.part with bundle.json naming the URL
+ * and manifest digest it belongs to. Its head (header, manifest, signature) is fetched and
+ * verified first; the payload after it is fetched with HTTP Range from the end of the whole
+ * chunks on disk whose digests match the signed manifest, so an interrupted download resumes
+ * and a corrupted partial file is cut back to what verifies. Never more than the signed size.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "download.h"
+#include "jsonutil.h"
+#include "update_internal.h"
+
+#define STATE_DOC_MAX (64u * 1024)
+#define PART_FILE "bundle.part"
+#define PART_META "bundle.json"
+/* A URL in a message without its query, which may hold a pre-signed URL's token: "%.*s". */
+#define URL_SHOWN(url) (int)strcspn((url), "?"), (url)
+
+int update_read_state(const struct agent_config *cfg, const char *name, json_t **out, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if ((r = pcrgate_file_read(path, STATE_DOC_MAX, &buf, &len, ei)) != PCRGATE_OK)
+		return r;
+	r = jsonutil_parse(buf, len, STATE_DOC_MAX, out, ei);
+	if (r != PCRGATE_OK)
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s is not a JSON object", path);
+	free(buf);
+	return r;
+}
+
+int update_write_state(const struct agent_config *cfg, const char *name, const json_t *doc, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX];
+
+	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	return jsonutil_write_mode(doc, path, 0600, ei);
+}
+
+int update_remove_state(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX], what[AGENT_PATH_MAX + 8];
+
+	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (access(path, F_OK) != 0)
+		return PCRGATE_OK;
+	snprintf(what, sizeof(what), "remove %s", path);
+	(void)pcrgate_fault_point(what, 0);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	return pcrgate_fsync_dir(cfg->state_dir, ei);
+}
+
+int update_download_path(const struct agent_config *cfg, const char *name, char *out, size_t cap,
+			 pcrgate_errinfo *ei)
+{
+	char dir[AGENT_PATH_MAX];
+
+	if (agent_state_path(cfg, AGENT_DOWNLOAD_DIR, dir, sizeof(dir)) != PCRGATE_OK ||
+	    snprintf(out, cap, "%s/%s", dir, name) >= (int)cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", dir, strerror(errno));
+	return PCRGATE_OK;
+}
+
+int update_slot_path(const struct host_config *host, unsigned slot, const char *name, char *out, size_t cap,
+		     pcrgate_errinfo *ei)
+{
+	int n = name != NULL ? snprintf(out, cap, "%s/%c/%s", host->slots, 'a' + (int)slot, name)
+			     : snprintf(out, cap, "%s/%c", host->slots, 'a' + (int)slot);
+
+	if (n < 0 || (size_t)n >= cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", host->slots);
+	return PCRGATE_OK;
+}
+
+void update_discard_download(const struct agent_config *cfg)
+{
+	static const char *const names[] = {PART_FILE, PART_META, "base.img"};
+	pcrgate_errinfo ei;
+	char path[AGENT_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (update_download_path(cfg, names[i], path, sizeof(path), &ei) == PCRGATE_OK)
+			unlink(path);
+}
+
+static void download_opts(const struct agent_config *cfg, struct pcrgate_download_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ca_file = cfg->download_ca[0] != '\0' ? cfg->download_ca : NULL;
+	o->connect_timeout_s = (long)cfg->download_connect_timeout;
+	o->timeout_s = (long)cfg->download_timeout;
+	o->min_speed = (long)cfg->download_min_speed;
+	o->min_speed_time_s = (long)cfg->download_min_speed_time;
+	o->progress = 1;
+	o->what = "bundle";
+}
+
+/* The partial file belongs to this URL and manifest digest, else it is started again. */
+static int open_part(const struct agent_config *cfg, const struct update_source *src, int *fd, pcrgate_errinfo *ei)
+{
+	char part[AGENT_PATH_MAX], meta[AGENT_PATH_MAX];
+	json_t *doc = NULL, *want;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int same = 0, r;
+
+	if ((r = update_download_path(cfg, PART_FILE, part, sizeof(part), ei)) != PCRGATE_OK ||
+	    (r = update_download_path(cfg, PART_META, meta, sizeof(meta), ei)) != PCRGATE_OK)
+		return r;
+	if (pcrgate_file_read(meta, STATE_DOC_MAX, &buf, &len, ei) == PCRGATE_OK &&
+	    jsonutil_parse(buf, len, STATE_DOC_MAX, &doc, ei) == PCRGATE_OK) {
+		same = json_is_string(json_object_get(doc, "url")) &&
+		       strcmp(json_string_value(json_object_get(doc, "url")), src->url) == 0 &&
+		       json_is_string(json_object_get(doc, "manifest_digest")) &&
+		       strcmp(json_string_value(json_object_get(doc, "manifest_digest")), src->digest_hex) == 0;
+	}
+	free(buf);
+	json_decref(doc);
+	if (!same) {
+		unlink(part);
+		want = json_pack("{s:s,s:s}", "url", src->url, "manifest_digest", src->digest_hex);
+		if (want == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		r = jsonutil_write_mode(want, meta, 0600, ei);
+		json_decref(want);
+		if (r != PCRGATE_OK)
+			return r;
+	}
+	if ((*fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", part, strerror(errno));
+	return PCRGATE_OK;
+}
+
+static int file_size(int fd, uint64_t *size, pcrgate_errinfo *ei)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+	*size = (uint64_t)st.st_size;
+	return PCRGATE_OK;
+}
+
+/* Fetches bytes up to end when the file holds fewer; the server must deliver all of them. */
+static int fetch_to(const struct update_source *src, const struct pcrgate_download_opts *o, int fd, uint64_t end,
+		    pcrgate_errinfo *ei)
+{
+	uint64_t have = 0, got = 0;
+	int r;
+
+	if ((r = file_size(fd, &have, ei)) != PCRGATE_OK || have >= end)
+		return r;
+	if ((r = pcrgate_download_range(src->url, fd, have, end, o, &got, ei)) == PCRGATE_ERR_UNSUPPORTED && have > 0) {
+		/* A server without Range: the whole file again, from its first byte. */
+		if (ftruncate(fd, 0) != 0)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+		have = 0;
+		r = pcrgate_download_range(src->url, fd, 0, end, o, &got, ei);
+	}
+	if (r != PCRGATE_OK)
+		return r;
+	if (have + got < end)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
+					   "download: %.*s ended after %" PRIu64 " of %" PRIu64
+					   " bytes; run pcrgate-agent update again to resume",
+					   URL_SHOWN(src->url), have + got, end);
+	return fdatasync(fd) == 0 ? PCRGATE_OK
+				   : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s",
+							 strerror(errno));
+}
+
+/* The bundle file from its start, read by stdio. */
+static int reopen(int fd, FILE **f, pcrgate_errinfo *ei)
+{
+	int dup_fd = dup(fd);
+
+	if (dup_fd < 0 || (*f = fdopen(dup_fd, "rb")) == NULL || fseeko(*f, 0, SEEK_SET) != 0) {
+		if (dup_fd >= 0 && *f == NULL)
+			close(dup_fd);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+	}
+	return PCRGATE_OK;
+}
+
+int update_open_bundle(const struct agent_config *cfg, const char *bundle_file, const struct update_source *src,
+		       const struct pcrgate_truststore *ts, const struct pcrgate_bundle_policy *pol,
+		       struct pcrgate_bundle **b, FILE **f, pcrgate_errinfo *ei)
+{
+	struct pcrgate_download_opts o;
+	struct pcrgate_bundle_header h;
+	uint8_t hdr[PCRGATE_BUNDLE_HEADER_SIZE];
+	int fd = -1, r;
+
+	*f = NULL;
+	if (bundle_file != NULL) {
+		if ((*f = fopen(bundle_file, "rbe")) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", bundle_file,
+						   strerror(errno));
+	} else {
+		download_opts(cfg, &o);
+		o.progress = 0; /* a few KiB: no bar for the head */
+		if ((r = open_part(cfg, src, &fd, ei)) != PCRGATE_OK)
+			return r;
+		if ((r = fetch_to(src, &o, fd, sizeof(hdr), ei)) != PCRGATE_OK)
+			goto fail;
+		if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: cannot read the header");
+			goto fail;
+		}
+		if ((r = pcrgate_bundle_header_parse(hdr, sizeof(hdr), &h, ei)) != PCRGATE_OK ||
+		    (r = fetch_to(src, &o, fd, sizeof(hdr) + (uint64_t)h.manifest_len + h.sig_len, ei)) != PCRGATE_OK ||
+		    (r = reopen(fd, f, ei)) != PCRGATE_OK)
+			goto fail;
+		close(fd);
+		fd = -1;
+	}
+	if ((r = pcrgate_bundle_read(*f, b, ei)) != PCRGATE_OK || (r = pcrgate_bundle_verify(*b, ts, pol, ei)) != PCRGATE_OK) {
+		pcrgate_bundle_free(b);
+		goto fail;
+	}
+	return PCRGATE_OK;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (*f != NULL)
+		fclose(*f);
+	*f = NULL;
+	/* A head that does not verify is not kept: the next attempt fetches it again. */
+	if (bundle_file == NULL && r != PCRGATE_ERR_IO)
+		update_discard_download(cfg);
+	return r;
+}
+
+int update_fetch_payload(const struct agent_config *cfg, const struct update_source *src,
+			 const struct pcrgate_bundle *b, FILE **f, pcrgate_errinfo *ei)
+{
+	const struct pcrgate_bundle_manifest *m = pcrgate_bundle_get_manifest(b);
+	uint64_t head = pcrgate_bundle_payload_offset(b), total, size = 0, valid = 0;
+	struct pcrgate_download_opts o;
+	uint8_t *want = NULL, *got = NULL;
+	size_t chunks = 0, hlen = 0;
+	int fd = -1, r;
+
+	total = head + pcrgate_bundle_manifest_stored_size(m);
+	download_opts(cfg, &o);
+	if ((r = open_part(cfg, src, &fd, ei)) != PCRGATE_OK)
+		return r;
+	if ((r = file_size(fd, &size, ei)) != PCRGATE_OK)
+		goto fail;
+	if (size > head) {
+		if (fseeko(*f, (off_t)head, SEEK_SET) != 0 ||
+		    (r = pcrgate_bundle_check_partial(m, *f, &chunks, &valid, ei)) != PCRGATE_OK) {
+			r = r != PCRGATE_OK ? r
+					    : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s",
+								  strerror(errno));
+			goto fail;
+		}
+		if (head + valid < size && ftruncate(fd, (off_t)(head + valid)) != 0) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+			goto fail;
+		}
+		if (head + valid < total)
+			printf("resuming the download at byte %" PRIu64 " (%zu chunks verified)\n", head + valid, chunks);
+	}
+	if ((r = fetch_to(src, &o, fd, total, ei)) != PCRGATE_OK)
+		goto fail;
+	/* A server that ignored Range sent the head again: it must be the head that was verified. */
+	if ((r = pcrgate_bundle_head_bytes(b, &want, &hlen, ei)) != PCRGATE_OK)
+		goto fail;
+	if ((got = malloc(hlen)) == NULL || pread(fd, got, hlen, 0) != (ssize_t)hlen || memcmp(want, got, hlen) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					"download: the bundle at %.*s changed while it was fetched", URL_SHOWN(src->url));
+		update_discard_download(cfg);
+		goto fail;
+	}
+	fclose(*f);
+	*f = NULL;
+	r = reopen(fd, f, ei);
+fail:
+	free(want);
+	free(got);
+	close(fd);
+	return r;
+}

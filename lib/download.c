@@ -1,0 +1,425 @@
+/*
+ * pcrgate: the resumable download of a byte range into a file (lib/download.h says what it
+ * promises). The response is judged from its headers before any body byte is written: the
+ * status, the Content-Range against the request, the Content-Length against the cap. The body
+ * then goes to the file as it arrives, never past the cap.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "download.h"
+#include "httpclient.h"
+
+#define SHOWN_MAX 160     /* bytes of the URL in a message */
+#define HEADER_VALUE 128  /* bytes kept of a Content-Range or Content-Length value */
+#define WHY_MAX 200
+#define PROGRESS_EVERY_NS 200000000L
+
+/* One transfer: what was asked, what the response said, where the next byte goes. */
+struct xfer {
+	int fd;
+	uint64_t offset, end;
+	uint64_t limit; /* one past the last byte the response may carry (<= end) */
+	uint64_t pos;   /* the file offset of the next body byte */
+	long status;
+	int decided;    /* the final response's headers were checked and accepted */
+	int eof;        /* a 416 at offset: the server's file ends there; its body is dropped */
+	char content_range[HEADER_VALUE];
+	char content_length[HEADER_VALUE];
+	int err;        /* set by a callback that stopped the transfer */
+	char why[WHY_MAX];
+	int progress;   /* drawing a progress bar */
+	int drawn;
+	const char *what;
+	struct timespec start, last;
+};
+
+static void why(struct xfer *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void why(struct xfer *x, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	x->err = err;
+	va_start(ap, fmt);
+	vsnprintf(x->why, sizeof(x->why), fmt, ap);
+	va_end(ap);
+}
+
+/* An unsigned decimal (no sign, no blanks) at *p; advances *p. -1 when none or on overflow. */
+static int parse_u64(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+/*
+ * "bytes FIRST-LAST/TOTAL", TOTAL may be "*" (have_total 0); or, with first NULL, the form a
+ * 416 has: "bytes", an asterisk for the range, then "/TOTAL". 0 when it parses.
+ */
+static int parse_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total, int *have_total)
+{
+	const char *p = v;
+
+	if (strncasecmp(p, "bytes", 5) != 0)
+		return -1;
+	for (p += 5; *p == ' '; p++)
+		;
+	if (first == NULL) {
+		if (*p++ != '*' || *p++ != '/' || parse_u64(&p, total) != 0)
+			return -1;
+		return *p == '\0' ? 0 : -1;
+	}
+	if (parse_u64(&p, first) != 0 || *p++ != '-' || parse_u64(&p, last) != 0 || *p++ != '/')
+		return -1;
+	*have_total = 0;
+	if (*p == '*')
+		p++;
+	else if (parse_u64(&p, total) == 0)
+		*have_total = 1;
+	else
+		return -1;
+	return *p == '\0' ? 0 : -1;
+}
+
+/* The final response's headers are complete: accept it, or stop with why. 0: accepted. */
+static int judge(struct xfer *x)
+{
+	uint64_t first, last, total = 0, length;
+	int have_total = 0;
+	const char *p;
+
+	switch (x->status) {
+	case 206:
+		if (parse_content_range(x->content_range, &first, &last, &total, &have_total) != 0 || last < first ||
+		    (have_total && last >= total)) {
+			why(x, PCRGATE_ERR_FORMAT, "HTTP 206 with a missing or malformed Content-Range \"%.60s\"",
+			    x->content_range);
+			return -1;
+		}
+		if (first != x->offset) {
+			why(x, PCRGATE_ERR_FORMAT,
+			    "HTTP 206 for bytes from %" PRIu64 ", but they were asked from %" PRIu64, first, x->offset);
+			return -1;
+		}
+		if (last >= x->end) {
+			why(x, PCRGATE_ERR_LIMIT,
+			    "the server offers bytes up to %" PRIu64
+			    ": more data than the signed manifest allows (%" PRIu64 " bytes)",
+			    last, x->end);
+			return -1;
+		}
+		x->limit = last + 1;
+		return 0;
+	case 200:
+		if (x->offset > 0) {
+			why(x, PCRGATE_ERR_UNSUPPORTED,
+			    "the server ignores Range (HTTP 200 to a request from byte %" PRIu64
+			    "); download from the start",
+			    x->offset);
+			return -1;
+		}
+		p = x->content_length;
+		if (*p != '\0' && parse_u64(&p, &length) == 0 && *p == '\0' && length > x->end) {
+			why(x, PCRGATE_ERR_LIMIT,
+			    "Content-Length %" PRIu64 ": more data than the signed manifest allows (%" PRIu64 " bytes)",
+			    length, x->end);
+			return -1;
+		}
+		x->limit = x->end;
+		return 0;
+	case 416:
+		/* Nothing at offset: the file there is shorter than the manifest allows, the caller decides. */
+		if (parse_content_range(x->content_range, NULL, NULL, &total, NULL) == 0 && total <= x->offset) {
+			x->eof = 1;
+			return 0;
+		}
+		why(x, PCRGATE_ERR_IO, "HTTP 416 (range not satisfiable) for bytes from %" PRIu64, x->offset);
+		return -1;
+	case 404:
+	case 410:
+		why(x, PCRGATE_ERR_NOT_FOUND, "HTTP %ld (not found)", x->status);
+		return -1;
+	default:
+		if (x->status >= 300 && x->status < 400)
+			why(x, PCRGATE_ERR_IO, "HTTP %ld (redirects are not followed)", x->status);
+		else
+			why(x, PCRGATE_ERR_IO, "HTTP %ld", x->status);
+		return -1;
+	}
+}
+
+/* Copies a header's value (without the blanks around it) when the line is "name: value". */
+static void header_value(const char *line, size_t n, const char *name, char *out)
+{
+	size_t k = strlen(name), i, j;
+
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return;
+	for (i = k + 1; i < n && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	for (j = n; j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' ' || line[j - 1] == '\t');
+	     j--)
+		;
+	/* A value too long to be a valid one is kept as "?", which parses as nothing. */
+	if (j - i >= HEADER_VALUE)
+		snprintf(out, HEADER_VALUE, "?");
+	else
+		snprintf(out, HEADER_VALUE, "%.*s", (int)(j - i), line + i);
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nitems;
+	const char *p;
+
+	/* After the final response's headers come only trailers, which change nothing. */
+	if (x->decided || x->eof)
+		return n;
+	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		/* A new response (after a 1xx): its status, and none of the headers before it. */
+		x->status = 0;
+		x->content_range[0] = x->content_length[0] = '\0';
+		for (p = line + 5; p < line + n && *p != ' '; p++)
+			;
+		for (; p < line + n && *p == ' '; p++)
+			;
+		if (line + n - p >= 3 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+		    p[2] <= '9')
+			x->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+		return n;
+	}
+	if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
+		if (x->status >= 100 && x->status < 200)
+			return n;
+		if (x->status == 0) {
+			why(x, PCRGATE_ERR_FORMAT, "a response without an HTTP status");
+			return 0;
+		}
+		if (judge(x) != 0)
+			return 0;
+		x->decided = !x->eof;
+		return n;
+	}
+	header_value(line, n, "Content-Range", x->content_range);
+	header_value(line, n, "Content-Length", x->content_length);
+	return n;
+}
+
+static void size_text(uint64_t n, char *out, size_t cap)
+{
+	if (n >= 1024u * 1024 * 1024)
+		snprintf(out, cap, "%.2f GiB", (double)n / (1024.0 * 1024 * 1024));
+	else if (n >= 1024u * 1024)
+		snprintf(out, cap, "%.1f MiB", (double)n / (1024.0 * 1024));
+	else
+		snprintf(out, cap, "%.1f KiB", (double)n / 1024.0);
+}
+
+/* "WHAT  42%  12.3 MiB of 29.1 MiB  1.2 MiB/s", redrawn at most five times a second. */
+static void draw_progress(struct xfer *x, int last)
+{
+	struct timespec now;
+	double secs;
+	char done[24], total[24], rate[24];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!last && x->drawn &&
+	    (now.tv_sec - x->last.tv_sec) * 1000000000L + (now.tv_nsec - x->last.tv_nsec) < PROGRESS_EVERY_NS)
+		return;
+	x->last = now;
+	secs = (double)(now.tv_sec - x->start.tv_sec) + (double)(now.tv_nsec - x->start.tv_nsec) / 1e9;
+	size_text(x->pos, done, sizeof(done));
+	size_text(x->end, total, sizeof(total));
+	size_text(secs > 0.05 ? (uint64_t)((double)(x->pos - x->offset) / secs) : 0, rate, sizeof(rate));
+	fprintf(stderr, "\r%.24s %3u%%  %s of %s  %s/s \033[K", x->what != NULL ? x->what : "download",
+		x->end > 0 ? (unsigned)((double)x->pos * 100.0 / (double)x->end) : 100u, done, total, rate);
+	if (last)
+		fputc('\n', stderr);
+	fflush(stderr);
+	x->drawn = 1;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb, room, w;
+	ssize_t k;
+	uint64_t at;
+
+	if (x->eof)
+		return n;
+	if (!x->decided) {
+		why(x, PCRGATE_ERR_FORMAT, "a body before the response's headers");
+		return 0;
+	}
+	room = x->limit - x->pos < n ? (size_t)(x->limit - x->pos) : n;
+	for (w = 0; w < room; w += (size_t)k) {
+		at = x->pos + w;
+		k = pwrite(x->fd, data + w, room - w, (off_t)at);
+		if (k < 0 && errno == EINTR) {
+			k = 0;
+			continue;
+		}
+		if (k <= 0) {
+			x->pos += w;
+			why(x, PCRGATE_ERR_IO, "cannot write the download at offset %" PRIu64 ": %s", at,
+			    k < 0 ? strerror(errno) : "nothing written");
+			return 0;
+		}
+	}
+	x->pos += room;
+	if (room < n) {
+		if (x->limit == x->end)
+			why(x, PCRGATE_ERR_LIMIT, "more data than the signed manifest allows (%" PRIu64 " bytes)",
+			    x->end);
+		else
+			why(x, PCRGATE_ERR_FORMAT, "more bytes than its Content-Range announced (to byte %" PRIu64 ")",
+			    x->limit - 1);
+		return 0;
+	}
+	if (x->progress)
+		draw_progress(x, 0);
+	return n;
+}
+
+/* "WHAT: GET URL: PROBLEM" */
+static int fail(pcrgate_errinfo *ei, int code, const char *what, const char *shown, const char *problem)
+{
+	return pcrgate_errinfo_set(ei, code, PCRGATE_NO_OFFSET, "%s%sGET %s: %s", what != NULL ? what : "",
+				   what != NULL ? ": " : "", shown, problem);
+}
+
+#define SETOPT(opt, val) (r == CURLE_OK ? (r = curl_easy_setopt(curl, (opt), (val))) : r)
+
+int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t end,
+			   const struct pcrgate_download_opts *o, uint64_t *got, pcrgate_errinfo *ei)
+{
+	static const struct pcrgate_download_opts none = {0};
+	struct xfer x = {0};
+	CURL *curl = NULL;
+	CURLcode r = CURLE_OK;
+	curl_off_t connect_us = 0, total_us = 0;
+	char shown[SHOWN_MAX], range[48], errbuf[CURL_ERROR_SIZE] = "", problem[WHY_MAX + 64];
+	const char *ca;
+	long min_speed, min_time, connect_s;
+	int https = 0, rc;
+
+	if (url == NULL || fd < 0 || got == NULL || offset > end)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "download: no URL, no file, or a range that ends before it starts");
+	if (o == NULL)
+		o = &none;
+	if (strlen(url) >= DOWNLOAD_URL_MAX)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "download: a URL longer than %d bytes", DOWNLOAD_URL_MAX - 1);
+	if ((rc = httpclient_url_check(url, 1, &https, shown, sizeof(shown), ei)) != PCRGATE_OK)
+		return rc;
+	/* pwrite's offsets are off_t: a 32-bit one cannot hold every uint64_t. */
+	if ((uint64_t)(off_t)end != end || (off_t)end < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					   "GET %s: %" PRIu64 " bytes is too large", shown, end);
+	if (offset == end) {
+		*got = 0;
+		return PCRGATE_OK;
+	}
+	if ((rc = httpclient_curl_init(ei)) != PCRGATE_OK)
+		return rc;
+	if ((curl = curl_easy_init()) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	x.fd = fd;
+	x.offset = x.pos = offset;
+	x.end = x.limit = end;
+	x.what = o->what;
+	x.progress = o->progress && isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &x.start);
+	connect_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : DOWNLOAD_DEFAULT_CONNECT_TIMEOUT_S;
+	min_speed = o->min_speed > 0 ? o->min_speed : DOWNLOAD_DEFAULT_MIN_SPEED;
+	min_time = o->min_speed_time_s > 0 ? o->min_speed_time_s : DOWNLOAD_DEFAULT_MIN_SPEED_TIME_S;
+	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, offset, end - 1);
+
+	ca = o->ca_file != NULL && o->ca_file[0] != '\0' ? o->ca_file : NULL;
+	r = (CURLcode)httpclient_curl_defaults(curl, https, ca, connect_s * 1000);
+	SETOPT(CURLOPT_URL, url);
+	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(CURLOPT_HTTPGET, 1L);
+	SETOPT(CURLOPT_RANGE, range);
+	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(CURLOPT_HEADERDATA, &x);
+	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(CURLOPT_WRITEDATA, &x);
+	SETOPT(CURLOPT_LOW_SPEED_LIMIT, min_speed);
+	SETOPT(CURLOPT_LOW_SPEED_TIME, min_time);
+	SETOPT(CURLOPT_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 0L);
+	if (r != CURLE_OK) {
+		snprintf(problem, sizeof(problem), "libcurl: %s", curl_easy_strerror(r));
+		rc = fail(ei, PCRGATE_ERR_IO, o->what, shown, problem);
+		goto done;
+	}
+	pg_debug("GET %s bytes %s", shown, range);
+	r = curl_easy_perform(curl);
+	*got = x.pos - offset;
+	if (x.progress && x.drawn)
+		draw_progress(&x, 1);
+	if (x.err != 0) {
+		rc = fail(ei, x.err, o->what, shown, x.why);
+		goto done;
+	}
+	switch (r) {
+	case CURLE_OK:
+	/* The connection ended before the announced length: what came is kept, the caller resumes. */
+	case CURLE_PARTIAL_FILE:
+		if (!x.decided && !x.eof) {
+			rc = fail(ei, PCRGATE_ERR_FORMAT, o->what, shown, "no response");
+			goto done;
+		}
+		pg_debug("GET %s: %" PRIu64 " bytes from %" PRIu64 "%s", shown, *got, offset,
+			 r == CURLE_PARTIAL_FILE ? " (the connection ended early)" : "");
+		rc = PCRGATE_OK;
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+		curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total_us);
+		if (o->timeout_s > 0 && total_us >= (curl_off_t)o->timeout_s * 1000000 - 100000)
+			snprintf(problem, sizeof(problem), "timed out after %ld s (%" PRIu64 " bytes received)",
+				 o->timeout_s, *got);
+		else if (connect_us == 0)
+			snprintf(problem, sizeof(problem), "could not connect within %ld s", connect_s);
+		else
+			snprintf(problem, sizeof(problem),
+				 "download stalled: under %ld bytes/s for %ld s (%" PRIu64 " bytes received)",
+				 min_speed, min_time, *got);
+		rc = fail(ei, PCRGATE_ERR_IO, o->what, shown, problem);
+		break;
+	default:
+		snprintf(problem, sizeof(problem), "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(r));
+		rc = fail(ei, PCRGATE_ERR_IO, o->what, shown, problem);
+		break;
+	}
+done:
+	curl_easy_cleanup(curl);
+	return rc;
+}
