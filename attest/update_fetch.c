@@ -297,7 +297,20 @@ int update_fetch_payload(const struct agent_config *cfg, const struct update_sou
 	}
 	fclose(*f);
 	*f = NULL;
-	r = reopen(fd, f, ei);
+	if ((r = reopen(fd, f, ei)) != PCRGATE_OK)
+		goto fail;
+	/* Every chunk checked before the other slot is emptied: a bad payload leaves the fallback intact. */
+	if (fseeko(*f, (off_t)head, SEEK_SET) != 0 ||
+	    (r = pcrgate_bundle_check_partial(m, *f, &chunks, &valid, ei)) != PCRGATE_OK) {
+		r = r != PCRGATE_OK ? r : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+		goto fail;
+	}
+	if (chunks != pcrgate_bundle_manifest_chunk_count(m)) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					"download: chunk %zu does not match its digest in the signed manifest", chunks);
+		if (ftruncate(fd, (off_t)(head + valid)) != 0)
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
+	}
 fail:
 	free(want);
 	free(got);

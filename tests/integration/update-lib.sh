@@ -90,6 +90,11 @@ update_said() {
 		fail "pcrgate-agent did not say '$1': $(cat "$AGENT_DIR/out" "$AGENT_DIR/err")"
 }
 
+# No install directory (SLOTS/.install-*) may be left: update_no_install_dir WHAT
+update_no_install_dir() {
+	! compgen -G "$BOOT_DIR/slots/.install*" >/dev/null || fail "$1: the installer left $(ls -a "$BOOT_DIR/slots")"
+}
+
 # A member of the agent's update.json: update_json PYTHON_EXPRESSION_ON_d
 update_json() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print('"$1"')' "$AGENT_DIR/state/update.json"
@@ -267,7 +272,7 @@ update_setup() {
 # The release is added to the reference policy. The bundle is UPDATE_DIR/releases/NAME/bundle.pcrb;
 # release_rebuild makes another of the same release.
 release_build() {
-	local name=$1 version=$2 sv=$3 type=full encrypt= signer=signer compatible=acme,gw-100 base
+	local name=$1 version=$2 sv=$3 type=full encrypt='' signer=signer compatible=acme,gw-100 base
 	local dir=$UPDATE_DIR/releases/$1
 	local -a args
 	base=$BOOT_DIR/slots/${SLOT:?no slot booted}
