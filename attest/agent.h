@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <tss2/tss2_esys.h>
 
-#include "boot/host/host.h"
+#include "boot/bootstate.h" /* PCRGATE_BOOTSTATE_MAX_TRIES bounds update_tries */
 #include "pcrgate/common.h"
 #include "pcrgate/tpm.h"
 
@@ -83,7 +83,7 @@ struct agent_config {
 	/* Updates (update.c, commit.c, bootctl.c). */
 	char boot_config[AGENT_PATH_MAX];  /* pcrgate-boot's config file, or "" for its own default */
 	char boot_command[AGENT_PATH_MAX]; /* the pcrgate-boot program */
-	unsigned update_tries;             /* trial boots armed */
+	unsigned update_tries;             /* trial boots armed, 1 to PCRGATE_BOOTSTATE_MAX_TRIES */
 	int update_consent;                /* AGENT_CONSENT_* */
 	unsigned window_start, window_end; /* the maintenance window, minutes after local midnight */
 	char health_check[AGENT_HEALTH_CHECK_MAX]; /* a command for /bin/sh -c, or "" */
@@ -217,6 +217,8 @@ int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t
 		 json_t **response, int *authorized, pcrgate_errinfo *ei);
 
 /* ---- Updates (update.c, commit.c, bootctl.c; docs/updates.md "Installing an update") ---- */
+
+struct host_config; /* pcrgate-boot's settings (boot/host/host.h) */
 
 /* What update and commit did, for the exit status. */
 enum { AGENT_UPDATE_DONE = 0, AGENT_UPDATE_NOTHING = 1, AGENT_UPDATE_DEFERRED = 2, AGENT_UPDATE_FAILED = 3 };

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/stat.h>
-
 #include "agent.h"
 #include "bundle.h"
 #include "truststore.h"
@@ -70,6 +68,7 @@ struct pending {
 	unsigned slot;
 	uint64_t security_version;
 	int reported;
+	int trust_update; /* the bundle changes the trust store's roots */
 };
 
 static int load_pending(const struct agent_config *cfg, struct pending *p, pcrgate_errinfo *ei)
@@ -87,6 +86,7 @@ static int load_pending(const struct agent_config *cfg, struct pending *p, pcrga
 	p->eos = json_string_value(json_object_get(p->doc, "end_of_support"));
 	p->reason = json_string_value(json_object_get(p->doc, "reason"));
 	p->reported = json_is_true(json_object_get(p->doc, "reported"));
+	p->trust_update = json_is_true(json_object_get(p->doc, "trust_update"));
 	slot = json_string_value(json_object_get(p->doc, "slot"));
 	sv = json_object_get(p->doc, "security_version");
 	if (p->release == NULL || p->version == NULL || p->state == NULL || slot == NULL ||
@@ -130,9 +130,13 @@ static int finish(pcrgate_tpm *tpm, const struct agent_config *cfg, struct pendi
 	return update_remove_state(cfg, AGENT_UPDATE_FILE, ei);
 }
 
-/* A bundle's root rotation, applied to a trust-store directory once the release is committed. */
-static int apply_trust_update(const struct agent_config *cfg, const struct host_config *host, struct pending *p,
-			      pcrgate_errinfo *ei)
+/*
+ * A bundle's root rotation, applied to the trust-store directory boot.trust once the release
+ * is committed (update refused such a bundle when boot.trust is no such directory). The
+ * bundle's head in the slot is verified again: the slot's files are trusted no further than
+ * the store signs them.
+ */
+static int apply_trust_update(const struct host_config *host, const struct pending *p, pcrgate_errinfo *ei)
 {
 	struct pcrgate_truststore *ts = NULL;
 	struct pcrgate_bundle *b = NULL;
@@ -140,28 +144,19 @@ static int apply_trust_update(const struct agent_config *cfg, const struct host_
 	char path[AGENT_PATH_MAX];
 	uint8_t *head = NULL;
 	size_t len = 0;
-	struct stat st;
 	int r;
 
-	(void)cfg;
+	if (!p->trust_update)
+		return PCRGATE_OK;
 	if ((r = update_slot_path(host, p->slot, AGENT_SLOT_BUNDLE_HEAD, path, sizeof(path), ei)) != PCRGATE_OK)
 		return r;
 	if ((r = pcrgate_file_read(path, PCRGATE_BUNDLE_HEADER_SIZE + PCRGATE_BUNDLE_MANIFEST_MAX + PCRGATE_BUNDLE_SIG_MAX,
 				   &head, &len, ei)) != PCRGATE_OK)
 		return r;
-	/* The head is verified again: the slot's files are not trusted beyond what the store signs. */
 	if ((r = pcrgate_truststore_load(&ts, host->trust, ei)) != PCRGATE_OK ||
 	    (r = pcrgate_bundle_load(head, len, &b, ei)) != PCRGATE_OK ||
 	    (r = pcrgate_bundle_verify(b, ts, &pol, ei)) != PCRGATE_OK)
 		goto fail;
-	if (!pcrgate_bundle_trust_update_authorized(b))
-		goto fail;
-	if (stat(host->trust, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					"release %s rotates the trust roots, but boot.trust %s is not a trust-store directory",
-					p->release, host->trust);
-		goto fail;
-	}
 	if ((r = pcrgate_truststore_apply_update(host->trust, b, ei)) == PCRGATE_OK)
 		printf("trust store %s updated by release %s\n", host->trust, p->release);
 fail:
@@ -255,6 +250,12 @@ int agent_commit(pcrgate_tpm *tpm, const struct agent_config *cfg, int *outcome,
 		goto done;
 	status = agent_boot_slot_status(boot, p.slot);
 	*outcome = AGENT_UPDATE_NOTHING;
+	if (strcmp(p.state, "failed") == 0 && strcmp(status, "trial") == 0) {
+		/* Recorded failed, then cut (or refused) before the mark-bad: a failed trial is not tried again. */
+		if ((r = agent_boot_change(cfg, "mark-bad", p.slot, 0, ei)) != PCRGATE_OK)
+			goto done;
+		status = "bad";
+	}
 	if (strcmp(p.state, "failed") == 0 && running == p.slot) {
 		/* Marked bad, not rebooted yet. */
 		*outcome = AGENT_UPDATE_FAILED;
@@ -300,7 +301,13 @@ int agent_commit(pcrgate_tpm *tpm, const struct agent_config *cfg, int *outcome,
 		r = finish(tpm, cfg, &p, "fell-back", ei);
 		goto done;
 	}
-	/* This boot runs the new slot. */
+	/* This boot runs the new slot: the release recorded, or the slot changed under the record. */
+	if (strcmp(version, p.version) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					"slot %c runs version %s, but the update recorded is release %s version %s",
+					'a' + (int)p.slot, version, p.release, p.version);
+		goto done;
+	}
 	if (strcmp(status, "trial") == 0) {
 		if ((r = accept_trial(tpm, cfg, &p, ei)) != PCRGATE_OK) {
 			if (r == 1) {
@@ -317,7 +324,7 @@ int agent_commit(pcrgate_tpm *tpm, const struct agent_config *cfg, int *outcome,
 	}
 	/* Good: the counter goes up only now, then the trust store, then the report. */
 	if ((r = agent_counter_raise(tpm, cfg, p.security_version, &before, &steps, ei)) != PCRGATE_OK ||
-	    (r = apply_trust_update(cfg, &host, &p, ei)) != PCRGATE_OK ||
+	    (r = apply_trust_update(&host, &p, ei)) != PCRGATE_OK ||
 	    (r = set_state(cfg, &p, "committed", NULL, 0, ei)) != PCRGATE_OK)
 		goto done;
 	printf("committed release %s in slot %c; counter at %" PRIu64 "\n", p.release, 'a' + (int)p.slot,

@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "conffile.h"
+#include "fault.h"
 #include "pcrgate/pcr_map.h"
 
 static int set_alg(uint16_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
@@ -210,7 +211,8 @@ static int apply_file(const pcrgate_config *file, struct agent_config *c, pcrgat
 			r = set_window(c, v, where, ei);
 			break;
 		case K_TRIES:
-			r = pcrgate_config_u32(keys[i].dst, v, 1, 32, "a number of trial boots", where, ei);
+			r = pcrgate_config_u32(keys[i].dst, v, 1, PCRGATE_BOOTSTATE_MAX_TRIES,
+					       "a number of trial boots", where, ei);
 			break;
 		case K_SECONDS:
 			r = pcrgate_config_u32(keys[i].dst, v, 1, 86400, "a number of seconds", where, ei);

@@ -555,6 +555,7 @@ static int cmd_update(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc
 	return update_exit(outcome);
 }
 
+/* tpm is NULL: approve does not open the TPM. */
 static int cmd_approve(const struct agent_config *cfg, pcrgate_tpm *tpm, int argc, char **argv)
 {
 	struct cmd_args a;
@@ -599,22 +600,24 @@ int main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
+	/* needs_tpm: the TPM is opened for the command (approve only records a person's decision). */
 	static const struct {
 		const char *name;
 		int (*run)(const struct agent_config *, pcrgate_tpm *, int, char **);
+		int needs_tpm;
 	} commands[] = {
-		{"provision", cmd_provision},
-		{"status", cmd_status},
-		{"counter", cmd_counter},
-		{"quote", cmd_quote},
-		{"certify", cmd_certify},
-		{"unwrap", cmd_unwrap},
-		{"enroll", cmd_enroll},
-		{"attest", cmd_attest},
-		{"report", cmd_report},
-		{"update", cmd_update},
-		{"approve", cmd_approve},
-		{"commit", cmd_commit},
+		{"provision", cmd_provision, 1},
+		{"status", cmd_status, 1},
+		{"counter", cmd_counter, 1},
+		{"quote", cmd_quote, 1},
+		{"certify", cmd_certify, 1},
+		{"unwrap", cmd_unwrap, 1},
+		{"enroll", cmd_enroll, 1},
+		{"attest", cmd_attest, 1},
+		{"report", cmd_report, 1},
+		{"update", cmd_update, 1},
+		{"approve", cmd_approve, 0},
+		{"commit", cmd_commit, 1},
 	};
 	struct agent_options o;
 	struct agent_config cfg;
@@ -665,7 +668,7 @@ int main(int argc, char **argv)
 		report("settings", &ei);
 		return EXIT_FAIL;
 	}
-	if (agent_open_tpm(&cfg, &tpm, &ei) != PCRGATE_OK) {
+	if (commands[i].needs_tpm && agent_open_tpm(&cfg, &tpm, &ei) != PCRGATE_OK) {
 		report("TPM", &ei);
 		return EXIT_FAIL;
 	}

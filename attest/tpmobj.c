@@ -17,13 +17,6 @@
 #include "pcrgate/alg.h"
 #include "tpmobj.h"
 
-/*
- * Public keys from TPM structures are checked in software: once the agent has loaded the
- * tpm2 provider for its TLS key (lib/httpclient.c), OpenSSL would otherwise pick that
- * provider's implementations first, and it cannot verify with a key that is not in a TPM.
- */
-#define TPMOBJ_SOFTWARE "?provider=default"
-
 const uint8_t tpmobj_ek_policy[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
 				      0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
 				      0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa};
@@ -294,7 +287,7 @@ int tpmobj_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **out, pcrgate_errinfo *ei)
 		    !BN_set_word(e, pub->parameters.rsaDetail.exponent ? pub->parameters.rsaDetail.exponent : 65537) ||
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", TPMOBJ_SOFTWARE)) == NULL)
+		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL)
 			goto crypto;
 	} else if (pub->type == TPM2_ALG_ECC) {
 		const TPMS_ECC_POINT *q = &pub->unique.ecc;
@@ -318,7 +311,7 @@ int tpmobj_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **out, pcrgate_errinfo *ei)
 		memcpy(point + 1 + 2 * fb - q->y.size, q->y.buffer, q->y.size);
 		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[c].name, 0) ||
 		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * fb) ||
-		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", TPMOBJ_SOFTWARE)) == NULL)
+		    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL)
 			goto crypto;
 	} else {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_UNSUPPORTED, PCRGATE_NO_OFFSET, "key type 0x%04x",
@@ -538,7 +531,7 @@ int tpmobj_verify_digest(EVP_PKEY *pkey, const TPMT_SIGNATURE *sig, const uint8_
 					 (unsigned)hash, len);
 		goto fail;
 	}
-	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, TPMOBJ_SOFTWARE)) == NULL || EVP_PKEY_verify_init(ctx) <= 0 ||
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL || EVP_PKEY_verify_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0 ||
 	    (pad != 0 && EVP_PKEY_CTX_set_rsa_padding(ctx, pad) <= 0) ||
 	    (pad == RSA_PKCS1_PSS_PADDING && EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) <= 0)) {

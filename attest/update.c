@@ -9,23 +9,20 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "agent.h"
 #include "bundle.h"
-#include "download.h"
 #include "jsonutil.h"
 #include "policy.h"
+#include "truststore.h"
 #include "update_internal.h"
 
 #define AUTHZ_FILE_MAX (64u * 1024)
@@ -96,14 +93,11 @@ static int check_fresh(const struct authz *a, pcrgate_errinfo *ei)
 static int check_bundle_matches(const struct pcrgate_bundle *b, const struct authz *a, pcrgate_errinfo *ei)
 {
 	const struct pcrgate_bundle_manifest *m = pcrgate_bundle_get_manifest(b);
-	const uint8_t *bytes;
 	uint8_t md[32];
-	unsigned mdlen = 0;
-	size_t len;
+	int r;
 
-	bytes = pcrgate_bundle_manifest_bytes(b, &len);
-	if (EVP_Digest(bytes, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 of the manifest failed");
+	if ((r = pcrgate_bundle_manifest_sha256(b, md, ei)) != PCRGATE_OK)
+		return r;
 	if (!pcrgate_ct_equal(md, a->digest, 32))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					   "authorization: it is for another bundle (manifest digest %s), not this one",
@@ -186,7 +180,7 @@ static int unwrap_key(pcrgate_tpm *tpm, const struct agent_config *cfg, const st
 {
 	uint8_t *policy = NULL, *plain = NULL;
 	size_t plen = 0, klen = 0;
-	char path[AGENT_PATH_MAX];
+	char path[AGENT_PATH_MAX], why[sizeof(ei->message)];
 	int r;
 
 	if (a->wrapped_len == 0)
@@ -194,11 +188,14 @@ static int unwrap_key(pcrgate_tpm *tpm, const struct agent_config *cfg, const st
 					   "the payload is encrypted, and the authorization carries no content key");
 	if ((r = update_slot_path(host, running, AGENT_SLOT_POLICY_FILE, path, sizeof(path), ei)) != PCRGATE_OK)
 		return r;
-	if ((r = pcrgate_file_read(path, POLICY_FILE_MAX, &policy, &plen, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_file_read(path, POLICY_FILE_MAX, &policy, &plen, ei)) != PCRGATE_OK) {
+		/* The reader's message names the file and the system's reason. */
+		snprintf(why, sizeof(why), "%s", ei->message[0] != '\0' ? ei->message : pcrgate_strerror(r));
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
-					   "the running slot's signed policy %s cannot be read (%s): the content key "
-					   "cannot be unwrapped",
-					   path, pcrgate_strerror(r));
+					   "the running slot's signed policy cannot be read (%s): the content key cannot "
+					   "be unwrapped",
+					   why);
+	}
 	r = agent_unwrap(tpm, cfg, policy, plen, a->wrapped, a->wrapped_len, &plain, &klen, ei);
 	free(policy);
 	if (r != PCRGATE_OK)
@@ -290,6 +287,33 @@ fail:
 	return r;
 }
 
+/* Whether the bundle changes the trust store's roots (applied by the commit). */
+static int has_trust_update(const struct pcrgate_bundle_manifest *m)
+{
+	return pcrgate_bundle_manifest_roots_added(m) > 0 || pcrgate_bundle_manifest_roots_removed(m) > 0;
+}
+
+/*
+ * A root rotation is written into boot.trust by the commit, after the counter is raised: a
+ * boot.trust that cannot take it (a PEM file) is found now, before anything is installed.
+ */
+static int check_trust_target(const struct host_config *host, const struct pcrgate_bundle_manifest *m,
+			      pcrgate_errinfo *ei)
+{
+	int kind;
+
+	if (!has_trust_update(m))
+		return PCRGATE_OK;
+	if ((kind = pcrgate_truststore_dir_kind(host->trust, ei)) < 0)
+		return kind;
+	if (kind != PCRGATE_TRUST_DIR_STORE)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "release %s rotates the trust roots, but boot.trust %s is not a trust-store "
+					   "directory (roots/, crl/): make it one (pcrgate key trust-store) first",
+					   pcrgate_bundle_manifest_release(m), host->trust);
+	return PCRGATE_OK;
+}
+
 /* The state file of the update in progress. */
 static int record(const struct agent_config *cfg, const struct pcrgate_bundle_manifest *m, const struct authz *a,
 		  unsigned running, unsigned target, const char *state, pcrgate_errinfo *ei)
@@ -298,11 +322,11 @@ static int record(const struct agent_config *cfg, const struct pcrgate_bundle_ma
 	json_t *doc;
 	int r;
 
-	doc = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:s,s:b}", "release", pcrgate_bundle_manifest_release(m),
+	doc = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:s,s:b,s:b}", "release", pcrgate_bundle_manifest_release(m),
 			"version", pcrgate_bundle_manifest_version(m), "security_version",
 			(json_int_t)pcrgate_bundle_manifest_security_version(m), "manifest_digest", a->digest_hex, "slot",
 			to, "from_slot", from, "end_of_support", pcrgate_bundle_manifest_end_of_support(m), "state",
-			state, "reported", 0);
+			state, "reported", 0, "trust_update", has_trust_update(m));
 	if (doc == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	r = update_write_state(cfg, AGENT_UPDATE_FILE, doc, ei);
@@ -411,6 +435,18 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 		update_discard_download(cfg);
 		goto fail;
 	}
+	/* The release's policy must speak of this device's counter, or its key never opens under it. */
+	if (sp.nv_index != cfg->counter_index) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					"release %s: its signed PCR policy is for the counter at NV index 0x%08x, "
+					"but this device's counter_index is 0x%08x",
+					pcrgate_bundle_manifest_release(m), (unsigned)sp.nv_index,
+					(unsigned)cfg->counter_index);
+		update_discard_download(cfg);
+		goto fail;
+	}
+	if ((r = check_trust_target(&host, m, ei)) != PCRGATE_OK)
+		goto fail;
 	if ((r = describe(cfg, m, &a, ei)) != PCRGATE_OK)
 		goto fail;
 	if (!consent_given(cfg, m, &a)) {
@@ -418,6 +454,9 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 		goto fail;
 	}
 	if (bundle_file == NULL && (r = update_fetch_payload(cfg, &src, b, &f, ei)) != PCRGATE_OK)
+		goto fail;
+	/* Every chunk checked, whatever the source, before the other slot (the fallback) is emptied. */
+	if ((r = update_check_payload(cfg, bundle_file, b, f, ei)) != PCRGATE_OK)
 		goto fail;
 	if ((r = check_fresh(&a, ei)) != PCRGATE_OK)
 		goto fail;

@@ -1,10 +1,12 @@
 /*
  * pcrgate-agent: the agent's small state documents, and getting a bundle for an update.
- * A downloaded bundle lives in STATE_DIR/download/bundle.part with bundle.json naming the URL
- * and manifest digest it belongs to. Its head (header, manifest, signature) is fetched and
- * verified first; the payload after it is fetched with HTTP Range from the end of the whole
- * chunks on disk whose digests match the signed manifest, so an interrupted download resumes
- * and a corrupted partial file is cut back to what verifies. Never more than the signed size.
+ * A downloaded bundle lives in STATE_DIR/download/bundle.part with bundle.json naming the
+ * manifest digest it belongs to (not the URL: a pre-signed URL changes with each authorization,
+ * the bundle does not). Its head (header, manifest, signature) is fetched and verified first;
+ * the payload after it is fetched with HTTP Range from the end of the whole chunks on disk whose
+ * digests match the signed manifest, so an interrupted download resumes and a corrupted partial
+ * file is cut back to what verifies. Never more than the signed size. Whatever its source, the
+ * whole payload is checked chunk by chunk before the other slot is touched.
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "fault.h"
 #include "jsonutil.h"
 #include "update_internal.h"
 
@@ -117,7 +120,7 @@ static void download_opts(const struct agent_config *cfg, struct pcrgate_downloa
 	o->what = "bundle";
 }
 
-/* The partial file belongs to this URL and manifest digest, else it is started again. */
+/* The partial file belongs to this manifest digest, else it is started again. */
 static int open_part(const struct agent_config *cfg, const struct update_source *src, int *fd, pcrgate_errinfo *ei)
 {
 	char part[AGENT_PATH_MAX], meta[AGENT_PATH_MAX];
@@ -131,16 +134,14 @@ static int open_part(const struct agent_config *cfg, const struct update_source 
 		return r;
 	if (pcrgate_file_read(meta, STATE_DOC_MAX, &buf, &len, ei) == PCRGATE_OK &&
 	    jsonutil_parse(buf, len, STATE_DOC_MAX, &doc, ei) == PCRGATE_OK) {
-		same = json_is_string(json_object_get(doc, "url")) &&
-		       strcmp(json_string_value(json_object_get(doc, "url")), src->url) == 0 &&
-		       json_is_string(json_object_get(doc, "manifest_digest")) &&
+		same = json_is_string(json_object_get(doc, "manifest_digest")) &&
 		       strcmp(json_string_value(json_object_get(doc, "manifest_digest")), src->digest_hex) == 0;
 	}
 	free(buf);
 	json_decref(doc);
 	if (!same) {
 		unlink(part);
-		want = json_pack("{s:s,s:s}", "url", src->url, "manifest_digest", src->digest_hex);
+		want = json_pack("{s:s}", "manifest_digest", src->digest_hex);
 		if (want == NULL)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		r = jsonutil_write_mode(want, meta, 0600, ei);
@@ -221,6 +222,7 @@ int update_open_bundle(const struct agent_config *cfg, const char *bundle_file, 
 	} else {
 		download_opts(cfg, &o);
 		o.progress = 0; /* a few KiB: no bar for the head */
+		o.prefix = 1;   /* the head of a larger file, also from a server without Range */
 		if ((r = open_part(cfg, src, &fd, ei)) != PCRGATE_OK)
 			return r;
 		if ((r = fetch_to(src, &o, fd, sizeof(hdr), ei)) != PCRGATE_OK)
@@ -297,23 +299,41 @@ int update_fetch_payload(const struct agent_config *cfg, const struct update_sou
 	}
 	fclose(*f);
 	*f = NULL;
-	if ((r = reopen(fd, f, ei)) != PCRGATE_OK)
-		goto fail;
-	/* Every chunk checked before the other slot is emptied: a bad payload leaves the fallback intact. */
-	if (fseeko(*f, (off_t)head, SEEK_SET) != 0 ||
-	    (r = pcrgate_bundle_check_partial(m, *f, &chunks, &valid, ei)) != PCRGATE_OK) {
-		r = r != PCRGATE_OK ? r : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
-		goto fail;
-	}
-	if (chunks != pcrgate_bundle_manifest_chunk_count(m)) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					"download: chunk %zu does not match its digest in the signed manifest", chunks);
-		if (ftruncate(fd, (off_t)(head + valid)) != 0)
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "download: %s", strerror(errno));
-	}
+	r = reopen(fd, f, ei);
 fail:
 	free(want);
 	free(got);
 	close(fd);
+	return r;
+}
+
+int update_check_payload(const struct agent_config *cfg, const char *bundle_file, const struct pcrgate_bundle *b,
+			 FILE *f, pcrgate_errinfo *ei)
+{
+	const struct pcrgate_bundle_manifest *m = pcrgate_bundle_get_manifest(b);
+	uint64_t head = pcrgate_bundle_payload_offset(b), valid = 0;
+	const char *what = bundle_file != NULL ? bundle_file : "download";
+	char part[AGENT_PATH_MAX];
+	pcrgate_errinfo pei;
+	size_t chunks = 0;
+	int r;
+
+	if (fseeko(f, (off_t)head, SEEK_SET) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", what, strerror(errno));
+	if ((r = pcrgate_bundle_check_partial(m, f, &chunks, &valid, ei)) != PCRGATE_OK)
+		return r;
+	if (chunks == pcrgate_bundle_manifest_chunk_count(m)) {
+		/* The installer refuses a byte after the payload too, but only after the slot is emptied. */
+		if (fgetc(f) == EOF && !ferror(f))
+			return PCRGATE_OK;
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					   "%s: bytes after the payload the signed manifest describes", what);
+	}
+	r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+				"%s: chunk %zu does not match its digest in the signed manifest", what, chunks);
+	/* A download keeps only the chunks that verify: the next attempt fetches the rest again. */
+	if (bundle_file == NULL && update_download_path(cfg, PART_FILE, part, sizeof(part), &pei) == PCRGATE_OK &&
+	    truncate(part, (off_t)(head + valid)) != 0)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", part, strerror(errno));
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "boot/host/host.h"
 #include "bundle.h"
 
 /* A state document STATE_DIR/NAME (at most 64 KiB, one JSON object); NOT_FOUND when missing. */
@@ -43,10 +44,18 @@ int update_open_bundle(const struct agent_config *cfg, const char *bundle_file, 
 		       struct pcrgate_bundle **b, FILE **f, pcrgate_errinfo *ei);
 /*
  * Downloads the rest of the payload (resuming after the verified whole chunks already on
- * disk) up to exactly the size the signed manifest gives; *f is reopened on the whole file.
+ * disk) up to exactly the size the signed manifest gives; *f is reopened on the whole file,
+ * for update_check_payload.
  */
 int update_fetch_payload(const struct agent_config *cfg, const struct update_source *src,
 			 const struct pcrgate_bundle *b, FILE **f, pcrgate_errinfo *ei);
+/*
+ * Checks every stored chunk of the payload in f (the bundle file, bundle_file or the download)
+ * against its digest in the signed manifest, and that nothing follows the payload. A download
+ * that fails is cut back to the chunks that verify, so the next attempt fetches the rest again.
+ */
+int update_check_payload(const struct agent_config *cfg, const char *bundle_file, const struct pcrgate_bundle *b,
+			 FILE *f, pcrgate_errinfo *ei);
 /* Drops the download (after a bundle is installed, or found to be the wrong one). */
 void update_discard_download(const struct agent_config *cfg);
 

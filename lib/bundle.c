@@ -181,6 +181,16 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+void bundle_header_encode(const struct pcrgate_bundle_header *h, uint8_t out[PCRGATE_BUNDLE_HEADER_SIZE])
+{
+	memcpy(out, PCRGATE_BUNDLE_MAGIC, 8);
+	put_be32(out + 8, h->format_version);
+	put_be32(out + 12, h->manifest_len);
+	put_be32(out + 16, h->sig_len);
+	put_be32(out + 20, (uint32_t)(h->payload_len >> 32));
+	put_be32(out + 24, (uint32_t)h->payload_len);
+}
+
 int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, size_t *len, pcrgate_errinfo *ei)
 {
 	size_t n;
@@ -192,16 +202,27 @@ int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, siz
 	if ((p = malloc(n)) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	/* The header has one encoding of its fields, so this is the bundle's own first bytes. */
-	memcpy(p, PCRGATE_BUNDLE_MAGIC, 8);
-	put_be32(p + 8, b->hdr.format_version);
-	put_be32(p + 12, b->hdr.manifest_len);
-	put_be32(p + 16, b->hdr.sig_len);
-	put_be32(p + 20, (uint32_t)(b->hdr.payload_len >> 32));
-	put_be32(p + 24, (uint32_t)b->hdr.payload_len);
+	bundle_header_encode(&b->hdr, p);
 	memcpy(p + PCRGATE_BUNDLE_HEADER_SIZE, b->manifest, b->hdr.manifest_len);
 	memcpy(p + PCRGATE_BUNDLE_HEADER_SIZE + b->hdr.manifest_len, b->sig, b->hdr.sig_len);
 	*out = p;
 	*len = n;
+	return PCRGATE_OK;
+}
+
+int pcrgate_bundle_manifest_sha256(const struct pcrgate_bundle *b, uint8_t out[32], pcrgate_errinfo *ei)
+{
+	uint8_t md[32];
+	unsigned n = 0;
+
+	if (b == NULL || out == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no bundle given");
+	if (EVP_Digest(b->manifest, b->hdr.manifest_len, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof(md)) {
+		pcrgate_log_openssl(__func__, "SHA-256 of the manifest");
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET,
+					   "bundle: SHA-256 of the manifest failed");
+	}
+	memcpy(out, md, sizeof(md));
 	return PCRGATE_OK;
 }
 

@@ -84,6 +84,11 @@ PCRGATE_API const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bu
 /* Header, manifest and signature as they stand at the bundle's start (malloc'd), for keeping a verified head. */
 PCRGATE_API int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, size_t *len,
 					  pcrgate_errinfo *ei);
+/*
+ * The SHA-256 of the manifest's exact bytes: a release's manifest_digest in the verifier, which
+ * binds an update authorization to this bundle (docs/verifier.md). out only on success.
+ */
+PCRGATE_API int pcrgate_bundle_manifest_sha256(const struct pcrgate_bundle *b, uint8_t out[32], pcrgate_errinfo *ei);
 /* What pcrgate_bundle_verify requires beyond a good signature. */
 struct pcrgate_bundle_policy {
 	const char *compatible;        /* the hardware's compatible string, or NULL: not checked */
@@ -155,6 +160,22 @@ PCRGATE_API size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bu
 PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i,
 							      size_t *len);
 PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i);
+/* Whether trust_update removes the root whose DER sha256 is fp (compared in constant time). */
+PCRGATE_API int pcrgate_bundle_manifest_removes_root(const struct pcrgate_bundle_manifest *m, const uint8_t fp[32]);
+
+/*
+ * Applies a bundle's trust_update to the trust-store directory store_dir (lib/bundle_trust.c,
+ * docs/updates.md "Root rotation"): only for a bundle that pcrgate_bundle_verify accepted and
+ * whose pcrgate_bundle_trust_update_authorized() is 1 (else PCRGATE_ERR_VERIFY). The new store
+ * holds the old one's roots minus those the update removes, plus those it adds, and the CRLs of
+ * the roots kept; it must hold at least one root, and is written as pcrgate_truststore_write
+ * writes. Applying an update the store already reflects changes nothing and succeeds, so the
+ * agent can run it again after a power cut; leftovers of an interrupted write beside store_dir
+ * are removed first. store_dir must be a directory holding only roots/ and crl/ (a single PEM
+ * file or a symbolic link is PCRGATE_ERR_UNSUPPORTED).
+ */
+PCRGATE_API int pcrgate_truststore_apply_update(const char *store_dir, const struct pcrgate_bundle *b,
+						pcrgate_errinfo *ei);
 
 /*
  * Reads up to cap bytes of payload into buf; *got = 0 at the end of the data. 0 or a negative

@@ -204,26 +204,17 @@ static int build_manifest(const struct pcrgate_bundle_create_params *p, const st
 	return r;
 }
 
-static void put_u32be(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static int write_bundle(FILE *out, const char *manifest, size_t mlen, const uint8_t *sig, size_t slen,
 			struct create_state *st, pcrgate_errinfo *ei)
 {
+	const struct pcrgate_bundle_header h = {.format_version = PCRGATE_BUNDLE_FORMAT_VERSION,
+						 .manifest_len = (uint32_t)mlen,
+						 .sig_len = (uint32_t)slen,
+						 .payload_len = st->stored_len};
 	uint8_t hdr[PCRGATE_BUNDLE_HEADER_SIZE], buf[65536];
 	size_t n;
 
-	memcpy(hdr, PCRGATE_BUNDLE_MAGIC, 8);
-	put_u32be(hdr + 8, PCRGATE_BUNDLE_FORMAT_VERSION);
-	put_u32be(hdr + 12, (uint32_t)mlen);
-	put_u32be(hdr + 16, (uint32_t)slen);
-	put_u32be(hdr + 20, (uint32_t)(st->stored_len >> 32));
-	put_u32be(hdr + 24, (uint32_t)st->stored_len);
+	bundle_header_encode(&h, hdr);
 	if (fwrite(hdr, 1, sizeof(hdr), out) != sizeof(hdr) || fwrite(manifest, 1, mlen, out) != mlen ||
 	    fwrite(sig, 1, slen, out) != slen)
 		goto fail;

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "bundle.h"
+#include "fault.h"
 
 /* The sink: the image stream cut into the slot's files, each hashed as written. */
 struct slot_writer {
@@ -96,7 +97,7 @@ static int writer_write(void *ctx, const uint8_t *data, size_t len)
 			return r;
 		n = im->size - w->done < len ? (size_t)(im->size - w->done) : len;
 		if (w->tear != UINT64_MAX && w->done + n > w->tear)
-			pcrgate_fault_tear(w->fd, data, 2 * (size_t)(w->tear - w->done));
+			pcrgate_fault_tear(w->fd, data, (size_t)(w->tear - w->done));
 		if (EVP_DigestUpdate(w->md, data, n) != 1)
 			return pcrgate_errinfo_set(w->ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "sha256 failed");
 		if (pcrgate_write_all(w->fd, data, n) != 0)
@@ -126,7 +127,7 @@ static int write_slot_file(const char *dir, const char *name, const uint8_t *dat
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating %s: %s", path, strerror(errno));
 	snprintf(what, sizeof(what), "write %s", path);
 	if (pcrgate_fault_point(what, 1))
-		pcrgate_fault_tear(fd, data, len);
+		pcrgate_fault_tear(fd, data, len / 2);
 	if (pcrgate_write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
 	close(fd);
@@ -155,11 +156,18 @@ int pcrgate_slot_dir_remove(const char *dir, pcrgate_errinfo *ei)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
-		    lstat(path, &st) != 0 || S_ISDIR(st.st_mode) || unlink(path) != 0) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", dir);
+			break;
+		}
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
-						"cannot remove %s (a slot holds files only): %s", path,
-						errno ? strerror(errno) : "a directory");
+						"cannot remove %s: a directory (a slot holds files only)", path);
+			break;
+		}
+		if (unlink(path) != 0) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot remove %s: %s", path,
+						strerror(errno));
 			break;
 		}
 	}
@@ -167,16 +175,6 @@ int pcrgate_slot_dir_remove(const char *dir, pcrgate_errinfo *ei)
 	if (r == PCRGATE_OK && rmdir(dir) != 0)
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot remove %s: %s", dir, strerror(errno));
 	return r;
-}
-
-/* The directory that holds path (for syncing a rename in it). */
-static int sync_parent(const char *path, pcrgate_errinfo *ei)
-{
-	char parent[PATH_MAX];
-
-	if (snprintf(parent, sizeof(parent), "%s/..", path) >= (int)sizeof(parent))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", path);
-	return pcrgate_fsync_dir(parent, ei);
 }
 
 int pcrgate_bundle_install(const struct pcrgate_bundle *b, FILE *f, const uint8_t *key, const char *base_path,
@@ -241,7 +239,7 @@ int pcrgate_bundle_install(const struct pcrgate_bundle *b, FILE *f, const uint8_
 		goto fail;
 	}
 	EVP_MD_CTX_free(w.md);
-	return sync_parent(out_dir, ei);
+	return pcrgate_fsync_parent(out_dir, ei);
 fail:
 	if (w.fd >= 0)
 		close(w.fd);

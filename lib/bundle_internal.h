@@ -49,6 +49,9 @@ struct pcrgate_bundle {
 	int verified;
 };
 
+/* The header's one encoding (docs/updates.md "Layout"): what the writer writes, and a head's first bytes. */
+void bundle_header_encode(const struct pcrgate_bundle_header *h, uint8_t out[PCRGATE_BUNDLE_HEADER_SIZE]);
+
 /* Stored bytes of a chunk of plaintext length plain under encryption enc. */
 static inline uint64_t bundle_stored_chunk(uint64_t plain, int enc)
 {

@@ -607,3 +607,13 @@ const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_
 {
 	return m != NULL && i < m->n_remove ? m->remove[i] : NULL;
 }
+
+int pcrgate_bundle_manifest_removes_root(const struct pcrgate_bundle_manifest *m, const uint8_t fp[32])
+{
+	size_t i;
+
+	for (i = 0; m != NULL && fp != NULL && i < m->n_remove; i++)
+		if (pcrgate_ct_equal(fp, m->remove[i], 32))
+			return 1;
+	return 0;
+}

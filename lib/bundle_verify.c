@@ -15,14 +15,8 @@
 static int removed(const struct pcrgate_truststore *ts, size_t i, const struct pcrgate_bundle_manifest *m)
 {
 	uint8_t fp[32];
-	size_t j;
 
-	if (pcrgate_truststore_root_sha256(ts, i, fp) != 0)
-		return 0;
-	for (j = 0; j < m->n_remove; j++)
-		if (pcrgate_ct_equal(fp, m->remove[j], 32))
-			return 1;
-	return 0;
+	return pcrgate_truststore_root_sha256(ts, i, fp) == 0 && pcrgate_bundle_manifest_removes_root(m, fp);
 }
 
 /*

@@ -1,8 +1,9 @@
 /*
  * pcrgate: the resumable download of a byte range into a file (lib/download.h says what it
  * promises). The response is judged from its headers before any body byte is written: the
- * status, the Content-Range against the request, the Content-Length against the cap. The body
- * then goes to the file as it arrives, never past the cap.
+ * status, the Content-Range against the request, the Content-Length against the cap, and the
+ * file's size they give against the size expected. The body then goes to the file as it
+ * arrives, never past the cap.
  */
 #include "config.h"
 
@@ -35,12 +36,13 @@ struct xfer {
 	uint64_t pos;   /* the file offset of the next body byte */
 	long status;
 	int decided;    /* the final response's headers were checked and accepted */
-	int eof;        /* a 416 at offset: the server's file ends there; its body is dropped */
 	char content_range[HEADER_VALUE];
 	char content_length[HEADER_VALUE];
 	int err;        /* set by a callback that stopped the transfer */
 	char why[WHY_MAX];
 	int progress;   /* drawing a progress bar */
+	int prefix;     /* a prefix is wanted: a 200 of a larger file is cut at end */
+	int cut;        /* the prefix arrived and the transfer was stopped there */
 	int drawn;
 	const char *what;
 	struct timespec start, last;
@@ -57,28 +59,13 @@ static void why(struct xfer *x, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* An unsigned decimal (no sign, no blanks) at *p; advances *p. -1 when none or on overflow. */
-static int parse_u64(const char **p, uint64_t *out)
+/* A whole header value that is one decimal number. */
+static int parse_u64(const char *v, uint64_t *out)
 {
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*p = s;
-	*out = v;
-	return 0;
+	return *v != '\0' && pcrgate_parse_decimal(&v, UINT64_MAX, out) == PCRGATE_OK && *v == '\0' ? 0 : -1;
 }
 
-/*
- * "bytes FIRST-LAST/TOTAL", TOTAL may be "*" (have_total 0); or, with first NULL, the form a
- * 416 has: "bytes", an asterisk for the range, then "/TOTAL". 0 when it parses.
- */
+/* "bytes FIRST-LAST/TOTAL", TOTAL may be "*" (have_total 0). 0 when it parses. */
 static int parse_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total, int *have_total)
 {
 	const char *p = v;
@@ -87,21 +74,34 @@ static int parse_content_range(const char *v, uint64_t *first, uint64_t *last, u
 		return -1;
 	for (p += 5; *p == ' '; p++)
 		;
-	if (first == NULL) {
-		if (*p++ != '*' || *p++ != '/' || parse_u64(&p, total) != 0)
-			return -1;
-		return *p == '\0' ? 0 : -1;
-	}
-	if (parse_u64(&p, first) != 0 || *p++ != '-' || parse_u64(&p, last) != 0 || *p++ != '/')
+	if (pcrgate_parse_decimal(&p, UINT64_MAX, first) != 0 || *p++ != '-' ||
+	    pcrgate_parse_decimal(&p, UINT64_MAX, last) != 0 || *p++ != '/')
 		return -1;
 	*have_total = 0;
 	if (*p == '*')
 		p++;
-	else if (parse_u64(&p, total) == 0)
+	else if (pcrgate_parse_decimal(&p, UINT64_MAX, total) == 0)
 		*have_total = 1;
 	else
 		return -1;
 	return *p == '\0' ? 0 : -1;
+}
+
+/*
+ * The server's file has size bytes, fewer than end: it is not the file the signed manifest
+ * describes, and asking again cannot help. A prefix (a bundle's head) is checked against the
+ * bytes asked for, as there is no manifest yet.
+ */
+static int too_short(struct xfer *x, uint64_t size)
+{
+	if (x->prefix)
+		why(x, PCRGATE_ERR_FORMAT, "the file has %" PRIu64 " bytes, fewer than the %" PRIu64 " asked for",
+		    size, x->end);
+	else
+		why(x, PCRGATE_ERR_FORMAT,
+		    "the file has %" PRIu64 " bytes, fewer than the %" PRIu64 " the signed manifest gives", size,
+		    x->end);
+	return -1;
 }
 
 /* The final response's headers are complete: accept it, or stop with why. 0: accepted. */
@@ -109,7 +109,6 @@ static int judge(struct xfer *x)
 {
 	uint64_t first, last, total = 0, length;
 	int have_total = 0;
-	const char *p;
 
 	switch (x->status) {
 	case 206:
@@ -124,6 +123,8 @@ static int judge(struct xfer *x)
 			    "HTTP 206 for bytes from %" PRIu64 ", but they were asked from %" PRIu64, first, x->offset);
 			return -1;
 		}
+		if (have_total && total < x->end)
+			return too_short(x, total);
 		if (last >= x->end) {
 			why(x, PCRGATE_ERR_LIMIT,
 			    "the server offers bytes up to %" PRIu64
@@ -141,21 +142,25 @@ static int judge(struct xfer *x)
 			    x->offset);
 			return -1;
 		}
-		p = x->content_length;
-		if (*p != '\0' && parse_u64(&p, &length) == 0 && *p == '\0' && length > x->end) {
-			why(x, PCRGATE_ERR_LIMIT,
-			    "Content-Length %" PRIu64 ": more data than the signed manifest allows (%" PRIu64 " bytes)",
-			    length, x->end);
-			return -1;
+		/* A 200 is the whole file (from byte 0), so its length is the file's size. */
+		if (parse_u64(x->content_length, &length) == 0) {
+			if (length < x->end)
+				return too_short(x, length);
+			if (length > x->end && !x->prefix) {
+				why(x, PCRGATE_ERR_LIMIT,
+				    "Content-Length %" PRIu64
+				    ": more data than the signed manifest allows (%" PRIu64 " bytes)",
+				    length, x->end);
+				return -1;
+			}
 		}
 		x->limit = x->end;
 		return 0;
 	case 416:
-		/* Nothing at offset: the file there is shorter than the manifest allows, the caller decides. */
-		if (parse_content_range(x->content_range, NULL, NULL, &total, NULL) == 0 && total <= x->offset) {
-			x->eof = 1;
-			return 0;
-		}
+		/* A Content-Range of the size alone ("bytes", an asterisk, "/SIZE"): the file ends at SIZE. */
+		if (strncasecmp(x->content_range, "bytes */", 8) == 0 && parse_u64(x->content_range + 8, &total) == 0 &&
+		    total <= x->offset)
+			return too_short(x, total);
 		why(x, PCRGATE_ERR_IO, "HTTP 416 (range not satisfiable) for bytes from %" PRIu64, x->offset);
 		return -1;
 	case 404:
@@ -197,7 +202,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 	const char *p;
 
 	/* After the final response's headers come only trailers, which change nothing. */
-	if (x->decided || x->eof)
+	if (x->decided)
 		return n;
 	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
 		/* A new response (after a 1xx): its status, and none of the headers before it. */
@@ -221,7 +226,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 		}
 		if (judge(x) != 0)
 			return 0;
-		x->decided = !x->eof;
+		x->decided = 1;
 		return n;
 	}
 	header_value(line, n, "Content-Range", x->content_range);
@@ -270,8 +275,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	ssize_t k;
 	uint64_t at;
 
-	if (x->eof)
-		return n;
 	if (!x->decided) {
 		why(x, PCRGATE_ERR_FORMAT, "a body before the response's headers");
 		return 0;
@@ -292,6 +295,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		}
 	}
 	x->pos += room;
+	if (room < n && x->prefix && x->status == 200) {
+		x->cut = 1; /* the prefix is complete: stop here, without an error */
+		return 0;
+	}
 	if (room < n) {
 		if (x->limit == x->end)
 			why(x, PCRGATE_ERR_LIMIT, "more data than the signed manifest allows (%" PRIu64 " bytes)",
@@ -322,8 +329,7 @@ int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t en
 	struct xfer x = {0};
 	CURL *curl = NULL;
 	CURLcode r = CURLE_OK;
-	curl_off_t connect_us = 0, total_us = 0;
-	char shown[SHOWN_MAX], range[48], errbuf[CURL_ERROR_SIZE] = "", problem[WHY_MAX + 64];
+	char shown[SHOWN_MAX], range[48], errbuf[CURL_ERROR_SIZE] = "", problem[WHY_MAX + CURL_ERROR_SIZE];
 	const char *ca;
 	long min_speed, min_time, connect_s;
 	int https = 0, rc;
@@ -355,6 +361,7 @@ int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t en
 	x.end = x.limit = end;
 	x.what = o->what;
 	x.progress = o->progress && isatty(STDERR_FILENO);
+	x.prefix = o->prefix;
 	clock_gettime(CLOCK_MONOTONIC, &x.start);
 	connect_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : DOWNLOAD_DEFAULT_CONNECT_TIMEOUT_S;
 	min_speed = o->min_speed > 0 ? o->min_speed : DOWNLOAD_DEFAULT_MIN_SPEED;
@@ -388,11 +395,13 @@ int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t en
 		rc = fail(ei, x.err, o->what, shown, x.why);
 		goto done;
 	}
+	if (r == CURLE_WRITE_ERROR && x.cut)
+		r = CURLE_OK;
 	switch (r) {
 	case CURLE_OK:
 	/* The connection ended before the announced length: what came is kept, the caller resumes. */
 	case CURLE_PARTIAL_FILE:
-		if (!x.decided && !x.eof) {
+		if (!x.decided) {
 			rc = fail(ei, PCRGATE_ERR_FORMAT, o->what, shown, "no response");
 			goto done;
 		}
@@ -401,17 +410,9 @@ int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t en
 		rc = PCRGATE_OK;
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
-		curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total_us);
-		if (o->timeout_s > 0 && total_us >= (curl_off_t)o->timeout_s * 1000000 - 100000)
-			snprintf(problem, sizeof(problem), "timed out after %ld s (%" PRIu64 " bytes received)",
-				 o->timeout_s, *got);
-		else if (connect_us == 0)
-			snprintf(problem, sizeof(problem), "could not connect within %ld s", connect_s);
-		else
-			snprintf(problem, sizeof(problem),
-				 "download stalled: under %ld bytes/s for %ld s (%" PRIu64 " bytes received)",
-				 min_speed, min_time, *got);
+		/* A stall, the whole transfer's timeout or the connect timeout: curl's message says which. */
+		snprintf(problem, sizeof(problem), "download stalled or timed out: %s (%" PRIu64 " bytes received)",
+			 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(r), *got);
 		rc = fail(ei, PCRGATE_ERR_IO, o->what, shown, problem);
 		break;
 	default:

@@ -82,9 +82,12 @@ static void tpm2_unload(void)
  * Only the transfer of a client with a TPM identity prefers the tpm2 provider, whichever was
  * loaded first (the default provider is, when TPM sessions drew random numbers earlier).
  */
-static int tpm2_prefer_default(int on)
+static int prefer_provider(const char *name)
 {
-	return EVP_set_default_properties(NULL, on ? "?provider=default" : "?provider=tpm2");
+	char props[32];
+
+	snprintf(props, sizeof(props), "?provider=%s", name);
+	return EVP_set_default_properties(NULL, props);
 }
 
 static void tpm2_load(void)
@@ -99,7 +102,7 @@ static void tpm2_load(void)
 	(void)RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL);
 	tpm2_ok = (tpm2_prov = OSSL_PROVIDER_load(NULL, "tpm2")) != NULL &&
 		  (default_prov = OSSL_PROVIDER_load(NULL, "default")) != NULL && atexit(tpm2_unload) == 0 &&
-		  tpm2_prefer_default(1) == 1;
+		  prefer_provider("default") == 1;
 }
 
 /* The certificate (PEM) and the TPM key behind uri, which must be the certificate's. */
@@ -229,32 +232,39 @@ int httpclient_curl_init(pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-/* The URL without query, fragment and credentials, shortened to cap bytes; "" when that fails. */
-static void shown_url(CURLU *u, char *shown, size_t cap)
+/* The URL without query and fragment (credentials are refused before), for curl_free; NULL on failure. */
+static char *url_without_query(CURLU *u)
 {
 	char *s = NULL;
-	size_t n;
 
-	if (shown == NULL || cap == 0)
-		return;
-	shown[0] = '\0';
 	if (curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		return NULL;
+	return s;
+}
+
+/* s into out (cap bytes), shortened with "..." when longer. */
+static void shorten(const char *s, char *out, size_t cap)
+{
+	size_t n = strlen(s);
+
+	if (cap == 0)
 		return;
-	n = strlen(s);
 	if (n < cap)
-		memcpy(shown, s, n + 1);
+		memcpy(out, s, n + 1);
 	else if (cap > 4)
-		snprintf(shown, cap, "%.*s...", (int)(cap - 4), s);
-	curl_free(s);
+		snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
+	else
+		out[0] = '\0';
 }
 
 int httpclient_url_check(const char *url, int allow_query, int *https, char *shown, size_t cap,
 			 pcrgate_errinfo *ei)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, name[HTTPCLIENT_URL_MAX];
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *plain = NULL;
+	const char *name;
 	int r = PCRGATE_ERR_CONFIG;
 
 	if (u == NULL)
@@ -278,7 +288,8 @@ int httpclient_url_check(const char *url, int allow_query, int *https, char *sho
 				    host);
 		goto fail;
 	}
-	shown_url(u, name, sizeof(name));
+	plain = url_without_query(u);
+	name = plain != NULL ? plain : "";
 	if (strcmp(scheme, "https") == 0) {
 		*https = 1;
 	} else if (strcmp(scheme, "http") == 0 && httpclient_host_is_loopback(host)) {
@@ -292,9 +303,10 @@ int httpclient_url_check(const char *url, int allow_query, int *https, char *sho
 		goto fail;
 	}
 	if (shown != NULL)
-		shown_url(u, shown, cap);
+		shorten(name, shown, cap);
 	r = PCRGATE_OK;
 fail:
+	curl_free(plain);
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(user);
@@ -517,6 +529,7 @@ static int perform(httpclient *c, const char *method, const char *path, const ch
 		   long *status, struct body *b, pcrgate_errinfo *ei)
 {
 	char url[HTTPCLIENT_URL_MAX * 2];
+	const char *failed_props = NULL;
 	CURLcode r = CURLE_OK;
 	long code = 0;
 	int n;
@@ -540,15 +553,22 @@ static int perform(httpclient *c, const char *method, const char *path, const ch
 		SETOPT(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)dlen);
 		SETOPT(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
 	}
-	if (r == CURLE_OK) {
-		if (c->key != NULL)
-			tpm2_prefer_default(0);
+	/* The provider preference is process-wide: a failure to set it fails the request. */
+	if (r == CURLE_OK && c->key != NULL && prefer_provider("tpm2") != 1) {
+		failed_props = "?provider=tpm2";
+	} else if (r == CURLE_OK) {
 		r = curl_easy_perform(c->curl);
-		if (c->key != NULL)
-			tpm2_prefer_default(1);
+		if (c->key != NULL && prefer_provider("default") != 1)
+			failed_props = "?provider=default";
 	}
 	/* The body is ours only during this call. */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (failed_props != NULL) {
+		pcrgate_log_openssl("EVP_set_default_properties", failed_props);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET,
+					   "%s %s: OpenSSL's EVP_set_default_properties(\"%s\") failed", method, path,
+					   failed_props);
+	}
 	if (b->over || r == CURLE_FILESIZE_EXCEEDED)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
 					   "%s %s: response larger than %zu bytes", method, url, c->max_response);

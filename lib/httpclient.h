@@ -34,7 +34,11 @@ struct httpclient_options {
 	 * Optional, with cert_file, instead of key_file: the client key as an OpenSSL store URI of
 	 * the tpm2-openssl provider ("handle:0x81000012"), so the key never leaves the TPM; tcti
 	 * (may be NULL) is the TPM the provider opens. The provider is loaded once per process,
-	 * with the default provider preferred for every other algorithm.
+	 * with the default provider preferred for every other algorithm. During each request of
+	 * such a client the whole process prefers the tpm2 provider (EVP_set_default_properties is
+	 * process-wide), so its requests must not run concurrently with any other OpenSSL use in
+	 * the process (another thread's TLS, digests, TPM sessions); a failure to switch the
+	 * preference fails the request with PCRGATE_ERR_CRYPTO.
 	 */
 	const char *tpm_key_uri;
 	const char *tcti;

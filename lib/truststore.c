@@ -30,6 +30,7 @@ struct pcrgate_truststore {
 	STACK_OF(X509) *roots;
 	STACK_OF(X509_CRL) *crls;
 	char *subjects[PCRGATE_TRUST_MAX_ROOTS];
+	int crl_roots[PCRGATE_TRUST_MAX_CRLS]; /* CRL i's signer: an index of roots, which only grows */
 };
 
 char *pcrgate_x509_name_line(const X509_NAME *name)
@@ -286,10 +287,10 @@ int pcrgate_truststore_add_crls(struct pcrgate_truststore *ts, const uint8_t *bu
 				pcrgate_errinfo *ei)
 {
 	STACK_OF(X509_CRL) *crls = NULL;
+	int i, r = PCRGATE_ERR_NOMEM, signer[PCRGATE_TRUST_MAX_CRLS];
 	const uint8_t *p = buf;
 	X509_CRL *crl = NULL;
 	BIO *in = NULL;
-	int i, r = PCRGATE_ERR_NOMEM;
 
 	if (ts == NULL || buf == NULL || name == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no store or CRL");
@@ -347,16 +348,18 @@ int pcrgate_truststore_add_crls(struct pcrgate_truststore *ts, const uint8_t *bu
 						"%s: CRL %d is a delta or partitioned CRL", name, i + 1);
 			goto fail;
 		}
-		if (crl_root(ts, c) < 0) {
+		/* The one signature check of a CRL: its root is kept for the writer (crl/NAME). */
+		if ((signer[i] = crl_root(ts, c)) < 0) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 						"%s: CRL %d is not signed by a root of the store", name, i + 1);
 			goto fail;
 		}
 	}
-	while (sk_X509_CRL_num(crls) > 0) {
+	for (i = 0; sk_X509_CRL_num(crls) > 0; i++) {
 		crl = sk_X509_CRL_shift(crls);
 		if (!sk_X509_CRL_push(ts->crls, crl))
 			goto fail;
+		ts->crl_roots[sk_X509_CRL_num(ts->crls) - 1] = signer[i];
 		crl = NULL;
 	}
 	r = PCRGATE_OK;
@@ -520,6 +523,11 @@ size_t pcrgate_truststore_crl_count(const struct pcrgate_truststore *ts)
 X509_CRL *pcrgate_truststore_crl(const struct pcrgate_truststore *ts, size_t i)
 {
 	return ts == NULL || i >= (size_t)sk_X509_CRL_num(ts->crls) ? NULL : sk_X509_CRL_value(ts->crls, (int)i);
+}
+
+int pcrgate_truststore_crl_root(const struct pcrgate_truststore *ts, size_t i)
+{
+	return ts == NULL || i >= (size_t)sk_X509_CRL_num(ts->crls) ? -1 : ts->crl_roots[i];
 }
 
 /* True when a CRL of the store, issued and signed by issuer, lists cert. */

@@ -63,43 +63,47 @@ const char *pcrgate_truststore_root_subject(const struct pcrgate_truststore *ts,
 X509 *pcrgate_truststore_root_cert(const struct pcrgate_truststore *ts, size_t i);
 size_t pcrgate_truststore_crl_count(const struct pcrgate_truststore *ts);
 X509_CRL *pcrgate_truststore_crl(const struct pcrgate_truststore *ts, size_t i);
+/* The index of the root that signed CRL i (pcrgate_truststore_add_crls found it); -1 when out of range. */
+int pcrgate_truststore_crl_root(const struct pcrgate_truststore *ts, size_t i);
 
 /*
- * Writing a trust-store directory (lib/truststore_write.c, in the bundle library). A store is
- * built whole in PATH.tmp.XXXXXX beside PATH, loaded back as a device loads it, synced, and only
- * then renamed to PATH, or swapped with the store at PATH (renameat2 RENAME_EXCHANGE) before the
- * old one is deleted: a failure or a power cut at any moment leaves the old store or the new one,
- * never a mix. Each durable change is a pcrgate_fault_point (file writes tearable).
+ * Writing a trust-store directory (lib/truststore_write.c). A store is built in memory first
+ * (pcrgate_truststore_new, _add_roots, _add_crls: every root and CRL checked once, as a device
+ * checks them), then written whole in PATH.tmp.XXXXXX beside PATH, loaded back as a device loads
+ * it, synced, and only then renamed to PATH, or swapped with the directory at PATH (renameat2
+ * RENAME_EXCHANGE) before the old store is deleted: a failure or a power cut at any moment
+ * leaves the old store or the new one, never a mix. Each durable change is a
+ * pcrgate_fault_point (file writes tearable).
  */
 
-/* What a directory holds: nothing (missing or empty), a trust store (roots/, crl/ only), other things. */
+/*
+ * What path holds: nothing (missing, or an empty directory), a trust store (roots/ and crl/
+ * only), or other things (files, a symbolic link, anything but a directory). A path that cannot
+ * be examined (no permission, say) is PCRGATE_ERR_IO, named in ei.
+ */
 enum { PCRGATE_TRUST_DIR_NONE = 0, PCRGATE_TRUST_DIR_STORE = 1, PCRGATE_TRUST_DIR_OTHER = 2 };
-int pcrgate_truststore_dir_kind(const char *path);
+int pcrgate_truststore_dir_kind(const char *path, pcrgate_errinfo *ei);
 
 /* "<first 16 hex digits of the root's DER sha256>.pem": the file name of a root and of its CRLs. */
 #define PCRGATE_TRUST_FILE_NAME 21
 int pcrgate_truststore_file_name(X509 *root, char name[PCRGATE_TRUST_FILE_NAME]);
 
 /*
- * Writes the store of roots (1 to PCRGATE_TRUST_MAX_ROOTS; one given twice is written once) and
- * crls (each in crl/ under the name of the root that signed it; one signed by none of the roots
- * is refused) at path, as above, each file PEM. An existing store at path is replaced only when
- * replace is set; a path holding anything but roots/ and crl/ (or a symbolic link) is refused.
+ * Writes ts (at least one root) at path as above: roots/NAME.pem with each root, crl/NAME.pem
+ * with the CRLs that root signed (none: no file), each PEM and mode 0644. An existing store at
+ * path is replaced only when replace is set; a path holding anything but roots/ and crl/ (or a
+ * symbolic link) is refused. When the new store is in place but its directory entry could not
+ * be synced the call fails saying so, and the old store is kept beside it.
  */
-int pcrgate_truststore_write(const char *path, X509 *const *roots, size_t n_roots, X509_CRL *const *crls,
-			     size_t n_crls, int replace, pcrgate_errinfo *ei);
+int pcrgate_truststore_write(const char *path, const struct pcrgate_truststore *ts, int replace,
+			     pcrgate_errinfo *ei);
 
 /*
- * Applies a bundle's trust_update to the trust-store directory store_dir (docs/updates.md "Root
- * rotation"): only for a bundle that pcrgate_bundle_verify accepted and whose
- * pcrgate_bundle_trust_update_authorized() is 1 (else PCRGATE_ERR_VERIFY). The new roots are the
- * store's minus those whose DER sha256 the update removes, plus those it adds; the CRLs of the
- * roots kept stay. The result must load and hold at least one root. Applying an update the store
- * already reflects changes nothing and succeeds, so the agent can run it again after a power
- * cut; leftovers of an interrupted write beside store_dir (store_dir.tmp.XXXXXX) are removed first.
+ * Removes what an interrupted pcrgate_truststore_write left beside path: directories named
+ * PATH.tmp.XXXXXX (a new store not yet in place, or an old one not yet deleted). Fails only for
+ * a path that cannot name a store; a leftover it cannot remove is logged.
  */
-struct pcrgate_bundle;
-int pcrgate_truststore_apply_update(const char *store_dir, const struct pcrgate_bundle *b, pcrgate_errinfo *ei);
+int pcrgate_truststore_remove_leftovers(const char *path, pcrgate_errinfo *ei);
 
 /* A name on one line (RFC 2253), malloc'd; NULL when out of memory. */
 char *pcrgate_x509_name_line(const X509_NAME *name);

@@ -1,9 +1,10 @@
 /*
- * pcrgate (library-internal): writing a device trust store (truststore.h). The same code
- * assembles a store for `pcrgate key trust-store` and applies a bundle's trust_update to a
- * device's store when the agent commits an update. A store is built whole beside the old one,
- * loaded back as a device loads it, synced and swapped in, so a power cut at any moment leaves
- * one store or the other; every durable change is a fault point of the power-cut tests.
+ * pcrgate (library-internal): writing a trust-store directory (truststore.h). `pcrgate key
+ * trust-store` writes a store it assembled, and the agent a device's store after a root
+ * rotation (lib/bundle_trust.c). Both build the store in memory first, so every root and CRL
+ * is checked once, by the code a device loads with; here it is written whole beside the old
+ * one, loaded back, synced and swapped in, so a power cut at any moment leaves one store or the
+ * other. Every durable change is a fault point of the power-cut tests.
  */
 #include "config.h"
 
@@ -17,11 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "bundle.h"
+#include "fault.h"
 #include "truststore.h"
 
 #define TMP_SUFFIX ".tmp.XXXXXX"
@@ -29,17 +29,54 @@
 
 static const char *const subdirs[] = {"roots", "crl"};
 
-int pcrgate_truststore_dir_kind(const char *path)
+/* path without trailing slashes into dir, and its parent directory into parent. */
+static int split_path(const char *path, char dir[PATH_MAX], char parent[PATH_MAX], pcrgate_errinfo *ei)
 {
+	size_t n = strlen(path);
+	char *slash;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0 || n + sizeof(TMP_SUFFIX) > PATH_MAX)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: not a usable path",
+					   path);
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	if (strcmp(dir, "/") == 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "/ cannot be a trust store");
+	memcpy(parent, dir, n + 1);
+	if ((slash = strrchr(parent, '/')) == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	return PCRGATE_OK;
+}
+
+int pcrgate_truststore_dir_kind(const char *path, pcrgate_errinfo *ei)
+{
+	char dir[PATH_MAX], parent[PATH_MAX];
+	int kind = PCRGATE_TRUST_DIR_NONE, r;
 	struct dirent *de;
 	struct stat st;
-	int kind = PCRGATE_TRUST_DIR_NONE;
 	DIR *d;
 
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? PCRGATE_TRUST_DIR_NONE : PCRGATE_TRUST_DIR_OTHER;
-	if (!S_ISDIR(st.st_mode) || (d = opendir(path)) == NULL)
+	if (path == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no path given");
+	/* Without its trailing slashes, so that lstat sees a symbolic link rather than its target. */
+	if ((r = split_path(path, dir, parent, ei)) != PCRGATE_OK)
+		return r;
+	if (lstat(dir, &st) != 0) {
+		if (errno == ENOENT)
+			return PCRGATE_TRUST_DIR_NONE;
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
 		return PCRGATE_TRUST_DIR_OTHER;
+	if ((d = opendir(dir)) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", dir, strerror(errno));
 	while (kind != PCRGATE_TRUST_DIR_OTHER && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -65,16 +102,6 @@ int pcrgate_truststore_file_name(X509 *root, char name[PCRGATE_TRUST_FILE_NAME])
 	pcrgate_hex_encode(md, 32, hex);
 	snprintf(name, PCRGATE_TRUST_FILE_NAME, "%.16s.pem", hex);
 	return PCRGATE_OK;
-}
-
-/* Whether root issued and signed crl. */
-static int signed_by(X509 *root, X509_CRL *crl)
-{
-	int ok = X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root)) == 0 &&
-		 X509_CRL_verify(crl, X509_get0_pubkey(root)) == 1;
-
-	ERR_clear_error();
-	return ok;
 }
 
 /*
@@ -139,9 +166,15 @@ static int write_file(const char *dir, const char *sub, const char *name, const 
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating %s: %s", path,
 					   strerror(errno));
+	/* 0644 whatever the umask: a device reads its store as any user, like a CA certificate directory. */
+	if (fchmod(fd, 0644) != 0) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
 	snprintf(what, sizeof(what), "write %s", path);
 	if (pcrgate_fault_point(what, 1))
-		pcrgate_fault_tear(fd, data, len);
+		pcrgate_fault_tear(fd, data, len / 2);
 	if (pcrgate_write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
 	if (close(fd) != 0 && r == PCRGATE_OK)
@@ -149,135 +182,102 @@ static int write_file(const char *dir, const char *sub, const char *name, const 
 	return r;
 }
 
-/* root as PEM, or the CRLs of crls[] it signed, into a memory BIO. */
-static int pem_file(X509 *root, X509_CRL *const *crls, size_t n_crls, BIO **out, size_t *count)
+/* The PEM text gathered in b as the new file dir/sub/name. */
+static int write_pem(const char *dir, const char *sub, const char *name, BIO *b, pcrgate_errinfo *ei)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	size_t i, n = 0;
-	int ok = b != NULL;
+	char *data = NULL;
+	long len = BIO_get_mem_data(b, &data);
 
-	if (ok && crls == NULL)
-		ok = PEM_write_bio_X509(b, root) == 1;
-	for (i = 0; ok && crls != NULL && i < n_crls; i++)
-		if (signed_by(root, crls[i])) {
-			ok = PEM_write_bio_X509_CRL(b, crls[i]) == 1;
-			n++;
-		}
-	if (!ok) {
-		pcrgate_log_openssl(__func__, "PEM encoding");
-		BIO_free(b);
-		return PCRGATE_ERR_NOMEM;
-	}
-	*out = b;
-	if (count != NULL)
-		*count = n;
-	return PCRGATE_OK;
+	if (len <= 0 || data == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "%s/%s/%s: no PEM to write", dir,
+					   sub, name);
+	return write_file(dir, sub, name, (const uint8_t *)data, (size_t)len, ei);
 }
 
-/* Fills the new directory tmp: roots/ and crl/ (0755: a device reads them), one file per root and its CRLs. */
-static int fill(const char *tmp, X509 *const *roots, size_t n_roots, X509_CRL *const *crls, size_t n_crls,
-		pcrgate_errinfo *ei)
+/*
+ * Fills the new directory tmp: roots/ and crl/ (0755: a device reads them), and for root i
+ * roots/NAME with its certificate and crl/NAME with the CRLs it signed, when it signed any.
+ */
+static int fill(const char *tmp, const struct pcrgate_truststore *ts, pcrgate_errinfo *ei)
 {
 	char name[PCRGATE_TRUST_FILE_NAME], path[PATH_MAX];
 	size_t i, j, n;
 	BIO *b = NULL;
-	char *data;
-	long len;
-	int r, dup;
+	X509 *root;
+	int r = PCRGATE_OK;
 
-	/* Every CRL is written under the root that signed it; one of no root here is refused. */
-	for (i = 0; i < n_crls; i++) {
-		for (j = 0, n = 0; j < n_roots && n == 0; j++)
-			n = (size_t)signed_by(roots[j], crls[i]);
-		if (n == 0)
-			return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-						   "CRL %zu is not signed by a root of the store", i + 1);
-	}
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", tmp, subdirs[i]) >= (int)sizeof(path))
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", tmp);
 		if (mkdir(path, 0755) != 0 || chmod(path, 0755) != 0)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 	}
-	for (i = 0; i < n_roots; i++) {
-		for (j = 0, dup = 0; j < i && !dup; j++)
-			dup = X509_cmp(roots[i], roots[j]) == 0;
-		if (dup)
-			continue;
-		if ((r = pcrgate_truststore_file_name(roots[i], name)) != PCRGATE_OK)
-			return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot compute a root's fingerprint");
-		/* j = 0: roots/NAME, the certificate; j = 1: crl/NAME, its CRLs when it has any. */
-		for (j = 0; j < 2; j++) {
-			if ((r = pem_file(roots[i], j == 0 ? NULL : crls, n_crls, &b, &n)) != PCRGATE_OK)
-				return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "out of memory");
-			len = BIO_get_mem_data(b, &data);
-			r = (j == 0 || n > 0) && len > 0
-				    ? write_file(tmp, subdirs[j], name, (const uint8_t *)data, (size_t)len, ei)
-				    : PCRGATE_OK;
-			BIO_free(b);
-			if (r != PCRGATE_OK)
-				return r;
+	for (i = 0; i < pcrgate_truststore_root_count(ts); i++) {
+		root = pcrgate_truststore_root_cert(ts, i);
+		if ((r = pcrgate_truststore_file_name(root, name)) != PCRGATE_OK) {
+			r = pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot compute a root's fingerprint");
+			goto fail;
 		}
+		if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b, root) != 1) {
+			pcrgate_log_openssl(__func__, "PEM_write_bio_X509");
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+			goto fail;
+		}
+		if ((r = write_pem(tmp, "roots", name, b, ei)) != PCRGATE_OK)
+			goto fail;
+		BIO_free(b);
+		if ((b = BIO_new(BIO_s_mem())) == NULL) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+			goto fail;
+		}
+		for (j = 0, n = 0; j < pcrgate_truststore_crl_count(ts); j++) {
+			if (pcrgate_truststore_crl_root(ts, j) != (int)i)
+				continue;
+			if (PEM_write_bio_X509_CRL(b, pcrgate_truststore_crl(ts, j)) != 1) {
+				pcrgate_log_openssl(__func__, "PEM_write_bio_X509_CRL");
+				r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+				goto fail;
+			}
+			n++;
+		}
+		if (n > 0 && (r = write_pem(tmp, "crl", name, b, ei)) != PCRGATE_OK)
+			goto fail;
+		BIO_free(b);
+		b = NULL;
 	}
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", tmp, subdirs[i]) >= (int)sizeof(path))
-			return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", tmp);
+		if (snprintf(path, sizeof(path), "%s/%s", tmp, subdirs[i]) >= (int)sizeof(path)) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", tmp);
+			goto fail;
+		}
 		if ((r = pcrgate_fsync_dir(path, ei)) != PCRGATE_OK)
-			return r;
+			goto fail;
 	}
-	return PCRGATE_OK;
+	r = PCRGATE_OK;
+fail:
+	BIO_free(b);
+	return r;
 }
 
-/* path without trailing slashes into dir, and its parent directory into parent. */
-static int split_path(const char *path, char dir[PATH_MAX], char parent[PATH_MAX], pcrgate_errinfo *ei)
-{
-	size_t n = strlen(path);
-	char *slash;
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	if (n == 0 || n + sizeof(TMP_SUFFIX) > PATH_MAX)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s: not a usable path",
-					   path);
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	if (strcmp(dir, "/") == 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-					   "/ cannot be a trust store");
-	memcpy(parent, dir, n + 1);
-	if ((slash = strrchr(parent, '/')) == NULL)
-		strcpy(parent, ".");
-	else if (slash == parent)
-		parent[1] = '\0';
-	else
-		*slash = '\0';
-	return PCRGATE_OK;
-}
-
-int pcrgate_truststore_write(const char *path, X509 *const *roots, size_t n_roots, X509_CRL *const *crls,
-			     size_t n_crls, int replace, pcrgate_errinfo *ei)
+int pcrgate_truststore_write(const char *path, const struct pcrgate_truststore *ts, int replace,
+			     pcrgate_errinfo *ei)
 {
 	char dir[PATH_MAX], parent[PATH_MAX], tmp[PATH_MAX], what[WHAT_MAX];
 	struct pcrgate_truststore *check = NULL;
-	int r, kind, made = 0;
-	size_t i;
+	int r, kind, made = 0, swapped = 0;
+	pcrgate_errinfo sub;
 
-	if (path == NULL || roots == NULL || n_roots == 0 || (crls == NULL && n_crls > 0))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no store or no root");
-	if (n_roots > PCRGATE_TRUST_MAX_ROOTS || n_crls > PCRGATE_TRUST_MAX_CRLS)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
-					   "a store holds at most %d roots and %d CRLs", PCRGATE_TRUST_MAX_ROOTS,
-					   PCRGATE_TRUST_MAX_CRLS);
-	for (i = 0; i < n_roots; i++)
-		if (roots[i] == NULL)
-			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no root %zu", i);
-	for (i = 0; i < n_crls; i++)
-		if (crls[i] == NULL)
-			return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no CRL %zu", i);
+	if (path == NULL || ts == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no path or store given");
+	if (pcrgate_truststore_root_count(ts) == 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "a trust store needs at least one root");
 	if ((r = split_path(path, dir, parent, ei)) != PCRGATE_OK)
 		return r;
 	/* Only a store is ever replaced (and then deleted): never a directory holding anything else. */
-	if ((kind = pcrgate_truststore_dir_kind(dir)) == PCRGATE_TRUST_DIR_OTHER)
+	if ((kind = pcrgate_truststore_dir_kind(dir, ei)) < 0)
+		return kind;
+	if (kind == PCRGATE_TRUST_DIR_OTHER)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "%s holds files other than a trust store (or is no directory)", dir);
 	if (kind == PCRGATE_TRUST_DIR_STORE && !replace)
@@ -295,26 +295,31 @@ int pcrgate_truststore_write(const char *path, X509 *const *roots, size_t n_root
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if ((r = fill(tmp, roots, n_roots, crls, n_crls, ei)) != PCRGATE_OK ||
-	    (r = pcrgate_truststore_load(&check, tmp, ei)) != PCRGATE_OK || (r = pcrgate_fsync_dir(tmp, ei)) != PCRGATE_OK)
+	if ((r = fill(tmp, ts, ei)) != PCRGATE_OK || (r = pcrgate_truststore_load(&check, tmp, ei)) != PCRGATE_OK ||
+	    (r = pcrgate_fsync_dir(tmp, ei)) != PCRGATE_OK)
 		goto fail;
 	snprintf(what, sizeof(what), "rename %s", dir);
 	(void)pcrgate_fault_point(what, 0);
-	/* An existing directory (a store, or empty) is swapped, so that dir never goes missing. */
-	if ((kind != PCRGATE_TRUST_DIR_NONE || access(dir, F_OK) == 0)
-		    ? renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) != 0
-		    : rename(tmp, dir) != 0) {
+	/* Swapped with the directory at dir (a store, or an empty one), so dir never goes missing. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+		swapped = 1;
+	} else if (errno != ENOENT || rename(tmp, dir) != 0) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot put the new store at %s: %s", dir,
 					strerror(errno));
 		goto fail;
 	}
-	/* After an exchange tmp holds the old store, which goes now; after a rename it is gone. */
-	made = access(tmp, F_OK) == 0;
-	if ((r = pcrgate_fsync_dir(parent, ei)) != PCRGATE_OK)
-		goto fail;
-	if (made && remove_store(tmp) != 0)
-		pg_warn("the old trust store is left in %s: %s", tmp, strerror(errno));
+	/* The new store is at dir; tmp holds the old one after a swap, and nothing after a rename. */
 	made = 0;
+	pcrgate_errinfo_clear(&sub);
+	if ((r = pcrgate_fsync_dir(parent, &sub)) != PCRGATE_OK) {
+		/* Kept: until the swap is durable, a power cut may bring the old directory back at dir. */
+		r = pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
+					"the new trust store is in place at %s, but may not survive a power cut (%s)%s%s",
+					dir, sub.message, swapped ? "; the old store is kept in " : "", swapped ? tmp : "");
+		goto fail;
+	}
+	if (swapped && remove_store(tmp) != 0)
+		pg_warn("the old trust store is left in %s: %s", tmp, strerror(errno));
 	r = PCRGATE_OK;
 fail:
 	if (made && remove_store(tmp) != 0)
@@ -323,121 +328,35 @@ fail:
 	return r;
 }
 
-/* Removes what an interrupted write left beside dir: directories named DIR.tmp.XXXXXX. */
-static void remove_leftovers(const char *dir, const char *parent)
+int pcrgate_truststore_remove_leftovers(const char *path, pcrgate_errinfo *ei)
 {
-	const char *base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 : dir;
-	size_t blen = strlen(base), tlen = sizeof(TMP_SUFFIX) - 1;
-	char path[PATH_MAX];
+	char dir[PATH_MAX], parent[PATH_MAX], leftover[PATH_MAX];
+	size_t blen, tlen = sizeof(TMP_SUFFIX) - 1;
+	const char *base;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
+	int r;
 
+	if (path == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no path given");
+	if ((r = split_path(path, dir, parent, ei)) != PCRGATE_OK)
+		return r;
+	base = strrchr(dir, '/') != NULL ? strrchr(dir, '/') + 1 : dir;
+	blen = strlen(base);
 	if ((d = opendir(parent)) == NULL)
-		return;
+		return PCRGATE_OK;
+	/* DIR.tmp. and six characters mkdtemp chose. */
 	while ((de = readdir(d)) != NULL) {
 		if (strlen(de->d_name) != blen + tlen || strncmp(de->d_name, base, blen) != 0 ||
 		    strncmp(de->d_name + blen, TMP_SUFFIX, tlen - 6) != 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", parent, de->d_name) >= (int)sizeof(path) ||
-		    lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		if (snprintf(leftover, sizeof(leftover), "%s/%s", parent, de->d_name) >= (int)sizeof(leftover) ||
+		    lstat(leftover, &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (remove_store(path) != 0)
-			pg_warn("cannot remove the leftover %s: %s", path, strerror(errno));
+		if (remove_store(leftover) != 0)
+			pg_warn("cannot remove the leftover %s: %s", leftover, strerror(errno));
 	}
 	closedir(d);
-}
-
-/* Whether fp is one of the update's removed roots. */
-static int removed_root(const struct pcrgate_bundle_manifest *m, const uint8_t fp[32])
-{
-	size_t i;
-
-	for (i = 0; i < pcrgate_bundle_manifest_roots_removed(m); i++)
-		if (pcrgate_ct_equal(fp, pcrgate_bundle_manifest_root_removed(m, i), 32))
-			return 1;
-	return 0;
-}
-
-int pcrgate_truststore_apply_update(const char *store_dir, const struct pcrgate_bundle *b, pcrgate_errinfo *ei)
-{
-	X509 *roots[PCRGATE_TRUST_MAX_ROOTS + PCRGATE_BUNDLE_MAX_TRUST_ROOTS];
-	X509 *owned[PCRGATE_BUNDLE_MAX_TRUST_ROOTS] = {NULL};
-	X509_CRL *crls[PCRGATE_TRUST_MAX_CRLS];
-	const struct pcrgate_bundle_manifest *m;
-	struct pcrgate_truststore *old = NULL;
-	char dir[PATH_MAX], parent[PATH_MAX];
-	size_t n = 0, nc = 0, n_owned = 0, changes = 0, i, j, len;
-	const uint8_t *der, *p;
-	uint8_t fp[32];
-	struct stat st;
-	X509 *x;
-	int r, have;
-
-	if (store_dir == NULL || b == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no store or bundle");
-	if (pcrgate_bundle_trust_update_authorized(b) != 1 || (m = pcrgate_bundle_get_manifest(b)) == NULL)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					   "trust_update: not authorized (a bundle verified against this store, "
-					   "signed under a root it keeps and under each root it adds)");
-	if ((r = split_path(store_dir, dir, parent, ei)) != PCRGATE_OK)
-		return r;
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_UNSUPPORTED, PCRGATE_NO_OFFSET,
-					   "trust_update: %s is not a trust-store directory (a PEM file or a symbolic "
-					   "link cannot be updated)",
-					   dir);
-	remove_leftovers(dir, parent);
-	if ((r = pcrgate_truststore_load(&old, dir, ei)) != PCRGATE_OK)
-		return r;
-	for (i = 0; i < pcrgate_truststore_root_count(old); i++) {
-		if ((r = pcrgate_truststore_root_sha256(old, i, fp)) != PCRGATE_OK) {
-			r = pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot compute a root's fingerprint");
-			goto fail;
-		}
-		if (removed_root(m, fp))
-			changes++;
-		else
-			roots[n++] = pcrgate_truststore_root_cert(old, i);
-	}
-	for (i = 0; i < pcrgate_bundle_manifest_roots_added(m); i++) {
-		der = pcrgate_bundle_manifest_root_added(m, i, &len);
-		p = der;
-		if (der == NULL || len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL) {
-			pcrgate_log_openssl(__func__, "an added root");
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
-						"trust_update: add_roots[%zu] is not a certificate", i);
-			goto fail;
-		}
-		owned[n_owned++] = x;
-		for (j = 0, have = 0; j < n && !have; j++)
-			have = X509_cmp(roots[j], x) == 0;
-		if (!have) {
-			roots[n++] = x;
-			changes++;
-		}
-	}
-	/* Nothing to add or remove: an update applied before (the agent runs it again after a power cut). */
-	if (changes == 0) {
-		r = PCRGATE_OK;
-		goto fail;
-	}
-	if (n == 0) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					"trust_update: %s would hold no root", dir);
-		goto fail;
-	}
-	/* A removed root's CRLs go with it: the store accepts only CRLs of its own roots. */
-	for (i = 0; i < pcrgate_truststore_crl_count(old); i++)
-		for (j = 0; j < n; j++)
-			if (signed_by(roots[j], pcrgate_truststore_crl(old, i))) {
-				crls[nc++] = pcrgate_truststore_crl(old, i);
-				break;
-			}
-	r = pcrgate_truststore_write(dir, roots, n, crls, nc, 1, ei);
-fail:
-	for (i = 0; i < n_owned; i++)
-		X509_free(owned[i]);
-	pcrgate_truststore_free(&old);
-	return r;
+	return PCRGATE_OK;
 }

@@ -1,4 +1,7 @@
-/* pcrgate: hex and base64 decoding, bounded file reads, atomic file replacement, constant-time compare. */
+/*
+ * pcrgate: hex and base64 decoding, decimal numbers, bounded file reads, atomic file
+ * replacement, constant-time compare, and the fault-injection hook of the power-cut tests.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "fault.h"
 #include "pcrgate/common.h"
 
 void pcrgate_hex_encode(const uint8_t *in, size_t len, char *out)
@@ -56,6 +60,27 @@ int pcrgate_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen
 	for (i = 0; i < n / 2; i++)
 		out[i] = (uint8_t)(hex_nibble(hex[2 * i]) << 4 | hex_nibble(hex[2 * i + 1]));
 	*outlen = n / 2;
+	return PCRGATE_OK;
+}
+
+int pcrgate_parse_decimal(const char **p, uint64_t max, uint64_t *out)
+{
+	const char *s;
+	uint64_t v = 0, d;
+
+	if (p == NULL || *p == NULL || out == NULL)
+		return PCRGATE_ERR_INVALID_ARGUMENT;
+	s = *p;
+	if (*s < '0' || *s > '9')
+		return PCRGATE_ERR_FORMAT;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		d = (uint64_t)(*s - '0');
+		if (d > max || v > (max - d) / 10)
+			return PCRGATE_ERR_LIMIT;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
 	return PCRGATE_OK;
 }
 
@@ -215,29 +240,6 @@ fail:
 	return r;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, r;
-
-	if (slash == NULL) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		if ((size_t)(slash - path) >= sizeof(dir))
-			return -1;
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 int pcrgate_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -276,12 +278,10 @@ int pcrgate_fault_point(const char *what, int tearable)
 	return fault_hook != NULL ? fault_hook(what, tearable) : 0;
 }
 
-void pcrgate_fault_tear(int fd, const void *buf, size_t len)
+void pcrgate_fault_tear(int fd, const void *buf, size_t n)
 {
-	size_t half = len / 2 > 0 ? len / 2 : len;
-
-	if (half > 0)
-		(void)pcrgate_write_all(fd, buf, half);
+	if (n > 0)
+		(void)pcrgate_write_all(fd, buf, n);
 	(void)fsync(fd);
 	for (;;)
 		raise(SIGKILL);
@@ -294,19 +294,10 @@ static int write_buffer(void *ctx, int fd, pcrgate_errinfo *ei)
 
 	snprintf(what, sizeof(what), "write %s", w->path);
 	if (pcrgate_fault_point(what, 1))
-		pcrgate_fault_tear(fd, w->data, w->len);
+		pcrgate_fault_tear(fd, w->data, w->len / 2);
 	if (pcrgate_write_all(fd, w->data, w->len) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", w->path, strerror(errno));
 	return PCRGATE_OK;
-}
-
-int pcrgate_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, pcrgate_errinfo *ei)
-{
-	struct buffer_write w = {path, data, len};
-
-	if (path == NULL || (data == NULL && len > 0))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or data given");
-	return pcrgate_file_write_atomic_fn(path, mode, write_buffer, &w, ei);
 }
 
 int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei)
@@ -326,8 +317,36 @@ int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn, void *ctx,
-				 pcrgate_errinfo *ei)
+int pcrgate_fsync_parent(const char *path, pcrgate_errinfo *ei)
+{
+	char dir[PATH_MAX];
+	size_t n;
+
+	if (path == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no path given");
+	n = strlen(path);
+	/* "a/b/" names b; "a//b" is in a; "/b" is in "/". */
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return pcrgate_fsync_dir(".", ei);
+	if (n >= sizeof(dir))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", path);
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return pcrgate_fsync_dir(dir, ei);
+}
+
+/*
+ * tearable: write_fn writes one buffer and is itself the (tearable) fault point of the content;
+ * else the content is streamed and its fault point, before the write, cannot tear it.
+ */
+static int write_atomic(const char *path, unsigned mode, pcrgate_file_write_fn write_fn, void *ctx, int tearable,
+			pcrgate_errinfo *ei)
 {
 	char tmp[PATH_MAX], what[PATH_MAX + 8];
 	int fd = -1, r;
@@ -343,8 +362,7 @@ int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_w
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	/* A buffer's write is its own fault point (tearable); a streamed one is cut before. */
-	if (write_fn != write_buffer && snprintf(what, sizeof(what), "write %s", path) > 0)
+	if (!tearable && snprintf(what, sizeof(what), "write %s", path) > 0)
 		(void)pcrgate_fault_point(what, 0);
 	if ((r = write_fn(ctx, fd, ei)) != PCRGATE_OK)
 		goto fail;
@@ -364,13 +382,25 @@ int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_w
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (fsync_dir_of(path) != 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: cannot sync directory: %s", path,
-					   strerror(errno));
-	return PCRGATE_OK;
+	return pcrgate_fsync_parent(path, ei);
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
 	return r;
+}
+
+int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn, void *ctx,
+				 pcrgate_errinfo *ei)
+{
+	return write_atomic(path, mode, write_fn, ctx, 0, ei);
+}
+
+int pcrgate_file_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode, pcrgate_errinfo *ei)
+{
+	struct buffer_write w = {path, data, len};
+
+	if (path == NULL || (data == NULL && len > 0))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or data given");
+	return write_atomic(path, mode, write_buffer, &w, 1, ei);
 }

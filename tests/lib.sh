@@ -25,6 +25,14 @@ finish() {
 	exit 0
 }
 
+# Skips unless every named tool is on PATH: need TOOL...
+need() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 || skip "$tool not found"
+	done
+}
+
 # The shared real test data, or skip when it is absent.
 need_testdata() {
 	[ -n "${PCRGATE_TESTDATA:-}" ] && [ -d "$PCRGATE_TESTDATA/$1" ] ||

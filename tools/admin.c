@@ -298,9 +298,7 @@ static int bundle_release(const char *path, struct bundle_release *out)
 	const struct pcrgate_bundle_manifest *m;
 	struct pcrgate_bundle *b = NULL;
 	uint8_t md[API_MANIFEST_DIGEST_SIZE];
-	const uint8_t *bytes;
 	pcrgate_errinfo ei;
-	size_t len = 0;
 	FILE *f;
 	int r = -1;
 
@@ -314,9 +312,8 @@ static int bundle_release(const char *path, struct bundle_release *out)
 		goto fail;
 	}
 	m = pcrgate_bundle_get_manifest(b);
-	bytes = pcrgate_bundle_manifest_bytes(b, &len);
-	if (pcrgate_digest(PCRGATE_ALG_SHA256, bytes, len, md) != 0) {
-		cli_error("admin: release put: cannot hash the manifest of %s", path);
+	if (pcrgate_bundle_manifest_sha256(b, md, &ei) != 0) {
+		cli_report(path, &ei);
 		goto fail;
 	}
 	snprintf(out->name, sizeof(out->name), "%s", pcrgate_bundle_manifest_release(m));

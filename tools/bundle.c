@@ -453,16 +453,15 @@ static void hex32(const uint8_t *p, char out[65])
  * The sha256 of the manifest's exact bytes, in lower-case hex: what a release's manifest_digest
  * in the verifier must be, and what the agent compares with the bundle it installs.
  */
-static int manifest_digest(const struct pcrgate_bundle *b, char out[65])
+static int manifest_digest(const struct pcrgate_bundle *b, char out[65], pcrgate_errinfo *ei)
 {
 	uint8_t md[32];
-	size_t len = 0;
-	const uint8_t *p = pcrgate_bundle_manifest_bytes(b, &len);
+	int r;
 
-	if (pcrgate_digest(PCRGATE_ALG_SHA256, p, len, md) != 0)
-		return -1;
+	if ((r = pcrgate_bundle_manifest_sha256(b, md, ei)) != PCRGATE_OK)
+		return r;
 	hex32(md, out);
-	return 0;
+	return PCRGATE_OK;
 }
 
 static void print_text(const struct pcrgate_bundle *b, const char *digest)
@@ -568,8 +567,8 @@ static int cmd_inspect(int argc, char **argv)
 		cli_report("bundle inspect", &ei);
 		goto fail;
 	}
-	if (manifest_digest(b, digest) != 0) {
-		cli_error("bundle inspect: cannot compute the manifest's sha256");
+	if (manifest_digest(b, digest, &ei) != 0) {
+		cli_report("bundle inspect", &ei);
 		goto fail;
 	}
 	if (json) {

@@ -1,10 +1,8 @@
 /* pcrgate CLI: error reporting, command dispatch and PCR output shared by the command files. */
 #include "config.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,29 +18,13 @@ void cli_report(const char *context, const pcrgate_errinfo *ei)
 		fprintf(stderr, "pcrgate: %s: %s\n", context, msg);
 }
 
-int cli_parse_decimal(const char **s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (**s < '0' || **s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(*s, &end, 10);
-	if (errno != 0 || v > max)
-		return -1;
-	*s = end;
-	*out = v;
-	return 0;
-}
-
 int cli_parse_number(const char *context, const char *opt, const char *s, uint64_t min, uint64_t max,
 		     uint64_t *out)
 {
 	const char *p = s;
 	uint64_t v;
 
-	if (cli_parse_decimal(&p, max, &v) != 0 || *p != '\0' || v < min) {
+	if (pcrgate_parse_decimal(&p, max, &v) != PCRGATE_OK || *p != '\0' || v < min) {
 		cli_error("%s: %s '%s' is not a number from %" PRIu64 " to %" PRIu64, context, opt, s, min, max);
 		return -1;
 	}
@@ -64,11 +46,6 @@ void cli_error(const char *fmt, ...)
 int cli_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
-}
-
-int cli_print_pcrs(const pcrgate_pcrs *pcrs)
-{
-	return cli_write_pcrs(stdout, pcrs);
 }
 
 int cli_write_pcrs(FILE *f, const pcrgate_pcrs *pcrs)

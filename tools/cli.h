@@ -21,20 +21,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /*
- * Parses the decimal digits at *s (digits only: no blank, sign or base prefix, which strtoull
- * alone would take) into a value up to max and advances *s past them; 0, or -1 when there is
- * no digit or the value is above max.
- */
-int cli_parse_decimal(const char **s, uint64_t max, uint64_t *out);
-/*
  * A whole option value s as a decimal number in min..max; otherwise prints "pcrgate: CONTEXT:
  * OPT 'S' is not a number from MIN to MAX" and returns -1.
  */
 int cli_parse_number(const char *context, const char *opt, const char *s, uint64_t min, uint64_t max,
 		     uint64_t *out);
-/* Prints one BANK:INDEX=HEX line per value pcrs holds, banks sorted by name; 0 or -1 on a write error. */
-int cli_print_pcrs(const pcrgate_pcrs *pcrs);
-/* The same lines on f. */
+/* Writes one BANK:INDEX=HEX line per value pcrs holds to f, banks sorted by name; 0 or -1 on a write error. */
 int cli_write_pcrs(FILE *f, const pcrgate_pcrs *pcrs);
 
 /* One command of a group: `pcrgate [GROUP] NAME ARGS`; run gets argv[0] == NAME. */

@@ -167,7 +167,7 @@ static int cmd_pcrs(int argc, char **argv)
 		cli_report(a.file, &ei);
 		goto out;
 	}
-	if ((a.json ? pcrs_json(log, pcrs) : cli_print_pcrs(pcrs)) < 0 || fflush(stdout) != 0) {
+	if ((a.json ? pcrs_json(log, pcrs) : cli_write_pcrs(stdout, pcrs)) < 0 || fflush(stdout) != 0) {
 		cli_error("eventlog pcrs: cannot write the output");
 		goto out;
 	}

@@ -475,15 +475,33 @@ static void usage_trust_store(FILE *f)
 	      f);
 }
 
+/* Adds the file path (at most max bytes) to the store being built with add; 0, or -1 after reporting. */
+static int store_add_file(struct pcrgate_truststore *ts, const char *path, size_t max,
+			  int (*add)(struct pcrgate_truststore *, const uint8_t *, size_t, const char *,
+				     pcrgate_errinfo *))
+{
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	pcrgate_errinfo_clear(&ei);
+	if ((r = pcrgate_file_read(path, max, &buf, &len, &ei)) == 0)
+		r = add(ts, buf, len, path, &ei);
+	if (r != 0)
+		cli_report("key trust-store", &ei);
+	free(buf);
+	return r != 0 ? -1 : 0;
+}
+
 static int cmd_trust_store(int argc, char **argv)
 {
-	X509 *roots[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
-	X509_CRL *crls[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
-	X509 *crl_root[PCRGATE_TRUST_MAX_ROOTS] = {NULL};
+	struct pcrgate_truststore *ts = NULL;
 	char path[4096], name[PCRGATE_TRUST_FILE_NAME];
-	size_t i, nc = 0;
 	pcrgate_errinfo ei;
 	struct key_args a;
+	X509 *root;
+	size_t i;
 	int r, kind, rc = CLI_EXIT_FAIL;
 
 	if ((r = key_parse(argc, argv, "trust-store", "akm", usage_trust_store, 1, &a)) != 0)
@@ -492,7 +510,16 @@ static int cmd_trust_store(int argc, char **argv)
 		cli_error("key trust-store: --root and --out are required");
 		return CLI_EXIT_USAGE;
 	}
-	if ((kind = pcrgate_truststore_dir_kind(a.out)) == PCRGATE_TRUST_DIR_OTHER) {
+	/*
+	 * pcrgate_truststore_write refuses these too; asked here first so that a wrong --out is a
+	 * usage error (exit 2), reported before any root is read.
+	 */
+	pcrgate_errinfo_clear(&ei);
+	if ((kind = pcrgate_truststore_dir_kind(a.out, &ei)) < 0) {
+		cli_report("key trust-store", &ei);
+		return CLI_EXIT_FAIL;
+	}
+	if (kind == PCRGATE_TRUST_DIR_OTHER) {
 		cli_error("key trust-store: %s holds files other than a trust store; give a new directory", a.out);
 		return CLI_EXIT_USAGE;
 	}
@@ -500,37 +527,42 @@ static int cmd_trust_store(int argc, char **argv)
 		cli_error("key trust-store: %s already holds a trust store; --force replaces it", a.out);
 		return CLI_EXIT_USAGE;
 	}
-	/* Each root's certificate, and its CRL when 'pcrgate key revoke' made one. */
-	for (i = 0; i < a.n_roots; i++) {
-		if (key_load_root(a.roots[i], NULL, &roots[i], NULL) != 0 ||
-		    key_join(path, sizeof(path), a.roots[i], "crl.pem") != 0)
-			goto fail;
-		if (key_exists(path)) {
-			if (key_read_crl(path, roots[i], &crls[nc]) != 0)
-				goto fail;
-			crl_root[nc++] = roots[i];
-		}
+	if (pcrgate_truststore_new(&ts) != 0) {
+		cli_error("key trust-store: out of memory");
+		return CLI_EXIT_FAIL;
 	}
-	/* Built beside --out and swapped in whole: a failure or a crash never leaves half a store. */
+	/*
+	 * Built in memory with the checks a device loads with: every root, then each root's CRL
+	 * when 'pcrgate key revoke' made one (it must be signed by one of the roots).
+	 */
+	for (i = 0; i < a.n_roots; i++)
+		if (key_join(path, sizeof(path), a.roots[i], "cert.pem") != 0 ||
+		    store_add_file(ts, path, PCRGATE_TRUST_ROOT_FILE_MAX, pcrgate_truststore_add_roots) != 0)
+			goto fail;
+	for (i = 0; i < a.n_roots; i++)
+		if (key_join(path, sizeof(path), a.roots[i], "crl.pem") != 0 ||
+		    (key_exists(path) &&
+		     store_add_file(ts, path, PCRGATE_TRUST_CRL_FILE_MAX, pcrgate_truststore_add_crls) != 0))
+			goto fail;
+	/* Written beside --out and swapped in whole: a failure or a crash never leaves half a store. */
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_truststore_write(a.out, roots, a.n_roots, crls, nc, a.force, &ei) != 0) {
+	if (pcrgate_truststore_write(a.out, ts, a.force, &ei) != 0) {
 		cli_report("key trust-store", &ei);
 		goto fail;
 	}
-	for (i = 0; i < a.n_roots; i++)
-		if (pcrgate_truststore_file_name(roots[i], name) == 0 &&
+	for (i = 0; i < pcrgate_truststore_root_count(ts); i++)
+		if (pcrgate_truststore_file_name(pcrgate_truststore_root_cert(ts, i), name) == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/roots/%s", a.out, name) < sizeof(path))
-			key_print_cert("root", path, roots[i]);
-	for (i = 0; i < nc; i++)
-		if (pcrgate_truststore_file_name(crl_root[i], name) == 0)
+			key_print_cert("root", path, pcrgate_truststore_root_cert(ts, i));
+	for (i = 0; i < pcrgate_truststore_crl_count(ts); i++) {
+		root = pcrgate_truststore_root_cert(ts, (size_t)pcrgate_truststore_crl_root(ts, i));
+		if (pcrgate_truststore_file_name(root, name) == 0)
 			printf("crl %s/crl/%s: %d revoked\n", a.out, name,
-			       sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crls[i])));
+			       sk_X509_REVOKED_num(X509_CRL_get_REVOKED(pcrgate_truststore_crl(ts, i))));
+	}
 	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 fail:
-	for (i = 0; i < PCRGATE_TRUST_MAX_ROOTS; i++) {
-		X509_free(roots[i]);
-		X509_CRL_free(crls[i]);
-	}
+	pcrgate_truststore_free(&ts);
 	return rc;
 }
 

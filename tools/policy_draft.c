@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "pcrgate/eventlog.h"
 #include "pcrgate/pcr_map.h"
 #include "refpolicy.h"
+#include "slot_event.h"
 
 #include "cli.h"
 #include "policy_draft.h"
@@ -251,38 +253,17 @@ static int infer_required(const pcrgate_event *ev, uint16_t bank, uint32_t pcrs,
 
 /*
  * The version and security version pcrgate's slot event on PCR 9 names, when its digest (over
- * the fields after the label) vouches for them.
+ * the fields after the label) vouches for them; otherwise version and sv stay as they are.
  */
 static void slot_event_fields(const pcrgate_event *ev, uint16_t bank, char *version, size_t vcap, char *sv,
 			      size_t svcap)
 {
-	uint8_t h[PCRGATE_MAX_DIGEST];
-	const uint8_t *data, *d, *sp;
-	size_t len = 0, dlen = 0, flen;
-	char fields[512], *p, *tok, *save = NULL;
+	struct pcrgate_slot_event se;
 
-	if (pcrgate_event_pcr(ev) != PCRGATE_PCR_BOOT_SLOT || pcrgate_event_type(ev) != PCRGATE_EVENT_SLOT)
+	if (pcrgate_slot_event_parse(ev, bank, &se) != PCRGATE_OK)
 		return;
-	data = pcrgate_event_data(ev, &len);
-	if (len < sizeof(PCRGATE_EVENT_LABEL_SLOT) + 1 ||
-	    memcmp(data, PCRGATE_EVENT_LABEL_SLOT " ", sizeof(PCRGATE_EVENT_LABEL_SLOT)) != 0 || data[len - 1] != 0)
-		return;
-	sp = data + sizeof(PCRGATE_EVENT_LABEL_SLOT);
-	flen = len - sizeof(PCRGATE_EVENT_LABEL_SLOT) - 1;
-	if (flen >= sizeof(fields) || (d = pcrgate_event_digest(ev, bank, &dlen)) == NULL ||
-	    pcrgate_digest(bank, sp, flen, h) != 0 || !pcrgate_ct_equal(h, d, dlen))
-		return;
-	memcpy(fields, sp, flen);
-	fields[flen] = '\0';
-	for (tok = strtok_r(fields, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
-		if ((p = strchr(tok, '=')) == NULL)
-			continue;
-		*p++ = '\0';
-		if (strcmp(tok, "version") == 0)
-			snprintf(version, vcap, "%s", p);
-		else if (strcmp(tok, "security_version") == 0)
-			snprintf(sv, svcap, "%s", p);
-	}
+	snprintf(version, vcap, "%s", se.version);
+	snprintf(sv, svcap, "%" PRIu64, se.security_version);
 }
 
 /* A policy name from the log's file name: the characters a name allows, others as '-'. */

@@ -132,8 +132,10 @@ static void usage_sign(FILE *f)
 	      "\n"
 	      "  --key KEY              the vendor's policy signing key: a PEM/DER file or an OpenSSL\n"
 	      "                         provider URI (EC P-256/P-384/P-521 or RSA)\n"
-	      "  --pcrs FILE            expected PCR values: 'pcrgate policy predict' output (text or\n"
-	      "                         --json), or a tpm2_pcrread/tpm2_quote -o file\n"
+	      "  --pcrs FILE            expected PCR values: 'pcrgate policy predict --manifest M'\n"
+	      "                         output (text or --json), or a tpm2_pcrread/tpm2_quote -o file.\n"
+	      "                         PCR 9 names the slot: a policy over it works in one slot only,\n"
+	      "                         so leave out predict's --as for a release either slot boots\n"
 	      "  --security-version V   the release's security version\n"
 	      "  --counter-index INDEX  the devices' counter (default 0x01500100)\n"
 	      "  --out FILE             write the signed policy there (default: stdout)\n",

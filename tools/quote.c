@@ -141,9 +141,9 @@ static int parse_previous(const char *arg, pcrgate_clock_state *prev)
 	uint64_t clock, resets, restarts;
 	const char *p = arg;
 
-	if (cli_parse_decimal(&p, UINT64_MAX, &clock) != 0 || *p++ != ':' ||
-	    cli_parse_decimal(&p, UINT32_MAX, &resets) != 0 || *p++ != ':' ||
-	    cli_parse_decimal(&p, UINT32_MAX, &restarts) != 0 || *p != '\0') {
+	if (pcrgate_parse_decimal(&p, UINT64_MAX, &clock) != PCRGATE_OK || *p++ != ':' ||
+	    pcrgate_parse_decimal(&p, UINT32_MAX, &resets) != PCRGATE_OK || *p++ != ':' ||
+	    pcrgate_parse_decimal(&p, UINT32_MAX, &restarts) != PCRGATE_OK || *p != '\0') {
 		cli_error("quote verify: --previous-clock needs CLOCK:RESETCOUNT:RESTARTCOUNT in decimal");
 		return -1;
 	}

@@ -209,37 +209,64 @@ int api_admin_devices(struct vreq *req, struct vresp *resp)
 static const char *const outcome_columns[] = {"release", "version", "outcome", "reason", "end_of_support",
 					      "reported_at"};
 
+/* A device and its latest outcomes, read in one transaction (on SQLite, one snapshot). */
+struct device_view {
+	struct query device, outcomes;
+};
+
+static int device_view_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct device_view *d = arg;
+	int r;
+
+	if ((r = query_tx(tx, &d->device, ei)) != PCRGATE_OK)
+		return r;
+	return query_tx(tx, &d->outcomes, ei);
+}
+
 int api_admin_device(struct vreq *req, struct vresp *resp)
 {
+	struct api_ctx *ctx = req->app;
 	struct vparam p[2] = {VPARAM_TEXT(req->params[0]), VPARAM_INT(DEVICE_OUTCOMES)};
-	json_t *rows = NULL, *outcomes = NULL, *dev;
+	/* What the device reported of its updates: the release's version and end of support with each. */
+	struct device_view d = {
+		{DEVICE_SELECT " WHERE d.id = ?", p, 1,
+		 {device_columns, sizeof(device_columns) / sizeof(device_columns[0]), json_array()}},
+		{"SELECT release, version, outcome, reason, end_of_support, created_at FROM outcomes "
+		 "WHERE device_id = ? ORDER BY created_at DESC, id LIMIT ?",
+		 p, 2, {outcome_columns, sizeof(outcome_columns) / sizeof(outcome_columns[0]), json_array()}},
+	};
+	json_t *dev;
 	pcrgate_errinfo ei;
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
-	if ((r = query(req->app, DEVICE_SELECT " WHERE d.id = ?", p, 1, device_columns,
-		       sizeof(device_columns) / sizeof(device_columns[0]), &rows, &ei)) != PCRGATE_OK)
-		return api_fail(resp, "device", r, &ei);
-	if (json_array_size(rows) == 0) {
-		json_decref(rows);
-		return vresp_error(resp, 404, "not-found", "no device %s", req->params[0]);
+	if (d.device.rows.array == NULL || d.outcomes.rows.array == NULL)
+		r = pcrgate_errinfo_set(&ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	else
+		r = vstore_run_read(ctx->store, device_view_tx, &d, &ei);
+	if (r != PCRGATE_OK) {
+		r = api_fail(resp, "device", r, &ei);
+		goto fail;
 	}
-	/* What the device reported of its updates: the release's version and end of support with each. */
-	if ((r = query(req->app,
-		       "SELECT release, version, outcome, reason, end_of_support, created_at FROM outcomes "
-		       "WHERE device_id = ? ORDER BY created_at DESC, id LIMIT ?",
-		       p, 2, outcome_columns, sizeof(outcome_columns) / sizeof(outcome_columns[0]), &outcomes, &ei)) !=
-	    PCRGATE_OK) {
-		json_decref(rows);
-		return api_fail(resp, "device", r, &ei);
+	if (json_array_size(d.device.rows.array) == 0) {
+		r = vresp_error(resp, 404, "not-found", "no device %s", req->params[0]);
+		goto fail;
 	}
-	dev = json_incref(json_array_get(rows, 0));
-	json_decref(rows);
-	if (json_object_set_new(dev, "outcomes", outcomes) != 0) {
+	dev = json_incref(json_array_get(d.device.rows.array, 0));
+	/* json_object_set_new takes the outcomes whether or not it succeeds. */
+	r = json_object_set_new(dev, "outcomes", d.outcomes.rows.array);
+	d.outcomes.rows.array = NULL;
+	if (r != 0) {
 		json_decref(dev);
-		return api_fail(resp, "device", PCRGATE_ERR_NOMEM, NULL);
+		r = api_fail(resp, "device", PCRGATE_ERR_NOMEM, NULL);
+		goto fail;
 	}
-	return vresp_json(resp, 200, dev);
+	r = vresp_json(resp, 200, dev);
+fail:
+	json_decref(d.device.rows.array);
+	json_decref(d.outcomes.rows.array);
+	return r;
 }
 
 struct device_set {

@@ -18,6 +18,7 @@
 
 #include "attest/jsonutil.h"
 #include "attest/tpmobj.h"
+#include "boot/manifest.h"
 #include "lib/authz.h"
 #include "lib/evidence_internal.h"
 #include "lib/refpolicy.h"
@@ -28,7 +29,6 @@
 
 #define NONCE_SIZE 32
 #define REPORT_MAX 4096
-#define REPORT_VERSION_MAX 64 /* a report's "version": the slot manifest's version */
 #define DEFAULT_POLICY "default"
 
 /* ---- Parsed copies of what the store holds ---- */
@@ -387,10 +387,15 @@ static void verdict_fail(struct verdict *v, const char *check, const char *fmt, 
 	json_array_append_new(v->reasons, json_pack("{s:s,s:s}", "code", check, "detail", detail));
 }
 
+/* What a device's report says (all NULL without one); release and outcome are always given. */
+struct report {
+	const char *release, *outcome, *reason, *version, *eos;
+};
+
 struct attest_write {
 	const struct api_device *dev;
-	const char *nonce_hex, *attestation_id, *report_release, *report_outcome, *report_reason;
-	const char *report_version, *report_eos; /* optional: the release's version and end of support */
+	const char *nonce_hex, *attestation_id;
+	struct report report;
 	int quote_failed_before_nonce; /* the quote failed at a check the nonce check comes after */
 	int quote_passed;	       /* every quote check passed (the clock state is authentic) */
 	const pcrgate_quote_result *qr;
@@ -594,7 +599,7 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 			   "failed_check", v->failed_check, "release", v->release);
 	if ((r = api_audit(tx, "device", "attest", w->dev->id, detail, ei)) != PCRGATE_OK)
 		return r;
-	if (w->report_outcome != NULL && w->quote_passed && nonce_ok) {
+	if (w->report.outcome != NULL && w->quote_passed && nonce_ok) {
 		char oid[API_ID_HEX];
 		struct vparam p[8];
 
@@ -602,20 +607,20 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes");
 		p[0] = VPARAM_TEXT(oid);
 		p[1] = VPARAM_TEXT(w->dev->id);
-		p[2] = VPARAM_TEXT(w->report_release);
-		p[3] = VPARAM_TEXT(w->report_outcome);
-		p[4] = w->report_reason != NULL ? VPARAM_TEXT(w->report_reason) : VPARAM_NULL;
+		p[2] = VPARAM_TEXT(w->report.release);
+		p[3] = VPARAM_TEXT(w->report.outcome);
+		p[4] = w->report.reason != NULL ? VPARAM_TEXT(w->report.reason) : VPARAM_NULL;
 		p[5] = VPARAM_INT(now);
-		p[6] = w->report_version != NULL ? VPARAM_TEXT(w->report_version) : VPARAM_NULL;
-		p[7] = w->report_eos != NULL ? VPARAM_TEXT(w->report_eos) : VPARAM_NULL;
+		p[6] = w->report.version != NULL ? VPARAM_TEXT(w->report.version) : VPARAM_NULL;
+		p[7] = w->report.eos != NULL ? VPARAM_TEXT(w->report.eos) : VPARAM_NULL;
 		if ((r = vstore_exec(tx, "INSERT INTO outcomes (id, device_id, release, outcome, reason, created_at, "
 					 "version, end_of_support) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 				     p, 8, NULL, NULL, NULL, ei)) != PCRGATE_OK)
 			return r;
 		/* version and end_of_support only when reported, so older reports' entries keep their form. */
-		detail = json_pack("{s:s,s:s,s:s?,s:s*,s:s*}", "release", w->report_release, "outcome",
-				   w->report_outcome, "reason", w->report_reason, "version", w->report_version,
-				   "end_of_support", w->report_eos);
+		detail = json_pack("{s:s,s:s,s:s?,s:s*,s:s*}", "release", w->report.release, "outcome",
+				   w->report.outcome, "reason", w->report.reason, "version", w->report.version,
+				   "end_of_support", w->report.eos);
 		if ((r = api_audit(tx, "device", "update-outcome", w->dev->id, detail, ei)) != PCRGATE_OK)
 			return r;
 	}
@@ -638,11 +643,6 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-/* What a report says; every member but release and outcome may be NULL. */
-struct report {
-	const char *release, *outcome, *reason, *version, *eos;
-};
-
 /*
  * Parses the optional report: {"release", "outcome", "reason"?, "version"?, "end_of_support"?};
  * 1 when resp was set.
@@ -650,6 +650,7 @@ struct report {
 static int parse_report(struct vresp *resp, const char *report, json_t **doc, struct report *rep)
 {
 	static const char *const outcomes[] = {"installed", "committed", "fell-back", "failed"};
+	const json_t *eos;
 	json_error_t jerr;
 	size_t i;
 
@@ -660,17 +661,15 @@ static int parse_report(struct vresp *resp, const char *report, json_t **doc, st
 	if (api_req_string(resp, *doc, "release", API_MAX_NAME, 0, &rep->release) ||
 	    api_req_string(resp, *doc, "outcome", 16, 0, &rep->outcome) ||
 	    api_req_string(resp, *doc, "reason", API_MAX_TEXT, 1, &rep->reason) ||
-	    api_req_string(resp, *doc, "version", REPORT_VERSION_MAX, 1, &rep->version))
+	    api_req_string(resp, *doc, "version", PCRGATE_MANIFEST_STRING_MAX, 1, &rep->version))
 		return 1;
 	/* Absent or null only: an empty or malformed date is an error, never "no date". */
-	if (json_object_get(*doc, "end_of_support") != NULL && !json_is_null(json_object_get(*doc, "end_of_support"))) {
-		const json_t *v = json_object_get(*doc, "end_of_support");
-
-		if (!json_is_string(v) || !pcrgate_date_valid(json_string_value(v), json_string_length(v))) {
+	if ((eos = json_object_get(*doc, "end_of_support")) != NULL && !json_is_null(eos)) {
+		if (!json_is_string(eos) || !pcrgate_date_valid(json_string_value(eos), json_string_length(eos))) {
 			vresp_error(resp, 400, "request", "report: member end_of_support must be a date YYYY-MM-DD");
 			return 1;
 		}
-		rep->eos = json_string_value(v);
+		rep->eos = json_string_value(eos);
 	}
 	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
 		if (strcmp(rep->outcome, outcomes[i]) == 0)
@@ -837,11 +836,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	w.dev = &rd.dev;
 	w.nonce_hex = nhex;
 	w.attestation_id = attestation_id;
-	w.report_release = rep.release;
-	w.report_outcome = rep.outcome;
-	w.report_reason = rep.reason;
-	w.report_version = rep.version;
-	w.report_eos = rep.eos;
+	w.report = rep;
 	w.qr = &qr;
 	w.v = &v;
 	w.quote_passed = qr.parsed && qr.failed == PCRGATE_QUOTE_CHECK_NONE && in.ak != NULL;

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,88 +21,6 @@
 
 #define BUNDLE_NAME_MAX 128
 #define ETAG_MAX 64
-
-/* Skips blanks (RFC 9110 OWS: spaces and tabs). */
-static const char *ows(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-/* A decimal at *p, saturating at UINT64_MAX; advances *p. -1 when there is no digit. */
-static int number(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		uint64_t d = (uint64_t)(*s - '0');
-		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
-	}
-	*p = s;
-	*out = v;
-	return 0;
-}
-
-int vrange_parse(const char *header, uint64_t size, uint64_t *first, uint64_t *last)
-{
-	const char *p;
-	uint64_t a = 0, b = 0;
-	int n = 0, suffix = 0, open_end = 0;
-
-	if (header == NULL)
-		return 0;
-	p = ows(header);
-	if (strncasecmp(p, "bytes", 5) != 0 || p[5] != '=')
-		return 0;
-	p += 6;
-	/* range-set = 1#range-spec: elements between commas, blanks around them, empty ones allowed. */
-	for (;;) {
-		p = ows(p);
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		if (*p == '\0')
-			break;
-		if (++n > 1)
-			return 0;
-		if (*p == '-') {
-			p++;
-			suffix = 1;
-			if (number(&p, &b) != 0)
-				return 0;
-		} else {
-			if (number(&p, &a) != 0 || *p++ != '-')
-				return 0;
-			open_end = number(&p, &b) != 0;
-			if (!open_end && b < a)
-				return 0;
-		}
-		p = ows(p);
-		if (*p != ',' && *p != '\0')
-			return 0;
-	}
-	if (n == 0)
-		return 0;
-	if (suffix) {
-		if (b == 0)
-			return -1;
-		if (size == 0)
-			return 0;
-		*first = size - (b < size ? b : size);
-		*last = size - 1;
-		return 1;
-	}
-	if (a >= size)
-		return -1;
-	*first = a;
-	*last = open_end || b >= size ? size - 1 : b;
-	return 1;
-}
 
 /* [A-Za-z0-9._-]{1,128}, not starting with a dot: one plain file name, never "." or "..". */
 static int name_ok(const char *name)
@@ -121,6 +38,10 @@ int api_bundle_dir_check(const char *dir, pcrgate_errinfo *ei)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "bundle_dir %s: %s", dir,
 					   strerror(errno));
 	close(fd);
+	/* Opening a file in it (openat) needs search permission besides the read that open needed. */
+	if (access(dir, X_OK) != 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
+					   "bundle_dir %s: no search permission: %s", dir, strerror(errno));
 	return PCRGATE_OK;
 }
 
@@ -160,6 +81,7 @@ int api_bundle(struct vreq *req, struct vresp *resp)
 	}
 	/* libmicrohttpd reads the file in blocking mode. */
 	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		pg_err("bundle %s: cannot make its descriptor blocking: %s", name, strerror(errno));
 		close(fd);
 		return PCRGATE_ERR_IO;
 	}
@@ -179,11 +101,11 @@ int api_bundle(struct vreq *req, struct vresp *resp)
 			    name);
 		snprintf(value, sizeof(value), "bytes */%" PRIu64, size);
 	} else if (k > 0) {
-		vresp_file(resp, 206, "application/octet-stream", fd, first, last - first + 1);
+		vresp_file(resp, 206, "application/octet-stream", name, fd, first, last - first + 1);
 		vresp_reason(resp, "range");
 		snprintf(value, sizeof(value), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, size);
 	} else {
-		vresp_file(resp, 200, "application/octet-stream", fd, 0, size);
+		vresp_file(resp, 200, "application/octet-stream", name, fd, 0, size);
 	}
 	if ((k != 0 && vresp_header(resp, "Content-Range", value) != 0) ||
 	    vresp_header(resp, "Accept-Ranges", "bytes") != 0 || vresp_header(resp, "ETag", etag) != 0)

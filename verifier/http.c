@@ -115,6 +115,9 @@ static void vresp_clear(struct vresp *resp)
 		close(resp->file_fd);
 	resp->has_file = 0;
 	resp->file_fd = -1;
+	resp->file_name[0] = '\0';
+	/* The headers were the answer's being replaced (a file's Content-Range is not a 500's). */
+	resp->nheaders = 0;
 }
 
 void vresp_reason(struct vresp *resp, const char *reason)
@@ -146,12 +149,14 @@ int vresp_raw(struct vresp *resp, int status, const char *content_type, char *bo
 	return 0;
 }
 
-int vresp_file(struct vresp *resp, int status, const char *content_type, int fd, uint64_t offset, uint64_t len)
+int vresp_file(struct vresp *resp, int status, const char *content_type, const char *name, int fd, uint64_t offset,
+	       uint64_t len)
 {
 	vresp_clear(resp);
 	resp->status = status;
 	resp->has_file = 1;
 	resp->file_fd = fd;
+	snprintf(resp->file_name, sizeof(resp->file_name), "%s", name != NULL ? name : "a file");
 	resp->file_offset = offset;
 	resp->file_len = len;
 	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
@@ -295,7 +300,12 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct reqstate *st, 
 			    NULL) {
 			resp->has_file = 0;
 		} else if (resp->file_len > 0) {
-			pg_err("cannot answer with %" PRIu64 " bytes of a file", resp->file_len);
+			/* libmicrohttpd takes offset + length up to 2^63 - 1; within that, it ran out of memory. */
+			pg_err("cannot answer with %" PRIu64 " bytes from offset %" PRIu64 " of %s (descriptor %d): %s",
+			       resp->file_len, resp->file_offset, resp->file_name, resp->file_fd,
+			       resp->file_len > (uint64_t)INT64_MAX || resp->file_offset > (uint64_t)INT64_MAX - resp->file_len
+				       ? "past the offsets libmicrohttpd can send"
+				       : "out of memory");
 			vresp_error(resp, 500, NULL, "internal error");
 			ctype = "application/json";
 		}

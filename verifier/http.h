@@ -65,12 +65,14 @@ const char *vreq_header(const struct vreq *req, const char *name);
 #define VRESP_MAX_CTYPE 80
 #define VRESP_MAX_HEADERS 4   /* extra headers of one answer */
 #define VRESP_MAX_HEADER 128  /* bytes of an extra header's name or value, NUL included */
+#define VRESP_MAX_FILE_NAME 160 /* bytes of a file answer's name (for the log), NUL included */
 
 /*
  * What a handler answers. Set either json (owned: the server frees it), or body (owned: malloc'd,
  * freed by the server) with content_type, or a file (vresp_file). Nothing set and status 0: 500.
  * reason is the check or reason code that decided the answer, recorded in /metrics (empty:
- * none). Extra headers (vresp_header) go with whichever answer is given.
+ * none). Extra headers (vresp_header) belong to the answer set before them: setting another
+ * answer (vresp_error, ...), also the server's 500 when a file cannot be sent, drops them.
  */
 struct vresp {
 	int status;
@@ -81,6 +83,7 @@ struct vresp {
 	char reason[VRESP_MAX_REASON];
 	int has_file;           /* the answer is file_len bytes of file_fd from file_offset */
 	int file_fd;            /* owned: the server closes it */
+	char file_name[VRESP_MAX_FILE_NAME]; /* what the file is, for a log line */
 	uint64_t file_offset;
 	uint64_t file_len;
 	size_t nheaders;
@@ -100,9 +103,11 @@ void vresp_reason(struct vresp *resp, const char *reason);
 /*
  * status with len bytes of the open file fd from offset (sent from the file as the client
  * reads, never read into memory; for HEAD only the headers). fd's ownership passes to resp:
- * the server closes it, also when another answer replaces this one. Returns 0.
+ * the server closes it, also when another answer replaces this one. name says what the file is
+ * in a log line (truncated to VRESP_MAX_FILE_NAME - 1 bytes). Returns 0.
  */
-int vresp_file(struct vresp *resp, int status, const char *content_type, int fd, uint64_t offset, uint64_t len);
+int vresp_file(struct vresp *resp, int status, const char *content_type, const char *name, int fd, uint64_t offset,
+	       uint64_t len);
 /* Adds a response header (copied); PCRGATE_ERR_LIMIT when there are too many or it is too long. */
 int vresp_header(struct vresp *resp, const char *name, const char *value);
 

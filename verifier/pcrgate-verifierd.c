@@ -24,6 +24,7 @@
 #include "pcrgate/common.h"
 #include "authz.h"
 #include "verifier/api.h"
+#include "verifier/api_internal.h"
 #include "verifier/devcert.h"
 #include "verifier/http.h"
 #include "verifier/store.h"
@@ -113,9 +114,10 @@ static int check_config(const struct vconfig *cfg)
 		report("jws_key", &ei, r);
 		goto done;
 	}
+	/* bundle_dir as the daemon checks it at start: a directory it can open and search. */
 	if ((r = check_readable(cfg->ek_ca, "ek_ca", &ei)) < 0 ||
 	    (r = check_readable(cfg->policy_key, "policy_key", &ei)) < 0 ||
-	    (r = check_readable(cfg->bundle_dir, "bundle_dir", &ei)) < 0) {
+	    (cfg->bundle_dir[0] != '\0' && (r = api_bundle_dir_check(cfg->bundle_dir, &ei)) < 0)) {
 		report("configuration", &ei, r);
 		goto done;
 	}

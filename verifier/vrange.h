@@ -1,7 +1,7 @@
 /*
  * pcrgate verifier: the Range request header of a byte download (RFC 9110, section 14), as the
- * bundle route (verifier/api_bundle.c) reads it. A pure function on untrusted text, fuzzed by
- * tests/fuzz/fuzz_range.c.
+ * bundle route (verifier/api_bundle.c) reads it. A pure function on untrusted text
+ * (verifier/vrange.c, over the common library only), fuzzed by tests/fuzz/fuzz_range.c.
  */
 #ifndef PCRGATE_VERIFIER_VRANGE_H
 #define PCRGATE_VERIFIER_VRANGE_H

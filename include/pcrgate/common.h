@@ -126,22 +126,15 @@ PCRGATE_API int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pc
 PCRGATE_API int pcrgate_write_all(int fd, const void *buf, size_t len);
 /* fsyncs the directory path (so that an entry created, renamed or removed in it is durable). */
 PCRGATE_API int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei);
+/* fsyncs the directory that holds path (its name up to the last '/', "." without one). */
+PCRGATE_API int pcrgate_fsync_parent(const char *path, pcrgate_errinfo *ei);
 
 /*
- * Fault injection, for the power-cut tests only (a program sets a hook when its test
- * environment variable asks for one; nothing else does). The library's durable writers call
- * pcrgate_fault_point() before each change they make: what names it ("write FILE", "rename
- * FILE", ...), tearable is 1 for a file's content. The hook cuts power by killing the process
- * (it does not return), returns 1 to tear the change, or 0 to let it happen. A torn write is
- * finished by pcrgate_fault_tear(): about half of the bytes are written and synced, then the
- * process is killed.
+ * The unsigned decimal at *p: one or more digits (no blank, sign or base prefix), at most max;
+ * advances *p past them. PCRGATE_ERR_FORMAT when *p is not a digit, PCRGATE_ERR_LIMIT when the
+ * value is above max (also past 64 bits). *p and *out change only on success.
  */
-typedef int (*pcrgate_fault_fn)(const char *what, int tearable);
-PCRGATE_API void pcrgate_fault_set(pcrgate_fault_fn fn);
-/* 0 without a hook; else what the hook returns (1: tear this change). */
-PCRGATE_API int pcrgate_fault_point(const char *what, int tearable);
-/* Writes the first half (at least one byte) of buf to fd, fsyncs it and kills the process. */
-PCRGATE_API void pcrgate_fault_tear(int fd, const void *buf, size_t len) __attribute__((noreturn));
+PCRGATE_API int pcrgate_parse_decimal(const char **p, uint64_t max, uint64_t *out);
 
 #ifdef __cplusplus
 }

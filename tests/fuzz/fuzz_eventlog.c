@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the event log: parses the input, replays it, and describes every
  * event as `pcrgate eventlog show` does (at a full and at a tiny buffer size), plus every
- * event's data as a device path. Any crash, overrun or leak is a bug.
+ * event's data as a device path, and reads every event as the boot extension's slot event in
+ * each bank (lib/slot_event.c). Any crash, overrun or leak is a bug.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "pcrgate/eventlog.h"
+#include "slot_event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pcrgate_eventlog *log = NULL;
 	pcrgate_pcrs *pcrs = NULL;
 	const pcrgate_event *ev;
+	struct pcrgate_slot_event se;
 	const uint8_t *p;
 	size_t i, k, len;
 
@@ -39,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				text[0] = (char)p[len - 1];
 		p = pcrgate_event_data(ev, &len);
 		pcrgate_efi_device_path_text(p, len, text, sizeof(text));
+		for (k = 0; k < sizeof(algs) / sizeof(algs[0]); k++)
+			if (pcrgate_slot_event_parse(ev, algs[k], &se) == 0 && se.slot > 1)
+				__builtin_trap(); /* the parser promises slot a or b */
 	}
 	pcrgate_eventlog_free(&log);
 	return 0;

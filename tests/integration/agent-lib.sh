@@ -9,12 +9,9 @@
 AGENT=$top_builddir/attest/pcrgate-agent
 AGENT_COUNTER=0x01500100
 
-# Skips unless every named tool is there.
+# Skips unless every named tool is there (the agent tests' name for need, tests/lib.sh).
 agent_need() {
-	local tool
-	for tool in "$@"; do
-		command -v "$tool" >/dev/null 2>&1 || skip "$tool not found"
-	done
+	need "$@"
 }
 
 # Quiet openssl: agent_openssl ARGS... (its output goes to $AGENT_DIR/openssl.log).
@@ -83,6 +80,13 @@ agent_counter_value() {
 	hex=$(tpm2_nvread -C o -s 8 "$AGENT_COUNTER" 2>/dev/null | od -An -tx1 | tr -d ' \n')
 	[ -n "$hex" ] || fail "tpm2_nvread -C o $AGENT_COUNTER failed"
 	echo $((16#$hex))
+}
+
+# agent_expect_counter N [CONTEXT]: the counter must be at N.
+agent_expect_counter() {
+	local v
+	v=$(agent_counter_value) || exit 1
+	[ "$v" = "$1" ] || fail "${2:+$2: }the counter is at $v, expected $1"
 }
 
 # A power cut: swtpm loses power (transient objects and sessions go, PCRs reset) and starts again.

@@ -114,33 +114,46 @@ boot_image_line() {
 	echo "image=$1 size=$size sha256=$sum"
 }
 
-# Installs a signed release into a slot: boot_install SLOT VERSION SECURITY_VERSION [kernel|full]
-boot_install() {
-	local slot=$1 dir=$BOOT_DIR/slots/$1 images=kernel
-	[ "${4:-full}" = full ] && images="kernel initrd dtb"
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	head -c $((96 * 1024 + RANDOM)) /dev/urandom >"$dir/kernel"
-	head -c $((24 * 1024 + RANDOM)) /dev/urandom >"$dir/initrd"
-	head -c $((2 * 1024 + RANDOM % 4096)) /dev/urandom >"$dir/dtb"
-	{
-		echo "pcrgate-manifest 1"
-		echo "compatible=acme,gw-100"
-		echo "version=$2"
-		echo "security_version=$3"
-		for img in $images; do
-			boot_image_line "$img" "$dir/$img"
-		done
-	} >"$dir/manifest"
-	boot_sign "$slot"
+# Small random images for a slot directory: boot_images DIR writes DIR/kernel, initrd and dtb.
+boot_images() {
+	mkdir -p "$1" || fail "cannot create $1"
+	head -c $((96 * 1024 + RANDOM)) /dev/urandom >"$1/kernel"
+	head -c $((24 * 1024 + RANDOM)) /dev/urandom >"$1/initrd"
+	head -c $((2 * 1024 + RANDOM % 4096)) /dev/urandom >"$1/dtb"
 }
 
-# Flips one byte in the middle of a file: boot_tamper FILE
+# A slot manifest (unsigned) for the images DIR holds of kernel, initrd and dtb:
+# boot_manifest DIR VERSION SECURITY_VERSION [COMPATIBLE]
+boot_manifest() {
+	local img
+	{
+		echo "pcrgate-manifest 1"
+		echo "compatible=${4:-acme,gw-100}"
+		echo "version=$2"
+		echo "security_version=$3"
+		for img in kernel initrd dtb; do
+			[ ! -e "$1/$img" ] || boot_image_line "$img" "$1/$img"
+		done
+	} >"$1/manifest"
+}
+
+# Installs a signed release into a slot: boot_install SLOT VERSION SECURITY_VERSION [kernel|full]
+# (kernel: the slot holds a kernel only).
+boot_install() {
+	local dir=$BOOT_DIR/slots/$1
+	rm -rf "$dir"
+	boot_images "$dir"
+	[ "${4:-full}" = full ] || rm -f "$dir/initrd" "$dir/dtb"
+	boot_manifest "$dir" "$2" "$3"
+	boot_sign "$1"
+}
+
+# Changes one byte of a file, by default the one in the middle: boot_tamper FILE [OFFSET]
 boot_tamper() {
-	local size off byte
-	size=$(stat -c %s "$1")
-	off=$((size / 2))
+	local off byte
+	off=${2:-$(($(stat -c %s "$1") / 2))}
 	byte=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
+	[ -n "$byte" ] || fail "$1 has no byte at offset $off"
 	printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
 		dd of="$1" bs=1 seek="$off" count=1 conv=notrunc status=none || fail "cannot change $1"
 }

@@ -63,13 +63,24 @@ update_expect_state() {
 	[ "$got" = "$1" ] || fail "boot state: $got, expected $1"
 }
 
-# A digest of a slot directory's file names, sizes, modes and contents.
+# A digest of a slot directory's file names, sizes, modes and contents; a slot that is not
+# there fails. It runs in $(...), so: d=$(update_slot_digest a) || exit 1
 update_slot_digest() {
+	[ -d "$BOOT_DIR/slots/$1" ] || fail "there is no slot directory $BOOT_DIR/slots/$1"
 	(
-		cd "$BOOT_DIR/slots/$1" 2>/dev/null || exit 0
+		cd "$BOOT_DIR/slots/$1" || exit 1
 		find . -printf '%p %y %s %m\n' | LC_ALL=C sort
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
 	) | sha256sum | cut -d' ' -f1
+}
+
+# Back to "running slot a, nothing pending": slot b marked bad, the update record and any
+# download kept for a resume gone, a reboot into slot a. update_reset_to_a CONTEXT
+update_reset_to_a() {
+	boot_cmd mark-bad b >/dev/null 2>&1 || fail "$1: mark-bad b failed"
+	rm -rf "$AGENT_DIR/state/update.json" "$AGENT_DIR/state/download"
+	device_reboot
+	[ "$SLOT" = a ] || fail "$1: the reset booted slot $SLOT"
 }
 
 # update_agent RC ARGS...: pcrgate-agent must exit RC within 2 minutes (a download that never
@@ -107,38 +118,19 @@ update_sign_manifest() {
 		--key "$UPDATE_DIR/${2:-signer}/key.pem" --in "$1/manifest" --out "$1/manifest.sig"
 }
 
-# A slot manifest for the images of DIR: update_manifest DIR VERSION SV [COMPATIBLE]
-update_manifest() {
-	local img
-	{
-		echo "pcrgate-manifest 1"
-		echo "compatible=${4:-acme,gw-100}"
-		echo "version=$2"
-		echo "security_version=$3"
-		for img in kernel initrd dtb; do
-			boot_image_line "$img" "$1/$img"
-		done
-	} >"$1/manifest"
-}
-
-# The release's signed PCR policy: PCR 8 as a slot with MANIFEST boots it, counter <= SV.
-# update_sign_policy MANIFEST SV PCRS_OUT POLICY_OUT
+# The release's signed PCR policy: PCR 8 as a slot with MANIFEST boots it (either slot: no
+# --as, so no PCR 9), counter <= SV. update_sign_policy MANIFEST SV PCRS_OUT POLICY_OUT
 update_sign_policy() {
-	pcrgate policy expect --manifest "$1" >"$3" 2>"$UPDATE_DIR/run.err" ||
-		fail "pcrgate policy expect --manifest $1 failed: $(cat "$UPDATE_DIR/run.err")"
+	update_run "pcrgate policy predict" pcrgate policy predict --manifest "$1" --out "$3"
 	update_run "pcrgate policy sign" pcrgate policy sign --key "$AGENT_DIR/vendor.key" --pcrs "$3" \
 		--security-version "$2" --out "$4"
 }
 
-# Puts the reference policy in the verifier as "default".
-update_policy_put() {
-	admin policy put default "$UPDATE_DIR/refpolicy.json"
-}
-
-# Lets the verifier accept a release in either slot: update_policy_allow SLOTDIR NAME VERSION SV.
-# Its PCR 8 and 9 values come from `pcrgate policy predict`, and each of its image events is
-# allowed on PCR 8 by digest: the digest of an image event is the sha256 of its fields, which
-# are the manifest's image line (docs/pcr-map.md).
+# Lets the verifier accept a release in either slot: update_policy_allow SLOTDIR NAME VERSION SV
+# (the reference policy, UPDATE_DIR/refpolicy.json, stored again as "default"). Its PCR 8 and 9
+# values come from `pcrgate policy predict`, and each of its image events is allowed on PCR 8 by
+# digest: the digest of an image event is the sha256 of its fields, which are the manifest's
+# image line (docs/pcr-map.md).
 update_policy_allow() {
 	local as
 	for as in a b; do
@@ -163,28 +155,7 @@ update_policy_allow() {
 		        p["releases"].append(release)
 		json.dump(p, open(path, "w"), indent=1)
 	EOF
-	update_policy_put
-}
-
-# Small random images for a slot directory: update_images DIR
-update_images() {
-	mkdir -p "$1" || fail "cannot create $1"
-	head -c $((96 * 1024 + RANDOM)) /dev/urandom >"$1/kernel"
-	head -c $((24 * 1024 + RANDOM)) /dev/urandom >"$1/initrd"
-	head -c $((2 * 1024 + RANDOM % 4096)) /dev/urandom >"$1/dtb"
-}
-
-# The verifier again with a bundle_dir, on a new port (verifier_setup's config has none):
-# update_verifier_restart DB
-update_verifier_restart() {
-	BUNDLE_DIR=$VERIFIER_DIR/bundles
-	mkdir -p "$BUNDLE_DIR" && chmod 755 "$BUNDLE_DIR" || fail "cannot create $BUNDLE_DIR"
-	verifier_stop_all
-	verifier_config "$VERIFIER_DIR/verifier.conf" "$(verifier_free_port)" "$1" "bundle_dir = $BUNDLE_DIR"
-	verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
-	VERIFIER_URL=$REPLY
-	PCRGATE_ADMIN_URL=$VERIFIER_URL
-	update_conf verifier_url "$VERIFIER_URL"
+	admin policy put default "$UPDATE_DIR/refpolicy.json"
 }
 
 update_cleanup() {
@@ -197,8 +168,8 @@ update_cleanup() {
 }
 
 update_setup() {
-	local a db
-	agent_need curl python3 tpm2_readpublic swtpm_ioctl
+	local a
+	need swtpm_ioctl
 	agent_setup
 	boot_setup
 	UPDATE_DIR=$SCRATCH/vendor
@@ -214,10 +185,10 @@ update_setup() {
 	update_run "pcrgate key trust-store" pcrgate key trust-store --root "$UPDATE_DIR/root" --out "$BOOT_DIR/trust"
 	sed -i "s|^boot.trust = .*|boot.trust = $BOOT_DIR/trust|" "$BOOT_CONF" || fail "cannot edit $BOOT_CONF"
 
-	db=sqlite:$SCRATCH/verifier/verifier.db
-	verifier_setup "$db"
+	BUNDLE_DIR=$SCRATCH/verifier/bundles
+	mkdir -p "$BUNDLE_DIR" && chmod 755 "$BUNDLE_DIR" || fail "cannot create $BUNDLE_DIR"
+	verifier_setup "sqlite:$SCRATCH/verifier/verifier.db" "bundle_dir = $BUNDLE_DIR"
 	trap 'update_cleanup; verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
-	update_verifier_restart "$db"
 	{
 		echo "boot_eventlog = $BOOT_LOG"
 		echo "firmware_eventlog = $SCRATCH/no-firmware-log"
@@ -229,14 +200,14 @@ update_setup() {
 
 	# The TPM: provisioning defines the counter and raises it once, to 1.
 	agent_ok provision
-	[ "$(agent_counter_value)" = 1 ] || fail "the counter is at $(agent_counter_value) after provisioning, not 1"
+	agent_expect_counter 1 "after provisioning"
 
 	# Factory release 1.0.0 in slot a, as the vendor ships it: images, signed manifest, and the
 	# release's signed PCR policy, which the agent unwraps the first update's content key under.
 	a=$BOOT_DIR/slots/a
 	rm -rf "$a"
-	update_images "$a"
-	update_manifest "$a" 1.0.0 1
+	boot_images "$a"
+	boot_manifest "$a" 1.0.0 1
 	update_sign_manifest "$a"
 	update_sign_policy "$a/manifest" 1 "$UPDATE_DIR/factory-pcrs.txt" "$a/pcr-policy.json"
 	device_reboot
@@ -266,7 +237,7 @@ update_setup() {
 #               [--base SLOTDIR]
 # The vendor builds release NAME from the running slot's images with 4 KiB of the kernel
 # changed: its slot manifest (signed by `pcrgate bundle create` with the signer), its PCR policy
-# signed over `pcrgate policy expect`, and a bundle (full, or a delta against --base, by default
+# signed over `policy predict --manifest`, and a bundle (full, or a delta against --base, by default
 # the running slot), encrypted with a fresh content key with --encrypt, with an end of support
 # (RELEASE_END_OF_SUPPORT) and notes. Each chunk holds 64 KiB so even small images make several.
 # The release is added to the reference policy. The bundle is UPDATE_DIR/releases/NAME/bundle.pcrb;
@@ -293,7 +264,7 @@ release_build() {
 	cp "$base/kernel" "$base/initrd" "$base/dtb" "$dir/slot/" || fail "cannot copy the images of $base"
 	head -c 4096 /dev/urandom | dd of="$dir/slot/kernel" bs=1 seek=5000 conv=notrunc status=none ||
 		fail "cannot change the kernel of $name"
-	update_manifest "$dir/slot" "$version" "$sv" "$compatible"
+	boot_manifest "$dir/slot" "$version" "$sv" "$compatible"
 	update_sign_policy "$dir/slot/manifest" "$sv" "$dir/pcrs.txt" "$dir/pcr-policy.json"
 	head -c 32 /dev/urandom >"$dir/content.key"
 	printf 'Release %s: a test build.\n' "$name" >"$dir/notes"
@@ -338,6 +309,7 @@ release_publish() {
 #                    Content-Length, then the file from A on and zeros for ever
 #   stall OFFSET     when B >= OFFSET: with the bytes from A up to OFFSET, and then nothing while
 #                    the connection stays open
+#   norange          never: every request gets the whole file (200), as a server without Range
 # and otherwise as range does.
 update_server() {
 	local port_file=$UPDATE_DIR/server.port pid i
@@ -351,7 +323,7 @@ update_server() {
 		    protocol_version = "HTTP/1.0"
 		    def log_message(self, fmt, *args):
 		        pass
-		    def answer(self, body):
+		    def do_GET(self):
 		        mode = open(mode_file).read().split()
 		        offset = int(mode[1]) if len(mode) > 1 else 0
 		        rng = self.headers.get("Range")
@@ -362,13 +334,12 @@ update_server() {
 		        except OSError:
 		            self.send_error(404)
 		            return
-		        m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
+		        m = None if mode[0] == "norange" else re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
 		        if m is None:
 		            self.send_response(200)
 		            self.send_header("Content-Length", str(len(data)))
 		            self.end_headers()
-		            if body:
-		                self.wfile.write(data)
+		            self.wfile.write(data)
 		            return
 		        a = int(m.group(1))
 		        b = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
@@ -383,8 +354,6 @@ update_server() {
 		        if how != "endless":
 		            self.send_header("Content-Length", str(b + 1 - a))
 		        self.end_headers()
-		        if not body:
-		            return
 		        try:
 		            if how == "endless":
 		                self.wfile.write(data[a:])
@@ -398,10 +367,6 @@ update_server() {
 		                self.wfile.write(data[a:b + 1])
 		        except OSError:
 		            pass
-		    def do_GET(self):
-		        self.answer(True)
-		    def do_HEAD(self):
-		        self.answer(False)
 		server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 		server.daemon_threads = True
 		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -431,8 +396,15 @@ update_server_mode() {
 		fail "cannot set the server's mode"
 }
 
-# The bundle's parts: bundle_layout FILE prints "M S P" (manifest, signature, payload lengths).
+# The bundle's parts, as `pcrgate bundle inspect` reads its header: bundle_layout FILE sets
+# MANIFEST_LEN, SIG_LEN, PAYLOAD_LEN and PAYLOAD_OFF (the payload's offset: the manifest and its
+# signature end there, so the manifest starts at PAYLOAD_OFF - SIG_LEN - MANIFEST_LEN).
 bundle_layout() {
-	python3 -c 'import struct,sys; h = open(sys.argv[1], "rb").read(28); m, s, p = struct.unpack(">IIQ", h[12:28]); print(m, s, p)' "$1" ||
-		fail "cannot read the header of $1"
+	local out
+	out=$(pcrgate bundle inspect "$1" --json 2>"$UPDATE_DIR/run.err" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["header"]
+print(h["manifest_length"], h["signature_length"], h["payload_length"], h["payload_offset"])') ||
+		fail "pcrgate bundle inspect $1 failed: $(cat "$UPDATE_DIR/run.err")"
+	read -r MANIFEST_LEN SIG_LEN PAYLOAD_LEN PAYLOAD_OFF <<<"$out"
 }

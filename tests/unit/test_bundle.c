@@ -45,25 +45,10 @@ static size_t slot_manifest_len, slot_sig_len;
 static const uint8_t content_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 					17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
-struct sign_ctx {
-	X509 *certs[2];
-	EVP_PKEY *keys[2];
-	size_t n;
-};
-
 struct buf {
 	uint8_t *p;
 	size_t len;
 };
-
-static int sign_cb(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len, pcrgate_errinfo *ei)
-{
-	struct sign_ctx *s = ctx;
-
-	(void)ei;
-	*sig = fx_sign(s->certs, s->keys, s->n, NULL, 0, NULL, data, len, sig_len);
-	return *sig != NULL ? 0 : PCRGATE_ERR_CRYPTO;
-}
 
 /* Deterministic bytes. */
 static void fill(uint8_t *p, size_t n, uint32_t seed)
@@ -113,7 +98,7 @@ static int setup(void **state)
 	char k[65], i[65];
 	uint8_t *base;
 	X509_CRL *crl;
-	struct sign_ctx s;
+	struct fx_signers s;
 	int n;
 
 	(void)state;
@@ -164,7 +149,7 @@ static int setup(void **state)
 	s.certs[0] = signer;
 	s.keys[0] = signer_key;
 	s.n = 1;
-	return sign_cb(&s, slot_manifest, slot_manifest_len, &slot_sig, &slot_sig_len, NULL);
+	return fx_sign_cb(&s, slot_manifest, slot_manifest_len, &slot_sig, &slot_sig_len, NULL);
 }
 
 static int teardown(void **state)
@@ -202,20 +187,12 @@ struct opts {
 static struct buf make(const struct opts *o)
 {
 	struct pcrgate_bundle_create_params p;
-	struct sign_ctx s = {{signer, NULL}, {signer_key, NULL}, 1};
-	uint8_t *add_der = NULL, rem[1][32];
-	const uint8_t *adds[1];
-	size_t add_len = 0;
-	pcrgate_errinfo ei;
-	struct buf b = {NULL, 0};
-	long n;
-	FILE *f = tmpfile();
+	struct fx_signers s = {{signer, NULL}, {signer_key, NULL}, 1};
 	uint8_t image_md[32], base_md[32], *bbuf = NULL;
+	struct buf b = {NULL, 0};
+	pcrgate_errinfo ei;
 	size_t blen = 0;
-	int len;
-	unsigned mdlen;
 
-	assert_non_null(f);
 	memset(&p, 0, sizeof(p));
 	/* The digests a caller has from pcrgate_slot_image_write. */
 	assert_int_equal(pcrgate_digest(PCRGATE_ALG_SHA256, image, IMAGE_SIZE, image_md), 0);
@@ -247,35 +224,9 @@ static struct buf make(const struct opts *o)
 	p.pcr_policy_len = strlen(policy_json);
 	p.end_of_support = o->eos;
 	p.notes = "test release";
-	if (o->add != NULL) {
-		assert_true((len = i2d_X509(o->add, &add_der)) > 0);
-		add_len = (size_t)len;
-		adds[0] = add_der;
-		p.add_roots = adds;
-		p.add_root_lens = &add_len;
-		p.n_add_roots = 1;
-	}
-	if (o->remove != NULL) {
-		uint8_t *der = NULL;
-		assert_true((len = i2d_X509(o->remove, &der)) > 0);
-		EVP_Digest(der, (size_t)len, rem[0], &mdlen, EVP_sha256(), NULL);
-		OPENSSL_free(der);
-		p.remove_roots = (const uint8_t(*)[32])rem;
-		p.n_remove_roots = 1;
-	}
-	p.sign = sign_cb;
-	p.sign_ctx = &s;
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_bundle_create(&p, f, &ei) != 0)
+	if ((b.p = fx_bundle(&p, o->add, o->remove, &s, &b.len, &ei)) == NULL)
 		fail_msg("create: %s", ei.message);
-	OPENSSL_free(add_der);
-	n = ftell(f);
-	assert_true(n > 0);
-	b.len = (size_t)n;
-	b.p = malloc(b.len + 1);
-	rewind(f);
-	assert_int_equal(fread(b.p, 1, b.len, f), b.len);
-	fclose(f);
 	return b;
 }
 

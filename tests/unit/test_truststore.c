@@ -222,6 +222,15 @@ static void test_revoked(void **state)
 	assert_int_equal(pcrgate_truststore_verify_cms(ts, sig, len, DATA, DATA_LEN, NULL, NULL), 0);
 	assert_int_equal(add_crl(ts, F.root, F.root_key, &F.revoked, 1, &ei), 0);
 	assert_int_equal(pcrgate_truststore_verify_cms(ts, sig, len, DATA, DATA_LEN, NULL, &ei), PCRGATE_ERR_VERIFY);
+	/* Each CRL knows the root that signed it (where the writer files it). */
+	add_root(ts, F.root2);
+	assert_int_equal(add_crl(ts, F.root2, F.root2_key, &F.signer2, 1, &ei), 0);
+	assert_int_equal(pcrgate_truststore_crl_count(ts), 3);
+	assert_int_equal(pcrgate_truststore_crl_root(ts, 0), 0);
+	assert_int_equal(pcrgate_truststore_crl_root(ts, 1), 0);
+	assert_int_equal(pcrgate_truststore_crl_root(ts, 2), 1);
+	assert_int_equal(pcrgate_truststore_crl_root(ts, 3), -1);
+	assert_int_equal(pcrgate_truststore_crl_root(NULL, 0), -1);
 	free(sig);
 	pcrgate_truststore_free(&ts);
 	assert_null(ts);

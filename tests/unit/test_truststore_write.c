@@ -1,10 +1,12 @@
 /*
- * Unit test of writing trust stores (lib/truststore_write.c): a store written and loaded back,
- * what a write refuses; a bundle's trust_update applied to a device's store: a root added, a
- * root removed with its CRL, the same update applied again changing nothing, an update that is
- * not authorized refused, a failure midway leaving the old store, and a power cut (the process
- * killed) and a torn write at every fault point, after which the store is the old or the new
- * one and applying again completes it. Bundles are made here with pcrgate_bundle_create.
+ * Unit test of writing trust stores (lib/truststore_write.c): a store built in memory, written
+ * and loaded back, what a write refuses (an existing store without replace, a directory of
+ * other files, a symbolic link); a bundle's trust_update applied to a device's store
+ * (lib/bundle_trust.c): a root added, a root removed with its CRL, the same update applied
+ * again changing nothing, an update that is not authorized or a store that is no directory
+ * refused, a failure midway leaving the old store, and a power cut (the process killed) and a
+ * torn write at every fault point, after which the store is the old or the new one and
+ * applying again completes it. Bundles are made with tests/unit/trust_fixture.h's fx_bundle.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 #include <cmocka.h>
 
 #include "bundle.h"
+#include "fault.h"
 #include "pcrgate/alg.h"
 #include "trust_fixture.h"
 #include "truststore.h"
@@ -45,24 +48,9 @@ static uint8_t *slot_manifest, *slot_sig;
 static size_t slot_manifest_len, slot_sig_len;
 static uint8_t image[KERNEL_SIZE];
 
-struct sign_ctx {
-	X509 *certs[2];
-	EVP_PKEY *keys[2];
-	size_t n;
-};
-
-static int sign_cb(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len, pcrgate_errinfo *ei)
-{
-	struct sign_ctx *s = ctx;
-
-	(void)ei;
-	*sig = fx_sign(s->certs, s->keys, s->n, NULL, 0, NULL, data, len, sig_len);
-	return *sig != NULL ? 0 : PCRGATE_ERR_CRYPTO;
-}
-
 static int setup(void **state)
 {
-	struct sign_ctx both;
+	struct fx_signers both;
 	char hex[65];
 	uint8_t md[32];
 	size_t i;
@@ -99,8 +87,8 @@ static int setup(void **state)
 		     "image=kernel size=%u sha256=%s\n",
 		     KERNEL_SIZE, hex);
 	slot_manifest_len = (size_t)n;
-	both = (struct sign_ctx){{signer_a, signer_b}, {a_signer_key, b_signer_key}, 2};
-	return sign_cb(&both, slot_manifest, slot_manifest_len, &slot_sig, &slot_sig_len, NULL);
+	both = (struct fx_signers){{signer_a, signer_b}, {a_signer_key, b_signer_key}, 2};
+	return fx_sign_cb(&both, slot_manifest, slot_manifest_len, &slot_sig, &slot_sig_len, NULL);
 }
 
 static int teardown(void **state)
@@ -120,14 +108,41 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A store in memory holding roots (and crl_a when with_crl), built as a device loads one. */
+static struct pcrgate_truststore *mem_store(X509 *const *roots, size_t n, int with_crl)
+{
+	struct pcrgate_truststore *t = NULL;
+	pcrgate_errinfo ei;
+	uint8_t *pem;
+	size_t i, len = 0;
+
+	pcrgate_errinfo_clear(&ei);
+	assert_int_equal(pcrgate_truststore_new(&t), 0);
+	for (i = 0; i < n; i++) {
+		assert_non_null(pem = fx_pem(roots[i], NULL, &len));
+		if (pcrgate_truststore_add_roots(t, pem, len, "root", &ei) != 0)
+			fail_msg("add_roots: %s", ei.message);
+		free(pem);
+	}
+	if (with_crl) {
+		assert_non_null(pem = fx_pem(NULL, crl_a, &len));
+		if (pcrgate_truststore_add_crls(t, pem, len, "crl", &ei) != 0)
+			fail_msg("add_crls: %s", ei.message);
+		free(pem);
+	}
+	return t;
+}
+
 /* The store at `store` holding exactly roots (and crl_a when with_crl). */
 static void put_store(X509 *const *roots, size_t n, int with_crl)
 {
+	struct pcrgate_truststore *t = mem_store(roots, n, with_crl);
 	pcrgate_errinfo ei;
 
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_truststore_write(store, roots, n, &crl_a, with_crl ? 1 : 0, 1, &ei) != 0)
+	if (pcrgate_truststore_write(store, t, 1, &ei) != 0)
 		fail_msg("write: %s", ei.message);
+	pcrgate_truststore_free(&t);
 }
 
 /* The store's roots: bit 0 root A, bit 1 root B (-1 when it does not load); *crls its CRL count. */
@@ -166,19 +181,13 @@ static void no_leftovers(void)
 /* A bundle signed by signers (1 or 2) with a trust_update adding add and removing rem (either NULL). */
 static struct pcrgate_bundle *bundle(X509 *const *certs, EVP_PKEY *const *keys, size_t n, X509 *add, X509 *rem)
 {
-	struct sign_ctx s = {{certs[0], n > 1 ? certs[1] : NULL}, {keys[0], n > 1 ? keys[1] : NULL}, n};
+	struct fx_signers s = {{certs[0], n > 1 ? certs[1] : NULL}, {keys[0], n > 1 ? keys[1] : NULL}, n};
 	struct pcrgate_bundle_create_params p;
 	struct pcrgate_bundle *b = NULL;
-	uint8_t md[32], rm[1][32], *der = NULL, *buf;
-	const uint8_t *adds[1];
-	size_t add_len = 0, len;
+	uint8_t md[32], *buf;
 	pcrgate_errinfo ei;
-	unsigned mdlen;
-	FILE *f = tmpfile();
-	long pos;
-	int l;
+	size_t len = 0;
 
-	assert_non_null(f);
 	assert_int_equal(pcrgate_digest(PCRGATE_ALG_SHA256, image, KERNEL_SIZE, md), 0);
 	memset(&p, 0, sizeof(p));
 	p.release = "gw-100-4.2.0";
@@ -193,35 +202,9 @@ static struct pcrgate_bundle *bundle(X509 *const *certs, EVP_PKEY *const *keys, 
 	p.chunk_size = 65536;
 	p.pcr_policy = policy_json;
 	p.pcr_policy_len = strlen(policy_json);
-	if (add != NULL) {
-		assert_true((l = i2d_X509(add, &der)) > 0);
-		add_len = (size_t)l;
-		adds[0] = der;
-		p.add_roots = adds;
-		p.add_root_lens = &add_len;
-		p.n_add_roots = 1;
-	}
-	if (rem != NULL) {
-		uint8_t *rder = NULL;
-
-		assert_true((l = i2d_X509(rem, &rder)) > 0);
-		EVP_Digest(rder, (size_t)l, rm[0], &mdlen, EVP_sha256(), NULL);
-		OPENSSL_free(rder);
-		p.remove_roots = (const uint8_t(*)[32])rm;
-		p.n_remove_roots = 1;
-	}
-	p.sign = sign_cb;
-	p.sign_ctx = &s;
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_bundle_create(&p, f, &ei) != 0)
+	if ((buf = fx_bundle(&p, add, rem, &s, &len, &ei)) == NULL)
 		fail_msg("create: %s", ei.message);
-	OPENSSL_free(der);
-	assert_true((pos = ftell(f)) > 0);
-	len = (size_t)pos;
-	buf = malloc(len);
-	rewind(f);
-	assert_int_equal(fread(buf, 1, len, f), len);
-	fclose(f);
 	if (pcrgate_bundle_load(buf, len, &b, &ei) != 0)
 		fail_msg("load: %s", ei.message);
 	free(buf);
@@ -260,35 +243,80 @@ static struct pcrgate_bundle *removes_a(void)
 static void test_write(void **state)
 {
 	X509 *roots[3] = {root_a, root_b, root_a};
-	char name[PCRGATE_TRUST_FILE_NAME], path[PATH_MAX];
+	struct pcrgate_truststore *t = NULL;
+	char name[PCRGATE_TRUST_FILE_NAME], path[PATH_MAX], link[PATH_MAX];
 	pcrgate_errinfo ei;
-	size_t crls = 0;
+	size_t crls = 0, len = 0;
 	struct stat st;
+	uint8_t *pem;
+	mode_t mask;
 	FILE *f;
 
 	(void)state;
+	/* Written under a umask that would narrow the files: they are 0644 all the same. */
+	mask = umask(077);
 	put_store(roots, 3, 1);
+	umask(mask);
 	assert_int_equal(store_roots(&crls), 3);
 	assert_int_equal(crls, 1);
 	assert_int_equal(pcrgate_truststore_file_name(root_a, name), 0);
 	snprintf(path, sizeof(path), "%s/crl/%s", store, name);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
-	assert_int_equal(pcrgate_truststore_dir_kind(store), PCRGATE_TRUST_DIR_STORE);
-	/* An existing store only with replace; a CRL of no root of the store; a directory of other files. */
-	assert_int_equal(pcrgate_truststore_write(store, roots, 1, NULL, 0, 0, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	snprintf(path, sizeof(path), "%s/roots/%s", store, name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(pcrgate_truststore_dir_kind(store, &ei), PCRGATE_TRUST_DIR_STORE);
+	/* An existing store only with replace; an empty store. */
+	t = mem_store(roots, 1, 0);
+	assert_int_equal(pcrgate_truststore_write(store, t, 0, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
 	assert_non_null(strstr(ei.message, "already holds a trust store"));
-	assert_int_equal(pcrgate_truststore_write(store, &root_b, 1, &crl_a, 1, 1, &ei), PCRGATE_ERR_VERIFY);
-	assert_non_null(strstr(ei.message, "not signed by a root"));
+	pcrgate_truststore_free(&t);
+	assert_int_equal(pcrgate_truststore_new(&t), 0);
+	assert_int_equal(pcrgate_truststore_write(store, t, 1, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(ei.message, "at least one root"));
+	pcrgate_truststore_free(&t);
 	assert_int_equal(store_roots(NULL), 3);
+	/* A directory of other files, and a symbolic link to a store, are never written through. */
 	snprintf(path, sizeof(path), "%s/other", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/other/keep", dir);
 	assert_non_null(f = fopen(path, "w"));
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/other", dir);
-	assert_int_equal(pcrgate_truststore_write(path, roots, 1, NULL, 0, 1, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_int_equal(pcrgate_truststore_dir_kind(path, &ei), PCRGATE_TRUST_DIR_OTHER);
+	t = mem_store(roots, 1, 0);
+	assert_int_equal(pcrgate_truststore_write(path, t, 1, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
 	assert_non_null(strstr(ei.message, "holds files other than a trust store"));
+	snprintf(path, sizeof(path), "%s/other/keep", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(store, link), 0);
+	/* With a trailing slash too, which would make lstat follow the link. */
+	snprintf(path, sizeof(path), "%s/link/", dir);
+	assert_int_equal(pcrgate_truststore_dir_kind(path, &ei), PCRGATE_TRUST_DIR_OTHER);
+	assert_int_equal(pcrgate_truststore_write(path, t, 1, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(ei.message, "or is no directory"));
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(store_roots(NULL), 3);
+	assert_int_equal(unlink(link), 0);
+	/* Nothing at the path: the store is created. */
+	snprintf(path, sizeof(path), "%s/new", dir);
+	assert_int_equal(pcrgate_truststore_dir_kind(path, &ei), PCRGATE_TRUST_DIR_NONE);
+	assert_int_equal(pcrgate_truststore_write(path, t, 0, &ei), 0);
+	assert_int_equal(pcrgate_truststore_dir_kind(path, &ei), PCRGATE_TRUST_DIR_STORE);
+	pcrgate_truststore_free(&t);
+	snprintf(path, sizeof(path), "rm -rf '%s/new' '%s/other'", dir, dir);
+	assert_int_equal(system(path), 0);
+	/* A CRL no root of the store signed never gets into one (pcrgate_truststore_add_crls). */
+	t = mem_store(&root_b, 1, 0);
+	assert_non_null(pem = fx_pem(NULL, crl_a, &len));
+	assert_int_equal(pcrgate_truststore_add_crls(t, pem, len, "crl", &ei), PCRGATE_ERR_VERIFY);
+	assert_non_null(strstr(ei.message, "not signed by a root of the store"));
+	assert_int_equal(pcrgate_truststore_crl_count(t), 0);
+	free(pem);
+	pcrgate_truststore_free(&t);
 	no_leftovers();
 }
 
@@ -349,8 +377,11 @@ static void test_unauthorized(void **state)
 {
 	struct pcrgate_bundle *add = adds_b(), *plain = bundle(&signer_a, &a_signer_key, 1, NULL, NULL);
 	struct pcrgate_truststore *t = NULL;
-	char file[PATH_MAX];
+	char file[PATH_MAX], link[PATH_MAX];
 	pcrgate_errinfo ei;
+	uint8_t *pem;
+	size_t len = 0;
+	FILE *f;
 
 	(void)state;
 	put_store(&root_a, 1, 1);
@@ -362,10 +393,24 @@ static void test_unauthorized(void **state)
 	assert_int_equal(pcrgate_truststore_load(&t, store, NULL), 0);
 	assert_int_equal(pcrgate_bundle_verify(plain, t, NULL, &ei), 0);
 	assert_int_equal(pcrgate_truststore_apply_update(store, plain, &ei), PCRGATE_ERR_VERIFY);
-	/* A store that is a single PEM file cannot be updated. */
+	/* A store that is a single PEM file (a device may load one) cannot be updated, nor a link to a store. */
 	verify(add);
 	snprintf(file, sizeof(file), "%s/roots.pem", dir);
+	assert_non_null(pem = fx_pem(root_a, NULL, &len));
+	assert_non_null(f = fopen(file, "wb"));
+	assert_int_equal(fwrite(pem, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	free(pem);
+	pcrgate_truststore_free(&t);
+	assert_int_equal(pcrgate_truststore_load(&t, file, NULL), 0);
 	assert_int_equal(pcrgate_truststore_apply_update(file, add, &ei), PCRGATE_ERR_UNSUPPORTED);
+	assert_non_null(strstr(ei.message, "is not a trust-store directory"));
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(store, link), 0);
+	assert_int_equal(pcrgate_truststore_apply_update(link, add, &ei), PCRGATE_ERR_UNSUPPORTED);
+	assert_non_null(strstr(ei.message, "symbolic link"));
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(unlink(file), 0);
 	assert_int_equal(pcrgate_truststore_apply_update(NULL, add, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
 	assert_int_equal(store_roots(NULL), 1);
 	pcrgate_truststore_free(&t);
@@ -458,7 +503,7 @@ static void test_power_cuts(void **state)
 	struct pcrgate_bundle *add = adds_b(), *rem = removes_a();
 	X509 *ab[2] = {root_a, root_b};
 	pcrgate_errinfo ei;
-	int k, torn, bits, cuts = 0;
+	int k, torn, bits, add_cuts = 0, rem_cuts = 0;
 
 	(void)state;
 	for (torn = 0; torn < 2; torn++) {
@@ -467,7 +512,7 @@ static void test_power_cuts(void **state)
 			verify(add);
 			if (!cut_child(add, k, torn))
 				break;
-			cuts++;
+			add_cuts++;
 			bits = store_roots(NULL);
 			if (bits != 1 && bits != 3)
 				fail_msg("after a cut at point %d the store holds %d", k, bits);
@@ -480,6 +525,7 @@ static void test_power_cuts(void **state)
 			verify(rem);
 			if (!cut_child(rem, k, torn))
 				break;
+			rem_cuts++;
 			bits = store_roots(NULL);
 			if (bits != 3 && bits != 2)
 				fail_msg("after a cut at point %d the store holds %d", k, bits);
@@ -488,8 +534,12 @@ static void test_power_cuts(void **state)
 			no_leftovers();
 		}
 	}
-	/* mkdir, three files, the swap, and the old store's removal at least. */
-	assert_true(cuts >= 2 * 6);
+	/*
+	 * Adding B to {A + CRL}: mkdir, three files, the swap, and the old store's five removals;
+	 * removing A from {A, B + CRL}: mkdir, one file, the swap, and six removals. Each pass.
+	 */
+	if (add_cuts != 2 * 10 || rem_cuts != 2 * 9)
+		fail_msg("cut %d times adding and %d times removing a root", add_cuts, rem_cuts);
 	pcrgate_bundle_free(&add);
 	pcrgate_bundle_free(&rem);
 }

@@ -1,14 +1,17 @@
 /*
- * Builders of EC keys, certificates, CRLs and CMS signatures for the trust-store unit test and
- * the CMS fuzz target, straight from OpenSSL (independent of pcrgate key). Header-only, so that
- * both can use it without another source file in their build rules. Keys made from a seed are
- * the same in every run, so that signatures the unit test writes as fuzz seeds chain to the
- * root the fuzz target builds (FX_ROOT_SEED, FX_ROOT_CN) and cover more than the parser.
+ * Builders of EC keys, certificates, CRLs and CMS signatures for the trust-store and bundle
+ * unit tests and the CMS fuzz target, straight from OpenSSL (independent of pcrgate key); and,
+ * for the tests that include lib/bundle.h first, the signing callback and the bundle builder
+ * they share. Header-only, so that each can use it without another source file in its build
+ * rules. Keys made from a seed are the same in every run, so that signatures the unit test
+ * writes as fuzz seeds chain to the root the fuzz target builds (FX_ROOT_SEED, FX_ROOT_CN) and
+ * cover more than the parser.
  */
 #ifndef PCRGATE_TEST_TRUST_FIXTURE_H
 #define PCRGATE_TEST_TRUST_FIXTURE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -192,5 +195,81 @@ static inline uint8_t *fx_sign(X509 *const *certs, EVP_PKEY *const *keys, size_t
 	CMS_ContentInfo_free(cms);
 	return ok ? der : NULL;
 }
+
+/* The signers of a bundle: certs[i] with keys[i], i < n. */
+struct fx_signers {
+	X509 *certs[2];
+	EVP_PKEY *keys[2];
+	size_t n;
+};
+
+#ifdef PCRGATE_BUNDLE_H
+/* A pcrgate_bundle_sign_fn: a detached CMS signature by the struct fx_signers at ctx. */
+static inline int fx_sign_cb(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len,
+			     pcrgate_errinfo *ei)
+{
+	const struct fx_signers *s = ctx;
+
+	*sig = fx_sign(s->certs, s->keys, s->n, NULL, 0, NULL, data, len, sig_len);
+	return *sig != NULL ? 0 : pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "fx_sign failed");
+}
+
+/*
+ * A whole bundle (malloc'd, *out_len bytes) made with pcrgate_bundle_create from p (slot, image,
+ * payload and policy; its trust_update and signing members are set here): a trust_update adding
+ * root add and removing root remove (either NULL: none), signed by s. NULL on failure, with
+ * the reason in ei.
+ */
+static inline uint8_t *fx_bundle(struct pcrgate_bundle_create_params *p, X509 *add, X509 *remove,
+				 struct fx_signers *s, size_t *out_len, pcrgate_errinfo *ei)
+{
+	uint8_t rm[1][32], *add_der = NULL, *rem_der = NULL, *out = NULL;
+	const uint8_t *adds[1];
+	size_t add_len = 0;
+	unsigned md_len = 0;
+	FILE *f = tmpfile();
+	int n = 0, ok = f != NULL;
+	long pos = 0;
+
+	p->n_add_roots = 0;
+	p->n_remove_roots = 0;
+	if (ok && add != NULL && (ok = (n = i2d_X509(add, &add_der)) > 0)) {
+		add_len = (size_t)n;
+		adds[0] = add_der;
+		p->add_roots = adds;
+		p->add_root_lens = &add_len;
+		p->n_add_roots = 1;
+	}
+	if (ok && remove != NULL && (ok = (n = i2d_X509(remove, &rem_der)) > 0) &&
+	    (ok = EVP_Digest(rem_der, (size_t)n, rm[0], &md_len, EVP_sha256(), NULL) == 1)) {
+		p->remove_roots = (const uint8_t(*)[32])rm;
+		p->n_remove_roots = 1;
+	}
+	p->sign = fx_sign_cb;
+	p->sign_ctx = s;
+	if (!ok)
+		pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no temporary file, or a root not encoded");
+	if (ok && (ok = pcrgate_bundle_create(p, f, ei) == 0)) {
+		ok = (pos = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 && (out = malloc((size_t)pos)) != NULL &&
+		     fread(out, 1, (size_t)pos, f) == (size_t)pos;
+		if (!ok)
+			pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "cannot read the bundle back");
+	}
+	if (ok)
+		*out_len = (size_t)pos;
+	/* The pointers into this frame do not outlive it. */
+	p->add_roots = NULL, p->add_root_lens = NULL, p->n_add_roots = 0;
+	p->remove_roots = NULL, p->n_remove_roots = 0;
+	OPENSSL_free(add_der);
+	OPENSSL_free(rem_der);
+	if (f != NULL)
+		fclose(f);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+#endif
 
 #endif

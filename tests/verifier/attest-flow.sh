@@ -90,10 +90,14 @@ cmp -s content.key unwrapped.key || fail "the unwrapped content key differs"
 echo "ok: the wrapped content key unwraps with the update key under the signed policy"
 
 # ---- Attacks ----
-# request NAME NONCE_HEX EVIDENCE_FILE [DEVICE]: an attestation request body in NAME.
+# request NAME NONCE_HEX EVIDENCE_FILE [DEVICE [REPORT]]: an attestation request body in NAME,
+# with REPORT (an update report, JSON text) when given.
 request() {
-	python3 -c 'import json,sys; json.dump({"device_id": sys.argv[4], "nonce": sys.argv[2],
-		"evidence": json.load(open(sys.argv[3]))}, open(sys.argv[1], "w"))' "$1" "$2" "$3" "${4:-$DEVICE}"
+	python3 -c 'import json, sys
+d = {"device_id": sys.argv[4], "nonce": sys.argv[2], "evidence": json.load(open(sys.argv[3]))}
+if len(sys.argv) > 5:
+    d["report"] = sys.argv[5]
+json.dump(d, open(sys.argv[1], "w"))' "$1" "$2" "$3" "${4:-$DEVICE}" ${5+"$5"}
 }
 # nonce [DEVICE]: a fresh nonce in $NONCE.
 nonce() {
@@ -264,25 +268,30 @@ api POST /v1/attest meta.json
 # A report whose every field carries them, bound into a genuine quote by the agent.
 "$AGENT" report --release "$meta" --outcome failed --reason "$meta" >report.out 2>&1 ||
 	fail "pcrgate-agent report failed: $(cat report.out)"
+# reported NAME REPORT: a request in NAME with REPORT, bound into a genuine quote for a fresh
+# nonce (the quote's qualifying data is sha256(nonce || report)).
+reported() {
+	local binding
+	nonce
+	binding=$({ boot_hex2bin "$NONCE"; printf '%s' "$2"; } | sha256sum | cut -d' ' -f1)
+	agent_ok quote --nonce "$binding" --out "ev-$1"
+	request "$1" "$NONCE" "ev-$1" "$DEVICE" "$2"
+}
 # A report with the release's version and end of support, bound into a genuine quote by hand: the
-# verifier stores both (device view, audit entry below); a date that does not exist is refused.
+# verifier stores both (device view, audit entry below); a date that does not exist, and a
+# version too long, are refused though their binding is right.
 report='{"release":"v2","outcome":"installed","version":"2.0","end_of_support":"2031-06-30"}'
-nonce
-binding=$({ boot_hex2bin "$NONCE"; printf '%s' "$report"; } | sha256sum | cut -d' ' -f1)
-agent_ok quote --nonce "$binding" --out ev-eos.json
-python3 -c 'import json,sys; json.dump({"device_id": sys.argv[1], "nonce": sys.argv[2], "report": sys.argv[3],
-	"evidence": json.load(open("ev-eos.json"))}, open("eos.json", "w"))' "$DEVICE" "$NONCE" "$report"
+reported eos.json "$report"
 api POST /v1/attest eos.json
 [ "$status" = 200 ] || fail "a report with version and end_of_support: HTTP $status $(cat resp)"
 admin device "$DEVICE"
 grep -q '^outcomes\[[0-9]*\]\.end_of_support: 2031-06-30$' "$SCRATCH/admin.out" &&
 	grep -q '^outcomes\[[0-9]*\]\.version: 2.0$' "$SCRATCH/admin.out" ||
 	fail "pcrgate admin device does not show the reported end of support: $(cat "$SCRATCH/admin.out")"
-sed 's/2031-06-30/2031-02-29/' eos.json >eos-bad.json
+reported eos-bad.json "${report/2031-06-30/2031-02-29}"
 api POST /v1/attest eos-bad.json
 [ "$status" = 400 ] && grep -q end_of_support resp || fail "an end_of_support that is no date: HTTP $status $(cat resp)"
-python3 -c 'import json; d = json.load(open("eos.json")); r = json.loads(d["report"]); r["version"] = "2" * 65
-d["report"] = json.dumps(r); json.dump(d, open("eos-long.json", "w"))' || fail "cannot build the request"
+reported eos-long.json "${report/2.0/$(printf '2%.0s' {1..65})}"
 api POST /v1/attest eos-long.json
 [ "$status" = 400 ] && grep -q 'member version' resp || fail "a version of 65 bytes: HTTP $status $(cat resp)"
 echo "ok: a report's version and end of support are stored and shown; a date that does not exist is refused"

@@ -9,19 +9,11 @@ set -u
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/verifier/verifier-lib.sh"
 make_scratch
-for tool in curl openssl python3 sha256sum; do
-	command -v "$tool" >/dev/null || skip "$tool is not installed"
-done
-[ -x "$VERIFIERD" ] || fail "$VERIFIERD is not built"
+need sha256sum timeout
 
-VERIFIER_DIR=$SCRATCH/verifier
 BUNDLES=$SCRATCH/bundles
 SIZE=3145728
-mkdir -p "$VERIFIER_DIR" "$BUNDLES/subdir" || fail "cannot create the scratch directories"
-trap 'verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
-verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
+mkdir -p "$BUNDLES/subdir" || fail "cannot create the scratch directories"
 head -c "$SIZE" /dev/urandom >"$BUNDLES/release-1.2.bundle" || fail "cannot write the bundle"
 echo "not served" >"$BUNDLES/.hidden"
 echo "not served" >"$BUNDLES/subdir/inner"
@@ -30,27 +22,9 @@ ln -s release-1.2.bundle "$BUNDLES/link.bundle"
 mkfifo "$BUNDLES/fifo"
 : >"$BUNDLES/empty.bundle"
 chmod 0644 "$BUNDLES/release-1.2.bundle"
-if [ "$(id -u)" = 0 ]; then
-	chmod o+x "$SCRATCH" && chown -R nobody "$VERIFIER_DIR" || fail "cannot hand $VERIFIER_DIR to nobody"
-fi
-
-# config FILE [EXTRA_LINES]: a verifier without TPM-related keys: no device certificates.
-config() {
-	{
-		echo "listen_address = 127.0.0.1"
-		echo "port = $(verifier_free_port)"
-		echo "tls_cert = $VERIFIER_DIR/tls.pem"
-		echo "tls_key = $VERIFIER_DIR/tls.key"
-		echo "database = sqlite:$VERIFIER_DIR/verifier.db"
-		echo "device_client_certs = no"
-		[ "$(id -u)" = 0 ] && echo "user = nobody"
-		[ -n "${2:-}" ] && printf '%s\n' "$2"
-	} >"$1"
-}
-
-config "$VERIFIER_DIR/verifier.conf" "bundle_dir = $BUNDLES"
-verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
-URL=$REPLY/v1/bundles
+DB=sqlite:$SCRATCH/verifier/verifier.db
+verifier_setup_plain "$DB" "bundle_dir = $BUNDLES"
+URL=$VERIFIER_URL/v1/bundles
 
 # get NAME [CURL_OPTIONS...]: status in $status, body in $SCRATCH/body (its size in $received),
 # headers in $SCRATCH/headers.
@@ -150,39 +124,31 @@ expect 200 "If-Range after the file changed"
 [ "$(header ETag)" != "$etag" ] || fail "the ETag did not change with the file"
 echo "ok: ETag and If-Range"
 
-# Names that are not one plain file name of the directory, and files that are not regular.
+# Names that are not one plain file name of the directory, and files that are not regular:
+# bad_name STATUS NAME [FILE]: GET NAME is refused with STATUS, and does not serve FILE.
 bad_name() {
-	get "$1"
-	case $status in
-	400 | 404) ;;
-	*) fail "name '$1': HTTP $status" ;;
-	esac
-	cmp -s "$SCRATCH/body" "$2" && fail "name '$1': served $2"
-	echo "ok: '$1' refused with $status"
+	get "$2"
+	expect "$1" "name '$2'"
+	[ -z "${3:-}" ] || ! cmp -s "$SCRATCH/body" "$3" || fail "name '$2': served $3"
+	echo "ok: '$2' refused with $status"
 }
-bad_name .. /etc/passwd
-bad_name %2e%2e /etc/passwd
-bad_name ../verifier/tls.key "$VERIFIER_DIR/tls.key"
-bad_name ..%2Fverifier%2Ftls.key "$VERIFIER_DIR/tls.key"
-bad_name .hidden "$BUNDLES/.hidden"
-bad_name subdir/inner "$BUNDLES/subdir/inner"
-bad_name subdir%2Finner "$BUNDLES/subdir/inner"
-bad_name subdir "$BUNDLES/subdir/inner"
-bad_name passwd-link /etc/passwd
-bad_name link.bundle "$BUNDLES/release-1.2.bundle"
-bad_name fifo /dev/null
-bad_name missing.bundle /dev/null
-bad_name "$(printf 'a%.0s' {1..129})" /dev/null
-bad_name 'a%20b' /dev/null
-get .hidden
-expect 400 "a leading dot"
-get passwd-link
-expect 404 "a symbolic link"
-get fifo
-expect 404 "a FIFO"
+bad_name 400 .. /etc/passwd
+bad_name 400 %2e%2e /etc/passwd
+bad_name 404 ../verifier/tls.key "$VERIFIER_DIR/tls.key"
+bad_name 404 ..%2Fverifier%2Ftls.key "$VERIFIER_DIR/tls.key"
+bad_name 400 .hidden "$BUNDLES/.hidden"
+bad_name 404 subdir/inner "$BUNDLES/subdir/inner"
+bad_name 404 subdir%2Finner "$BUNDLES/subdir/inner"
+bad_name 404 subdir "$BUNDLES/subdir/inner"
+bad_name 404 passwd-link /etc/passwd
+bad_name 404 link.bundle "$BUNDLES/release-1.2.bundle"
+bad_name 404 fifo
+bad_name 404 missing.bundle
+bad_name 400 "$(printf 'a%.0s' {1..129})"
+bad_name 400 'a%20b'
 
 # Counted like every other route.
-status=$(curl -s --cacert "$VERIFIER_DIR/tls.pem" -o "$SCRATCH/metrics" -w '%{http_code}' "$REPLY/metrics")
+status=$(curl -s --cacert "$VERIFIER_DIR/tls.pem" -o "$SCRATCH/metrics" -w '%{http_code}' "$VERIFIER_URL/metrics")
 [ "$status" = 200 ] || fail "/metrics: HTTP $status"
 grep -q 'pcrgate_verifier_requests_total{route="/v1/bundles/{}",method="GET",status="206"}' "$SCRATCH/metrics" ||
 	fail "/metrics counts no 206 of the bundle route: $(grep bundles "$SCRATCH/metrics")"
@@ -191,7 +157,7 @@ verifier_stop_all
 echo "ok: /metrics"
 
 # Without bundle_dir the route answers 404.
-config "$VERIFIER_DIR/plain.conf"
+verifier_config_plain "$VERIFIER_DIR/plain.conf" "$DB"
 verifier_start "$VERIFIER_DIR/plain.conf" "$VERIFIER_DIR/plain.log"
 URL=$REPLY/v1/bundles
 get release-1.2.bundle
@@ -201,12 +167,15 @@ verifier_stop_all
 echo "ok: no bundle_dir, 404"
 
 # A bundle_dir that is not a directory: the configuration check and the start both refuse it.
-config "$VERIFIER_DIR/bad.conf" "bundle_dir = $BUNDLES/release-1.2.bundle"
-out=$("$VERIFIERD" --config "$VERIFIER_DIR/bad.conf" serve 2>&1) && fail "served with a file as bundle_dir"
+verifier_config_plain "$VERIFIER_DIR/bad.conf" "$DB" "bundle_dir = $BUNDLES/release-1.2.bundle"
+out=$(timeout 20 "$VERIFIERD" --config "$VERIFIER_DIR/bad.conf" serve 2>&1)
+rc=$?
+[ "$rc" -ne 124 ] || fail "served for 20 s with a file as bundle_dir: $out"
+[ "$rc" -ne 0 ] || fail "served with a file as bundle_dir: $out"
 grep -q "bundle_dir" <<<"$out" || fail "the start failure does not name bundle_dir: $out"
-config "$VERIFIER_DIR/bad.conf" "bundle_dir = $SCRATCH/none"
+verifier_config_plain "$VERIFIER_DIR/bad.conf" "$DB" "bundle_dir = $SCRATCH/none"
 out=$("$VERIFIERD" --config "$VERIFIER_DIR/bad.conf" --check-config 2>&1) &&
 	fail "--check-config passed a missing bundle_dir"
 grep -q "bundle_dir" <<<"$out" || fail "--check-config does not name bundle_dir: $out"
 echo "ok: a bad bundle_dir is refused"
-exit 0
+finish

@@ -1,10 +1,14 @@
 # Helpers for the verifier's end-to-end tests; sourced after tests/lib.sh, never run.
 #
-# verifier_setup DB makes a TLS certificate for 127.0.0.1, the ES256 authorization key, a
-# config in $VERIFIER_DIR and starts pcrgate-verifierd on a free loopback port with the store
-# DB (a store URL); verifier_token makes an admin token. After it:
+# verifier_setup DB [EXTRA_LINES] makes a TLS certificate for 127.0.0.1, the ES256
+# authorization key, a config in $VERIFIER_DIR (with EXTRA_LINES added) and an admin token,
+# starts pcrgate-verifierd on a free loopback port with the store DB (a store URL) and points
+# the agent's config at it (it needs agent-lib.sh's agent_setup first). verifier_setup_plain DB
+# [EXTRA_LINES] does the same for a verifier without TPM-related keys and device certificates,
+# for tests without a TPM or an agent. After either:
 #   VERIFIER_URL  https://127.0.0.1:PORT
-#   VERIFIER_DIR  its files: verifier.conf, tls.pem/key, jws.key/.pem, token, log
+#   VERIFIER_DIR  its files: verifier.conf, tls.pem/key, token, log (verifier_setup: also
+#                 jws.key/.pem, device-ca.pem/key, vendor.pem, ek-ca/)
 #   PCRGATE_ADMIN_URL, PCRGATE_ADMIN_CACERT, PCRGATE_ADMIN_TOKEN_FILE  exported for `pcrgate admin`
 
 VERIFIERD=$top_builddir/verifier/pcrgate-verifierd
@@ -20,14 +24,21 @@ verifier_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The lines every config has: verifier_config_common PORT DB
+verifier_config_common() {
+	echo "listen_address = 127.0.0.1"
+	echo "port = $1"
+	echo "tls_cert = $VERIFIER_DIR/tls.pem"
+	echo "tls_key = $VERIFIER_DIR/tls.key"
+	echo "database = $2"
+	# As root the daemon serves only after dropping to an unprivileged user.
+	[ "$(id -u)" != 0 ] || echo "user = nobody"
+}
+
 # verifier_config FILE PORT DB [EXTRA_LINES]: a config for one verifier process.
 verifier_config() {
 	{
-		echo "listen_address = 127.0.0.1"
-		echo "port = $2"
-		echo "tls_cert = $VERIFIER_DIR/tls.pem"
-		echo "tls_key = $VERIFIER_DIR/tls.key"
-		echo "database = $3"
+		verifier_config_common "$2" "$3"
 		echo "threads = 4"
 		echo "jws_key = $VERIFIER_DIR/jws.key"
 		echo "policy_key = $VERIFIER_DIR/vendor.pem"
@@ -35,12 +46,44 @@ verifier_config() {
 		echo "ek_ca = $VERIFIER_DIR/ek-ca"
 		echo "device_ca_cert = $VERIFIER_DIR/device-ca.pem"
 		echo "device_ca_key = $VERIFIER_DIR/device-ca.key"
-		# As root the daemon serves only after dropping to an unprivileged user.
-		[ "$(id -u)" = 0 ] && echo "user = nobody"
 		echo "nonce_ttl = ${VERIFIER_NONCE_TTL:-300}"
 		echo "authorization_ttl = 600"
-		[ -n "${4:-}" ] && printf '%s\n' "$4"
+		[ -z "${4:-}" ] || printf '%s\n' "$4"
 	} >"$1"
+}
+
+# verifier_config_plain FILE DB [EXTRA_LINES]: a config, on a free port, for a verifier without
+# TPM-related keys and without device client certificates.
+verifier_config_plain() {
+	{
+		verifier_config_common "$(verifier_free_port)" "$2"
+		echo "device_client_certs = no"
+		[ -z "${3:-}" ] || printf '%s\n' "$3"
+	} >"$1"
+}
+
+# The verifier's TLS certificate and key for 127.0.0.1: VERIFIER_DIR/tls.pem and tls.key.
+verifier_tls_cert() {
+	mkdir -p "$VERIFIER_DIR" || fail "cannot create $VERIFIER_DIR"
+	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
+}
+
+# As root, VERIFIER_DIR goes to the user the daemon drops to, which must reach it.
+verifier_hand_over() {
+	if [ "$(id -u)" = 0 ]; then
+		chmod o+x "$SCRATCH" && chown -R nobody "$VERIFIER_DIR" || fail "cannot hand $VERIFIER_DIR to nobody"
+	fi
+}
+
+# An admin token in VERIFIER_DIR/token, made with the daemon's config CONF: verifier_token CONF
+verifier_token() {
+	"$VERIFIERD" --config "$1" token create test >"$VERIFIER_DIR/token.out" 2>&1 ||
+		fail "pcrgate-verifierd token create failed: $(cat "$VERIFIER_DIR/token.out")"
+	grep -Eo '[0-9a-f]{64}' "$VERIFIER_DIR/token.out" | head -n 1 >"$VERIFIER_DIR/token"
+	[ -s "$VERIFIER_DIR/token" ] || fail "no token in: $(cat "$VERIFIER_DIR/token.out")"
+	chmod 600 "$VERIFIER_DIR/token"
 }
 
 # verifier_start CONF LOG: starts one verifier and waits until /healthz answers; its URL in $REPLY.
@@ -81,15 +124,22 @@ verifier_stop_all() {
 	[ "${1:-}" = lenient ] || [ -z "$bad" ] || fail "pcrgate-verifierd did not stop cleanly$bad"
 }
 
+# The token, the start with VERIFIER_DIR/verifier.conf and the exports: the end of both setups.
+verifier_serve() {
+	verifier_token "$VERIFIER_DIR/verifier.conf"
+	trap 'verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
+	verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
+	VERIFIER_URL=$REPLY
+	export PCRGATE_ADMIN_URL=$VERIFIER_URL PCRGATE_ADMIN_CACERT=$VERIFIER_DIR/tls.pem
+	export PCRGATE_ADMIN_TOKEN_FILE=$VERIFIER_DIR/token
+}
+
+# verifier_setup DB [EXTRA_LINES]: the verifier of the agent's tests (see the top of this file).
 verifier_setup() {
-	local db=$1
 	[ -x "$VERIFIERD" ] || fail "$VERIFIERD is not built"
-	agent_need curl python3
+	need curl python3
 	VERIFIER_DIR=$SCRATCH/verifier
-	mkdir -p "$VERIFIER_DIR" || fail "cannot create $VERIFIER_DIR"
-	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
-		-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
+	verifier_tls_cert
 	# The CA that issues the devices' TLS client certificates at enrollment.
 	verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 		-subj /CN=pcrgate-device-ca -addext basicConstraints=critical,CA:TRUE \
@@ -101,25 +151,25 @@ verifier_setup() {
 	cp "$AGENT_DIR/vendor.pem" "$VERIFIER_DIR/" &&
 		cp -r "${PCRGATE_SWTPM_EK_CA_DIR:?run under with-swtpm with PCRGATE_SWTPM_EK_CA=1}" "$VERIFIER_DIR/ek-ca" ||
 		fail "cannot copy the verifier's trust anchors"
-	if [ "$(id -u)" = 0 ]; then
-		chmod o+x "$SCRATCH" && chown -R nobody "$VERIFIER_DIR" || fail "cannot hand $VERIFIER_DIR to nobody"
-	fi
-	verifier_config "$VERIFIER_DIR/verifier.conf" "$(verifier_free_port)" "$db"
-	"$VERIFIERD" --config "$VERIFIER_DIR/verifier.conf" token create test >"$VERIFIER_DIR/token.out" 2>&1 ||
-		fail "pcrgate-verifierd token create failed: $(cat "$VERIFIER_DIR/token.out")"
-	grep -Eo '[0-9a-f]{64}' "$VERIFIER_DIR/token.out" | head -n 1 >"$VERIFIER_DIR/token"
-	[ -s "$VERIFIER_DIR/token" ] || fail "no token in: $(cat "$VERIFIER_DIR/token.out")"
-	chmod 600 "$VERIFIER_DIR/token"
-	verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
-	VERIFIER_URL=$REPLY
-	trap 'verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
-	export PCRGATE_ADMIN_URL=$VERIFIER_URL PCRGATE_ADMIN_CACERT=$VERIFIER_DIR/tls.pem
-	export PCRGATE_ADMIN_TOKEN_FILE=$VERIFIER_DIR/token
+	verifier_hand_over
+	verifier_config "$VERIFIER_DIR/verifier.conf" "$(verifier_free_port)" "$1" "${2:-}"
+	verifier_serve
 	{
 		echo "verifier_url = $VERIFIER_URL"
 		echo "verifier_ca = $VERIFIER_DIR/tls.pem"
 		echo "verifier_jws_key = $VERIFIER_DIR/jws.pem"
 	} >>"$AGENT_DIR/agent.conf"
+}
+
+# verifier_setup_plain DB [EXTRA_LINES]: a verifier for tests without a TPM or an agent.
+verifier_setup_plain() {
+	[ -x "$VERIFIERD" ] || fail "$VERIFIERD is not built"
+	need curl python3 openssl
+	VERIFIER_DIR=$SCRATCH/verifier
+	verifier_tls_cert
+	verifier_hand_over
+	verifier_config_plain "$VERIFIER_DIR/verifier.conf" "$1" "${2:-}"
+	verifier_serve
 }
 
 # api METHOD PATH [BODY_FILE]: a raw request to the verifier; body in $SCRATCH/resp, status in $status.
