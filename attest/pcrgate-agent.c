@@ -663,6 +663,13 @@ int main(int argc, char **argv)
 		err("unknown command '%s'; 'pcrgate-agent --help' lists them", argv[optind]);
 		return EXIT_USAGE;
 	}
+	/* A command's --help needs neither its settings nor the TPM. */
+	for (int k = optind + 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+	}
 	pcrgate_errinfo_clear(&ei);
 	if (agent_fault_init(&ei) != PCRGATE_OK || agent_config_resolve(&o, &cfg, &ei) != PCRGATE_OK) {
 		report("settings", &ei);

@@ -127,34 +127,11 @@ update_sign_policy() {
 }
 
 # Lets the verifier accept a release in either slot: update_policy_allow SLOTDIR NAME VERSION SV
-# (the reference policy, UPDATE_DIR/refpolicy.json, stored again as "default"). Its PCR 8 and 9
-# values come from `pcrgate policy predict`, and each of its image events is allowed on PCR 8 by
-# digest: the digest of an image event is the sha256 of its fields, which are the manifest's
-# image line (docs/pcr-map.md).
+# (the reference policy, UPDATE_DIR/refpolicy.json, stored again as "default"), with
+# scripts/policy-add-release: its PCR 8 and 9 values and its image events on PCR 8.
 update_policy_allow() {
-	local as
-	for as in a b; do
-		pcrgate policy predict --slot "$1" --as "$as" --json >"$UPDATE_DIR/predict-$as.json" \
-			2>"$UPDATE_DIR/run.err" || fail "pcrgate policy predict $1 --as $as failed: $(cat "$UPDATE_DIR/run.err")"
-	done
-	python3 - "$UPDATE_DIR/refpolicy.json" "$1/manifest" "$2" "$3" "$4" "$UPDATE_DIR"/predict-[ab].json <<-'EOF' || fail "cannot add $2 to the reference policy"
-		import hashlib, json, sys
-		path, manifest, name, version, sv = sys.argv[1:6]
-		p = json.load(open(path))
-		rules = p["measurements"]["8"]
-		for line in open(manifest, "rb").read().decode().splitlines():
-		    if line.startswith("image="):
-		        digest = hashlib.sha256(line.encode()).hexdigest()
-		        if not any(r.get("digest") == digest for r in rules):
-		            rules.append({"type": "EV_IPL", "digest": digest, "comment": name + ": " + line.split()[0]})
-		for f in sys.argv[6:]:
-		    pcrs = json.load(open(f))["sha256"]
-		    release = {"name": name, "version": version, "security_version": int(sv),
-		               "pcrs": {"8": pcrs["8"], "9": pcrs["9"]}}
-		    if release not in p["releases"]:
-		        p["releases"].append(release)
-		json.dump(p, open(path, "w"), indent=1)
-	EOF
+	update_run "adding $2 to the reference policy" python3 "$top_srcdir/scripts/policy-add-release" \
+		"$UPDATE_DIR/refpolicy.json" "$1" "$2" "$3" "$4"
 	admin policy put default "$UPDATE_DIR/refpolicy.json"
 }
 
