@@ -54,7 +54,7 @@ static void usage(FILE *f)
 	fputs("usage: pcrgate-agent [--config FILE] [--tcti TCTI] [--state-dir DIR] COMMAND [ARGS]\n"
 	      "\n"
 	      "commands:\n"
-	      "  provision [--json]            make the EKs, SRK, counter, AK and update key (idempotent)\n"
+	      "  provision [--json]            make the EKs, SRK, counter, AK, update and TLS keys (idempotent)\n"
 	      "  status [--json]               the agent's TPM objects and whether each is as provisioned\n"
 	      "  counter read                  the anti-rollback counter's value\n"
 	      "  counter raise VERSION         raise the counter to exactly VERSION\n"

@@ -193,7 +193,8 @@ static void usage_auth_digest(FILE *f)
 	      "\n"
 	      "Prints the authPolicy a device's update key carries when it is bound to the policy\n"
 	      "key KEY (public part: PEM/DER, a certificate, or a provider URI) and the counter:\n"
-	      "PolicyAuthorize(KEY's TPM name, policyRef \"pcrgate-counter:0x%08x\").\n",
+	      "PolicyAuthorize(KEY's TPM name, policyRef \"pcrgate-counter:INDEX\"), INDEX as\n"
+	      "0x and 8 hex digits (default 0x01500100).\n",
 	      f);
 }
 

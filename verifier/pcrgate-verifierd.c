@@ -282,6 +282,10 @@ static int token(const struct vconfig *cfg, int argc, char **argv)
 	char tok[API_TOKEN_SIZE];
 	int r, rc = EXIT_FAIL;
 
+	if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+		usage(stdout);
+		return EXIT_OK;
+	}
 	if (argc < 1 || (strcmp(argv[0], "list") == 0) != (argc == 1) || argc > 2) {
 		usage(stderr);
 		return EXIT_USAGE;
