@@ -251,6 +251,28 @@ static int bench_tpm(char *out, size_t cap)
 	return WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/*
+ * Why the TPM part was not run, into note: --no-tpm, or the SKIP line with-swtpm or the script
+ * printed (which tool is missing).
+ */
+static void tpm_skip_note(const struct opts *o, const char *out, char *note, size_t cap)
+{
+	const char *p = strstr(out, "SKIP: ");
+	size_t n;
+
+	if (!o->tpm) {
+		snprintf(note, cap, "--no-tpm");
+		return;
+	}
+	if (p == NULL || (p != out && p[-1] != '\n')) {
+		snprintf(note, cap, "swtpm not available");
+		return;
+	}
+	p += strlen("SKIP: ");
+	n = strcspn(p, "\n");
+	snprintf(note, cap, "%.*s", (int)n, p);
+}
+
 /* A number from the script's KEY=VALUE lines, or -1. */
 static long tpm_value(const char *out, const char *key)
 {
@@ -319,7 +341,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	char tpm_out[TPM_OUT_MAX] = "";
+	char tpm_out[TPM_OUT_MAX] = "", note[256];
 	struct hash_figures f;
 	struct opts o;
 	double port_mib_s, ossl_mib_s, ratio;
@@ -348,6 +370,7 @@ int main(int argc, char **argv)
 		events = tpm_value(tpm_out, "MEASURED_EVENTS");
 		port_cmds = tpm_value(tpm_out, "PORT_TPM_COMMANDS");
 	}
+	tpm_skip_note(&o, tpm_out, note, sizeof(note));
 	if (o.json) {
 		json_t *root = json_pack("{s:s,s:{s:I,s:I},s:{s:f,s:f,s:f,s:f,s:f,s:f,s:b,s:s}}", "benchmark", "boot",
 					 "config", "image_mib", (json_int_t)o.mib, "runs", (json_int_t)o.runs, "hash",
@@ -362,7 +385,7 @@ int main(int argc, char **argv)
 						 "port_commands", (json_int_t)port_cmds, "target",
 						 (json_int_t)(events + 1),
 						 "meets_target", counter == 1 && extends == events)
-				     : json_pack("{s:b}", "present", 0);
+				     : json_pack("{s:b,s:s}", "present", 0, "note", note);
 
 		if (root == NULL || t == NULL || json_object_set_new(root, "tpm", t) != 0 ||
 		    json_object_set_new(root, "ratio_target", json_real(TARGET_RATIO)) != 0 ||
@@ -381,7 +404,7 @@ int main(int argc, char **argv)
 	printf("  ratio %.1f%% of openssl (target >= %.0f%%): %s\n", 100.0 * ratio, 100.0 * TARGET_RATIO,
 	       ratio >= TARGET_RATIO ? "met" : "NOT met");
 	if (tpm == 77) {
-		printf("TPM commands of one boot: not counted (%s)\n", o.tpm ? "swtpm not available" : "--no-tpm");
+		printf("TPM commands of one boot: not counted (%s)\n", note);
 		return 0;
 	}
 	printf("TPM commands of one boot (a slot with kernel, initrd and dtb: %ld measured events)\n", events);

@@ -351,13 +351,18 @@ static int bench_real(const struct bench_opts *o, json_t *out)
 	struct real_logs *rl = calloc(1, sizeof(*rl));
 	double rate;
 	size_t i;
-	int r = -1;
+	int r = -1, loaded;
 
 	if (rl == NULL)
 		return -1;
-	if (real_load(o->testdata, rl) != 0 || rl->n == 0) {
+	if ((loaded = real_load(o->testdata, rl)) != 0 || rl->n == 0) {
+		const char *why = o->testdata == NULL ? "PCRGATE_TESTDATA is not set"
+				  : loaded != 0		? "no eventlogs/MANIFEST.tsv under PCRGATE_TESTDATA"
+							: "no log that eventlogs/MANIFEST.tsv accepts could be read";
+
 		json_object_set_new(out, "present", json_false());
-		bench_say(o, "  real logs: none (no eventlogs/MANIFEST.tsv under PCRGATE_TESTDATA)\n");
+		bench_json_str(out, "note", why);
+		bench_say(o, "  real logs: none (%s)\n", why);
 		r = 0;
 		goto done;
 	}

@@ -280,8 +280,17 @@ jstr() {
 }
 
 if [ $json = 1 ]; then
-	printf '{"benchmark":"update","quick":%s,"target":"pcrgate delta <= smallest of bsdiff, xdelta3, zstd","pairs":[' \
+	printf '{"benchmark":"update","quick":%s,"target":"pcrgate delta <= smallest of bsdiff, xdelta3, zstd",' \
 		"$([ $quick = 1 ] && echo true || echo false)"
+	# Each reference tool's path, null when it is not installed (its columns are then null).
+	printf '"references":{'
+	sep=
+	for tool in bsdiff xdelta3 zstd; do
+		path=$(command -v $tool)
+		printf '%s"%s":%s' "$sep" $tool "$([ -n "$path" ] && jstr "$path" || echo null)"
+		sep=,
+	done
+	printf '},"pairs":['
 	sep=
 	for r in ${rows[@]+"${rows[@]}"}; do
 		IFS='|' read -r name os ns bs xs zs ps bestn met mbs hwm ceil bt xt zt pt <<<"$r"

@@ -52,6 +52,11 @@ die() {
 	echo "$me: $*" >&2
 	exit 1
 }
+# A JSON string.
+jstr() {
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
 
 for tool in "$VERIFIERD" "$LOAD"; do
 	[ -x "$tool" ] || die "$tool is not built (run make first)"
@@ -156,7 +161,7 @@ else
 	"$LOAD" local --seconds "$local_seconds" --json >"$work/local.json" || die "the in-process figures failed"
 fi
 
-status=0
+status=0 pg_skipped=
 for backend in $backends; do
 	out=$work/$backend.out
 	case $backend in
@@ -165,12 +170,15 @@ for backend in $backends; do
 	postgresql)
 		"$top_srcdir/tests/verifier/with-postgres" "$BASH" "$0" --pg-child "$out" --seconds "$seconds" \
 			--warmup "$warmup" --devices "$devices" --threads "$threads" ${pool:+--pool "$pool"} \
-			$([ "$json" = 1 ] && echo --json) </dev/null
+			$([ "$json" = 1 ] && echo --json) </dev/null >"$work/with-postgres.out"
 		rc=$?
+		# with-postgres says why it skipped on stdout, which --json keeps to the document.
 		if [ "$rc" = 77 ]; then
-			echo "  postgresql: skipped (no PostgreSQL server binaries)" >&2
-			echo null >"$out"
+			why=$(sed -n 's/^SKIP: //p' "$work/with-postgres.out" | head -n 1)
+			pg_skipped=${why:-no PostgreSQL server binaries}
+			echo "  postgresql: skipped ($pg_skipped)" >&2
 		elif [ "$rc" != 0 ]; then
+			cat "$work/with-postgres.out" >&2
 			status=1
 		fi
 		;;
@@ -185,9 +193,12 @@ if [ "$json" = 1 ]; then
 	printf '"client_certificates":"%s"},' "$client_certs"
 	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25},'
 	printf '"local":%s' "$(cat "$work/local.json")"
+	# A backend that failed printed nothing: null, and the exit status says it failed.
 	for backend in $backends; do
-		printf ',"%s":%s' "$backend" "$(cat "$work/$backend.out" 2>/dev/null || echo null)"
+		printf ',"%s":%s' "$backend" "$([ -s "$work/$backend.out" ] && cat "$work/$backend.out" || echo null)"
 	done
+	# Why a backend was skipped, by name.
+	printf ',"skipped":{%s}' "$([ -n "$pg_skipped" ] && printf '"postgresql":%s' "$(jstr "$pg_skipped")")"
 	printf '}\n'
 fi
 exit "$status"
