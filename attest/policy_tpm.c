@@ -35,7 +35,7 @@ static int policy_for_device(const struct agent_config *cfg, const struct signed
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					   "the policy is for counter 0x%08x; this device's is 0x%08x",
 					   (unsigned)sp->nv_index, (unsigned)cfg->counter_index);
-	if ((r = tpmobj_load_pkey(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_key_load(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK)
 		return r;
 	r = tpmobj_from_evp(pkey, &vendor, ei);
 	EVP_PKEY_free(pkey);

@@ -31,7 +31,7 @@ int objspecs(const struct agent_config *cfg, struct objspec *specs, size_t *coun
 	int r;
 
 	/* The vendor's key comes first: a configuration error must stop provisioning before it changes anything. */
-	if ((r = tpmobj_load_pkey(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_key_load(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "policy_key %s: no public key to bind the update "
 					   "key to", cfg->policy_key);
 	r = tpmobj_from_evp(pkey, &vendor, ei);

@@ -407,11 +407,6 @@ int tpmobj_from_evp(EVP_PKEY *pkey, TPM2B_PUBLIC *out, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
-int tpmobj_load_pkey(const char *uri, int want_private, EVP_PKEY **out, pcrgate_errinfo *ei)
-{
-	return pcrgate_key_load(uri, want_private, out, ei);
-}
-
 int tpmobj_public_marshal(const TPM2B_PUBLIC *pub, uint8_t *buf, size_t cap, size_t *len)
 {
 	size_t off = 0;

@@ -60,14 +60,6 @@ int tpmobj_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **out, pcrgate_errinfo *ei);
  */
 int tpmobj_from_evp(EVP_PKEY *pkey, TPM2B_PUBLIC *out, pcrgate_errinfo *ei);
 
-/*
- * Loads a public key from a file path or an OpenSSL provider URI: PEM or DER
- * SubjectPublicKeyInfo, a certificate, or a private key whose public part is taken, all
- * through OSSL_STORE. want_private asks for a private key (a signing key of the vendor);
- * otherwise the public part of whatever the URI names is taken.
- */
-int tpmobj_load_pkey(const char *uri, int want_private, EVP_PKEY **out, pcrgate_errinfo *ei);
-
 /* Marshal / unmarshal helpers: the whole buffer must be one structure. */
 int tpmobj_public_marshal(const TPM2B_PUBLIC *pub, uint8_t *buf, size_t cap, size_t *len);
 int tpmobj_public_unmarshal(const uint8_t *buf, size_t len, TPM2B_PUBLIC *pub, pcrgate_errinfo *ei);

@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "bundle.h"
+#include "counter.h"
 #include "jsonutil.h"
 #include "policy.h"
 #include "truststore.h"
@@ -240,8 +241,7 @@ static int write_base(const struct agent_config *cfg, const struct host_config *
 }
 
 /* The files the slot carries besides the boot's: its signed policy, its release, the bundle's head. */
-static int install(const struct agent_config *cfg, const struct host_config *host, unsigned target,
-		   struct pcrgate_bundle *b, FILE *f, const uint8_t *key, const char *base, pcrgate_errinfo *ei)
+static int install(const struct host_config *host, unsigned target, struct pcrgate_bundle *b, FILE *f, const uint8_t *key, const char *base, pcrgate_errinfo *ei)
 {
 	const struct pcrgate_bundle_manifest *m = pcrgate_bundle_get_manifest(b);
 	const char *eos = pcrgate_bundle_manifest_end_of_support(m);
@@ -334,15 +334,17 @@ static int record(const struct agent_config *cfg, const struct pcrgate_bundle_ma
 	return r;
 }
 
-/* An update recorded earlier: armed (reboot first) or waiting for its commit. 1 when it stands in the way. */
+/* An update recorded earlier: armed (reboot first) or waiting for its commit. 1 when it stands in
+ * the way, 0 when there is none, or an error (a record that cannot be read). */
 static int pending_update(const struct agent_config *cfg, pcrgate_errinfo *ei)
 {
 	json_t *doc = NULL;
 	const char *state, *release, *slot;
-	int busy = 0;
+	int busy = 0, r;
 
-	if (update_read_state(cfg, AGENT_UPDATE_FILE, &doc, ei) != PCRGATE_OK)
-		return 0;
+	/* Only a missing record means no update: an unreadable one may hold a report still owed. */
+	if ((r = update_read_state(cfg, AGENT_UPDATE_FILE, &doc, ei)) != PCRGATE_OK)
+		return r == PCRGATE_ERR_NOT_FOUND ? 0 : r;
 	state = json_string_value(json_object_get(doc, "state"));
 	release = json_string_value(json_object_get(doc, "release"));
 	slot = json_string_value(json_object_get(doc, "slot"));
@@ -386,9 +388,11 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	    (r = agent_running_slot(cfg, &running, version, sizeof(version), ei)) != PCRGATE_OK)
 		goto fail;
 	target = 1 - running;
-	if (pending_update(cfg, ei)) {
-		*outcome = AGENT_UPDATE_NOTHING;
-		r = PCRGATE_OK;
+	if ((r = pending_update(cfg, ei)) != 0) {
+		if (r > 0) {
+			*outcome = AGENT_UPDATE_NOTHING;
+			r = PCRGATE_OK;
+		}
 		goto fail;
 	}
 	/* Attest first: an authorization comes only with a passing verdict for this boot. */
@@ -445,6 +449,17 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 		update_discard_download(cfg);
 		goto fail;
 	}
+	/* The commit raises the counter after mark-good: a raise it could not make would leave the
+	 * release good with the counter behind it, so such a release is refused here. */
+	if (pcrgate_bundle_manifest_security_version(m) - counter > COUNTER_MAX_RAISE) {
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					"release %s: security version %" PRIu32 " is more than %u above the counter "
+					"(%" PRIu64 "); a commit raises it by at most that much",
+					pcrgate_bundle_manifest_release(m), pcrgate_bundle_manifest_security_version(m),
+					COUNTER_MAX_RAISE, counter);
+		update_discard_download(cfg);
+		goto fail;
+	}
 	if ((r = check_trust_target(&host, m, ei)) != PCRGATE_OK)
 		goto fail;
 	if ((r = describe(cfg, m, &a, ei)) != PCRGATE_OK)
@@ -471,7 +486,7 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	/* From here the other slot changes: recorded first, emptied, written, then armed. */
 	if ((r = record(cfg, m, &a, running, target, "installing", ei)) != PCRGATE_OK ||
 	    (r = agent_boot_change(cfg, "mark-empty", target, 0, ei)) != PCRGATE_OK ||
-	    (r = install(cfg, &host, target, b, f, have_key ? key : NULL, base[0] ? base : NULL, ei)) != PCRGATE_OK ||
+	    (r = install(&host, target, b, f, have_key ? key : NULL, base[0] ? base : NULL, ei)) != PCRGATE_OK ||
 	    (r = agent_boot_change(cfg, "set-trial", target, cfg->update_tries, ei)) != PCRGATE_OK ||
 	    (r = record(cfg, m, &a, running, target, "armed", ei)) != PCRGATE_OK)
 		goto fail;

@@ -156,10 +156,9 @@ PCRGATE_API const char *pcrgate_bundle_manifest_notes(const struct pcrgate_bundl
 /* trust_update: how many roots it adds and how many it removes. */
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_added(const struct pcrgate_bundle_manifest *m);
 PCRGATE_API size_t pcrgate_bundle_manifest_roots_removed(const struct pcrgate_bundle_manifest *m);
-/* Added root i (DER, *len bytes) and removed root i (the sha256 of its DER, 32 bytes); NULL past the end. */
+/* Added root i (DER, *len bytes); NULL past the end. */
 PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_manifest *m, size_t i,
 							      size_t *len);
-PCRGATE_API const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i);
 /* Whether trust_update removes the root whose DER sha256 is fp (compared in constant time). */
 PCRGATE_API int pcrgate_bundle_manifest_removes_root(const struct pcrgate_bundle_manifest *m, const uint8_t fp[32]);
 

@@ -81,7 +81,4 @@ int bundle_chunk_encrypt(const uint8_t *key, uint64_t index, uint64_t count, uin
 int bundle_chunk_decrypt(const uint8_t *key, uint64_t index, uint64_t count, uint8_t *buf, size_t len,
 			 pcrgate_errinfo *ei);
 
-/* sha256 of a file's whole content and its size. */
-int bundle_hash_file(const char *path, uint8_t sha256[32], uint64_t *size, pcrgate_errinfo *ei);
-
 #endif

@@ -603,11 +603,6 @@ const uint8_t *pcrgate_bundle_manifest_root_added(const struct pcrgate_bundle_ma
 	return m->add[i].der;
 }
 
-const uint8_t *pcrgate_bundle_manifest_root_removed(const struct pcrgate_bundle_manifest *m, size_t i)
-{
-	return m != NULL && i < m->n_remove ? m->remove[i] : NULL;
-}
-
 int pcrgate_bundle_manifest_removes_root(const struct pcrgate_bundle_manifest *m, const uint8_t fp[32])
 {
 	size_t i;

@@ -128,8 +128,8 @@ int pcrgate_cms_sign(const struct pcrgate_cms_signer_spec *signers, size_t n, co
 			goto fail;
 		if (X509_check_private_key(sk_X509_value(certs, 0), key) != 1) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-						"%s is not the key of the certificate %s", signers[i].key,
-						signers[i].cert);
+						"signer %zu: its key (not shown: a URI may carry a PIN) is not the "
+						"key of the certificate %s", i + 1, signers[i].cert);
 			goto fail;
 		}
 		/*

@@ -397,6 +397,9 @@ int httpclient_curl_defaults(void *curl, int https, const char *ca_file, long co
 	SETOPT(curl, CURLOPT_USERAGENT, "pcrgate/" PACKAGE_VERSION);
 	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
 	SETOPT(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Through a proxy, the header callbacks must see the server's answer, not the proxy's
+	 * "200 Connection established" to CONNECT. */
+	SETOPT(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	if (https) {
 		SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 		SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -499,6 +499,7 @@ int pcrgate_payload_decoder_feed(struct pcrgate_payload_decoder *d, const uint8_
 	ZSTD_inBuffer zin = {in, len, 0};
 	int more = 0, r = PCRGATE_ERR_INVALID_ARGUMENT;
 
+	pcrgate_errinfo_clear(ei);
 	if (d == NULL || sink == NULL || (in == NULL && len > 0))
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "payload decoder: nothing to decode into");
 	if (d->failed)
@@ -532,9 +533,11 @@ int pcrgate_payload_decoder_feed(struct pcrgate_payload_decoder *d, const uint8_
 			goto fail;
 		}
 		if (zout.pos > 0 && (r = sink(ctx, d->out, zout.pos)) != 0) {
-			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
-					    "payload: writing the image at byte %ju failed: %s", (uintmax_t)d->produced,
-					    pcrgate_strerror(r));
+			/* A sink that said why on ei (cleared on entry) keeps its own, more precise, message. */
+			if (ei == NULL || ei->code != r)
+				pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
+						    "payload: writing the image at byte %ju failed: %s",
+						    (uintmax_t)d->produced, pcrgate_strerror(r));
 			goto fail;
 		}
 		d->produced += zout.pos;

@@ -61,7 +61,11 @@ struct pcrgate_payload_decoder;
 PCRGATE_API int pcrgate_payload_decoder_new(struct pcrgate_payload_decoder **d, const char *base_path,
 					    const uint8_t *base_sha256, uint64_t expected_size, pcrgate_errinfo *ei);
 
-/* Receives decoded bytes in order; returns 0 or a negative PCRGATE_ERR_*, which stops decoding. */
+/*
+ * Receives decoded bytes in order; returns 0 or a negative PCRGATE_ERR_*, which stops decoding.
+ * A sink that describes its failure with pcrgate_errinfo_set on the ei given to the feed (the
+ * same code it returns) keeps that message; otherwise the decoder names the byte it failed at.
+ */
 typedef int (*pcrgate_payload_sink)(void *ctx, const uint8_t *data, size_t len);
 
 /*

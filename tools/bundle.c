@@ -521,8 +521,11 @@ static int print_json(const struct pcrgate_bundle *b, const char *digest)
 					 (json_int_t)h->sig_len, "payload_length", (json_int_t)h->payload_len,
 					 "payload_offset", (json_int_t)pcrgate_bundle_payload_offset(b))),
 			"manifest_digest", digest, "manifest", man);
-	if (doc == NULL)
+	if (doc == NULL) {
+		/* The manifest parsed strictly before this; only memory can be short here. */
+		cli_error("bundle inspect: cannot build the JSON document (out of memory)");
 		return -1;
+	}
 	r = json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
 	json_decref(doc);
 	return r;
@@ -602,25 +605,23 @@ static void usage_verify(FILE *f)
 static int cmd_verify(int argc, char **argv)
 {
 	struct bundle_check_args a;
-	struct pcrgate_bundle *b = NULL;
+	struct bundle_opened o;
 	const struct pcrgate_bundle_manifest *m;
-	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE];
 	pcrgate_errinfo ei;
-	char *base = NULL, hex[65];
-	FILE *f = NULL;
-	int r, have_key = 0;
+	char hex[65];
+	int r;
 
 	if ((r = bundle_parse_check("verify", argc, argv, 0, usage_verify, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	if ((r = bundle_open_verified("verify", &a, &b, &f, key, &have_key, &base)) != 0)
-		goto fail;
+	if ((r = bundle_open_verified("verify", &a, &o)) != 0)
+		return r;
 	pcrgate_errinfo_clear(&ei);
 	r = CLI_EXIT_FAIL;
-	if (pcrgate_bundle_stream_file(b, f, have_key ? key : NULL, base, NULL, NULL, &ei) != 0) {
+	if (pcrgate_bundle_stream_file(o.b, o.f, o.have_key ? o.key : NULL, o.base, NULL, NULL, &ei) != 0) {
 		cli_report("bundle verify", &ei);
 		goto fail;
 	}
-	m = pcrgate_bundle_get_manifest(b);
+	m = pcrgate_bundle_get_manifest(o.b);
 	hex32(pcrgate_bundle_manifest_image_sha256(m), hex);
 	printf("bundle verified: release %s, version %s, security version %" PRIu32 ", for %s\n"
 	       "payload: %s%s, %zu chunks; image %" PRIu64 " bytes, sha256 %s\n",
@@ -629,18 +630,12 @@ static int cmd_verify(int argc, char **argv)
 	       pcrgate_bundle_manifest_payload_type(m) == PCRGATE_BUNDLE_DELTA ? "delta" : "full",
 	       pcrgate_bundle_manifest_encryption(m) == PCRGATE_BUNDLE_ENC_AES256GCM ? ", encrypted" : "",
 	       pcrgate_bundle_manifest_chunk_count(m), pcrgate_bundle_manifest_image_size(m), hex);
-	if (pcrgate_bundle_trust_update_authorized(b))
+	if (pcrgate_bundle_trust_update_authorized(o.b))
 		printf("trust_update: authorized (adds %zu root(s), removes %zu root(s))\n",
 		       pcrgate_bundle_manifest_roots_added(m), pcrgate_bundle_manifest_roots_removed(m));
 	r = CLI_EXIT_OK;
 fail:
-	OPENSSL_cleanse(key, sizeof(key));
-	if (base != NULL)
-		unlink(base);
-	free(base);
-	if (f != NULL)
-		fclose(f);
-	pcrgate_bundle_free(&b);
+	bundle_close_verified(&o);
 	return r;
 }
 

@@ -12,14 +12,23 @@ struct bundle_check_args {
 	const char *bundle, *trust, *key, *base_slot, *compatible, *min_sv, *out;
 };
 
+/* A bundle that bundle_open_verified opened and verified; bundle_close_verified releases it. */
+struct bundle_opened {
+	struct pcrgate_bundle *b;
+	FILE *f;                              /* left at the payload */
+	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE]; /* the content key, when have_key */
+	int have_key;
+	char *base; /* a delta's base slot image: a temporary file, removed by the close */
+};
+
 /*
  * Opens and verifies a bundle as `verify` and `extract` do: trust store, header, signature,
- * manifest, the checks of args, the release's PCR policy; *f is left at the payload, *key
- * holds the content key when one was given, *base the base slot image's temporary path (to
- * unlink) for a delta. cmd names the command in messages. 0 or CLI_EXIT_FAIL/USAGE.
+ * manifest, the checks of args, the release's PCR policy, a delta's base. cmd names the
+ * command in messages. 0, or CLI_EXIT_FAIL/USAGE with *o released.
  */
-int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct pcrgate_bundle **b, FILE **f,
-			 uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], int *have_key, char **base);
+int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct bundle_opened *o);
+/* Releases what bundle_open_verified holds: the key wiped, the base image removed. */
+void bundle_close_verified(struct bundle_opened *o);
 
 /*
  * Writes the slot image of slot directory dir into a new temporary file (*path, to unlink and

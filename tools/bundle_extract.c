@@ -75,12 +75,24 @@ int bundle_parse_check(const char *cmd, int argc, char **argv, int allow_out, vo
 	return 0;
 }
 
-int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct pcrgate_bundle **out, FILE **fout,
-			 uint8_t key[PCRGATE_BUNDLE_KEY_SIZE], int *have_key, char **base)
+void bundle_close_verified(struct bundle_opened *o)
+{
+	OPENSSL_cleanse(o->key, sizeof(o->key));
+	o->have_key = 0;
+	if (o->base != NULL)
+		unlink(o->base);
+	free(o->base);
+	o->base = NULL;
+	if (o->f != NULL)
+		fclose(o->f);
+	o->f = NULL;
+	pcrgate_bundle_free(&o->b);
+}
+
+int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, struct bundle_opened *o)
 {
 	struct pcrgate_bundle_policy pol = {a->compatible, 0};
 	struct pcrgate_truststore *ts = NULL;
-	struct pcrgate_bundle *b = NULL;
 	const struct pcrgate_bundle_manifest *m;
 	struct signed_policy sp;
 	pcrgate_errinfo ei;
@@ -88,20 +100,18 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 	uint8_t base_sha256[32];
 	uint64_t minsv = 0, base_size;
 	size_t len;
-	FILE *f = NULL;
 	char ctx[64];
 	int rc = CLI_EXIT_FAIL;
 
-	*have_key = 0;
-	*base = NULL;
+	memset(o, 0, sizeof(*o));
 	snprintf(ctx, sizeof(ctx), "bundle %s", cmd);
 	if (a->min_sv != NULL && cli_parse_number(ctx, "--min-security-version", a->min_sv, 0, UINT32_MAX, &minsv) != 0)
 		return CLI_EXIT_USAGE;
 	pol.min_security_version = (uint32_t)minsv;
 	if (a->key != NULL) {
-		if (bundle_read_key(cmd, a->key, key) != 0)
+		if (bundle_read_key(cmd, a->key, o->key) != 0)
 			return CLI_EXIT_FAIL;
-		*have_key = 1;
+		o->have_key = 1;
 	}
 	pcrgate_errinfo_clear(&ei);
 	if (pcrgate_truststore_load(&ts, a->trust, &ei) != 0) {
@@ -109,15 +119,15 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 		cli_report(ctx, &ei);
 		goto fail;
 	}
-	if ((f = fopen(a->bundle, "rb")) == NULL) {
+	if ((o->f = fopen(a->bundle, "rb")) == NULL) {
 		cli_error("bundle %s: %s: %s", cmd, a->bundle, strerror(errno));
 		goto fail;
 	}
-	if (pcrgate_bundle_read(f, &b, &ei) != 0 || pcrgate_bundle_verify(b, ts, &pol, &ei) != 0) {
+	if (pcrgate_bundle_read(o->f, &o->b, &ei) != 0 || pcrgate_bundle_verify(o->b, ts, &pol, &ei) != 0) {
 		cli_report(ctx, &ei);
 		goto fail;
 	}
-	m = pcrgate_bundle_get_manifest(b);
+	m = pcrgate_bundle_get_manifest(o->b);
 	text = pcrgate_bundle_manifest_pcr_policy(m, &len);
 	if (policy_parse((const uint8_t *)text, len, &sp, &ei) != 0) {
 		snprintf(ctx, sizeof(ctx), "bundle %s: pcr_policy", cmd);
@@ -130,7 +140,7 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 			goto fail;
 		}
 		/* The decoder checks the copy's sha256 on the very mapping it decodes against. */
-		if (bundle_slot_image_tmp(cmd, a->base_slot, base, base_sha256, &base_size) != 0)
+		if (bundle_slot_image_tmp(cmd, a->base_slot, &o->base, base_sha256, &base_size) != 0)
 			goto fail;
 		if (base_size != pcrgate_bundle_manifest_base_size(m) ||
 		    !pcrgate_ct_equal(base_sha256, pcrgate_bundle_manifest_base_sha256(m), 32)) {
@@ -139,24 +149,14 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 			goto fail;
 		}
 	}
-	if (pcrgate_bundle_manifest_encryption(m) == PCRGATE_BUNDLE_ENC_AES256GCM && !*have_key) {
+	if (pcrgate_bundle_manifest_encryption(m) == PCRGATE_BUNDLE_ENC_AES256GCM && !o->have_key) {
 		cli_error("bundle %s: the payload is encrypted; --content-key FILE is required", cmd);
 		goto fail;
 	}
-	*out = b;
-	*fout = f;
-	b = NULL;
-	f = NULL;
 	rc = CLI_EXIT_OK;
 fail:
-	if (rc != CLI_EXIT_OK && *base != NULL) {
-		unlink(*base);
-		free(*base);
-		*base = NULL;
-	}
-	if (f != NULL)
-		fclose(f);
-	pcrgate_bundle_free(&b);
+	if (rc != CLI_EXIT_OK)
+		bundle_close_verified(o);
 	pcrgate_truststore_free(&ts);
 	return rc;
 }
@@ -177,14 +177,11 @@ static void usage_extract(FILE *f)
 int cmd_bundle_extract(int argc, char **argv)
 {
 	struct bundle_check_args a;
-	struct pcrgate_bundle *b = NULL;
+	struct bundle_opened o;
 	const struct pcrgate_bundle_manifest *m;
-	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE];
 	pcrgate_errinfo ei;
 	struct stat st;
-	char *base = NULL;
-	FILE *f = NULL;
-	int r, have_key = 0;
+	int r;
 
 	if ((r = bundle_parse_check("extract", argc, argv, 1, usage_extract, &a)) != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -192,12 +189,12 @@ int cmd_bundle_extract(int argc, char **argv)
 		cli_error("bundle extract: --out %s exists; give a new directory", a.out);
 		return CLI_EXIT_FAIL;
 	}
-	if ((r = bundle_open_verified("extract", &a, &b, &f, key, &have_key, &base)) != 0)
-		goto fail;
+	if ((r = bundle_open_verified("extract", &a, &o)) != 0)
+		return r;
 	r = CLI_EXIT_FAIL;
-	m = pcrgate_bundle_get_manifest(b);
+	m = pcrgate_bundle_get_manifest(o.b);
 	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_bundle_install(b, f, have_key ? key : NULL, base, a.out, NULL, 0, &ei) != 0) {
+	if (pcrgate_bundle_install(o.b, o.f, o.have_key ? o.key : NULL, o.base, a.out, NULL, 0, &ei) != 0) {
 		cli_report("bundle extract", &ei);
 		goto fail;
 	}
@@ -206,12 +203,6 @@ int cmd_bundle_extract(int argc, char **argv)
 	       pcrgate_bundle_manifest_security_version(m), a.out);
 	r = CLI_EXIT_OK;
 fail:
-	OPENSSL_cleanse(key, sizeof(key));
-	if (base != NULL)
-		unlink(base);
-	free(base);
-	if (f != NULL)
-		fclose(f);
-	pcrgate_bundle_free(&b);
+	bundle_close_verified(&o);
 	return r;
 }

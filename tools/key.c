@@ -256,7 +256,8 @@ int key_load_root(const char *dir, const char *key_uri, X509 **cert, EVP_PKEY **
 		return -1;
 	if (X509_check_private_key(*cert, *key) != 1) {
 		ERR_clear_error();
-		cli_error("%s is not the key of %s/cert.pem", key_uri != NULL ? key_uri : path, dir);
+		/* A key URI is not shown: it may carry a PIN. */
+		cli_error("%s is not the key of %s/cert.pem", key_uri != NULL ? "--root-key" : path, dir);
 		return -1;
 	}
 	return 0;

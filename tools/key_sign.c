@@ -347,8 +347,10 @@ int key_cmd_verify(int argc, char **argv)
 			printf("signer %zu: %s: not verified: %s\n", i + 1, s->subject, s->reason);
 			continue;
 		}
-		if (pcrgate_truststore_root_sha256(ts, (size_t)s->root, fp) != 0)
+		if (pcrgate_truststore_root_sha256(ts, (size_t)s->root, fp) != 0) {
+			cli_error("key verify: signer %zu: cannot name its root %d in the trust store", i + 1, s->root);
 			goto fail;
+		}
 		pcrgate_hex_encode(fp, sizeof(fp), hex);
 		printf("signer %zu: %s: verified, root %s (sha256 %s)\n", i + 1, s->subject,
 		       pcrgate_truststore_root_subject(ts, (size_t)s->root), hex);

@@ -107,7 +107,7 @@ static int load_key_name(const char *name, const char *uri, int want_private, EV
 
 	pcrgate_errinfo_clear(&ei);
 	snprintf(ctx, sizeof(ctx), "policy %s: --key", name);
-	if (tpmobj_load_pkey(uri, want_private, &k, &ei) != 0 || tpmobj_from_evp(k, &pub, &ei) != 0 ||
+	if (pcrgate_key_load(uri, want_private, &k, &ei) != 0 || tpmobj_from_evp(k, &pub, &ei) != 0 ||
 	    tpmobj_name(&pub.publicArea, kname) != 0) {
 		cli_report(ctx, &ei);
 		EVP_PKEY_free(k);

@@ -65,7 +65,7 @@ int api_ctx_new(const struct vconfig *cfg, struct api_ctx **out, pcrgate_errinfo
 	    (r = pcrgate_file_read(cfg->jws_key, 64 * 1024, &ctx->jws_key, &ctx->jws_key_len, ei)) != PCRGATE_OK)
 		goto fail;
 	if (cfg->policy_key[0] != '\0') {
-		if ((r = tpmobj_load_pkey(cfg->policy_key, 0, &key, ei)) != PCRGATE_OK ||
+		if ((r = pcrgate_key_load(cfg->policy_key, 0, &key, ei)) != PCRGATE_OK ||
 		    (r = tpmobj_from_evp(key, &pub, ei)) != PCRGATE_OK)
 			goto fail;
 		if (tpmobj_name(&pub.publicArea, &ctx->policy_key_name) != 0) {

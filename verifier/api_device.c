@@ -111,6 +111,8 @@ int api_device_tls_issue(struct api_ctx *ctx, vstore_tx *tx, const char *device_
 	if ((r = api_audit(tx, "device", "tls-certificate-issued", device_id, json_pack("{s:s}", "spki_sha256", spki),
 			   ei)) != PCRGATE_OK)
 		goto fail;
+	/* The certificate leaves in the answer: its key's record must survive a power cut. */
+	vstore_tx_durable(tx);
 	*pem = cert;
 	cert = NULL;
 fail:

@@ -73,11 +73,11 @@ int devcert_ca_load(const char *cert_path, const char *key_uri, devcert_ca **out
 					"%s: not a CA certificate allowed to sign certificates", cert_path);
 		goto fail;
 	}
-	if ((r = tpmobj_load_pkey(key_uri, 1, &ca->key, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_key_load(key_uri, 1, &ca->key, ei)) != PCRGATE_OK)
 		goto fail;
 	if (X509_check_private_key(ca->cert, ca->key) != 1) {
 		ERR_clear_error();
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "%s is not the key of %s", key_uri,
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET, "device_ca_key is not the key of %s",
 					cert_path);
 		goto fail;
 	}
