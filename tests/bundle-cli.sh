@@ -12,19 +12,6 @@ set -u
 make_scratch
 cd "$SCRATCH" || fail "cannot enter $SCRATCH"
 
-# Runs a command expecting exit status $1; stdout in out, stderr in err.
-expect_status() {
-	local want=$1 rc
-	shift
-	"$@" >out 2>err
-	rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat err)"
-}
-
-expect_err() {
-	grep -q -- "$1" err || fail "stderr lacks '$1': $(cat err)"
-}
-
 quiet() {
 	"$@" >log 2>&1 || fail "'$*' failed: $(cat log)"
 }

@@ -11,23 +11,6 @@ cd "$SCRATCH" || fail "cannot enter $SCRATCH"
 pcrgate=$top_builddir/tools/pcrgate
 command -v openssl >/dev/null || skip "openssl is not installed"
 
-# Runs a command expecting exit status $1; its stdout in out, stderr in err.
-expect_status() {
-	local want=$1 rc
-	shift
-	"$@" >out 2>err
-	rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat err)"
-}
-
-expect_err() {
-	grep -q -- "$1" err || fail "stderr lacks '$1': $(cat err)"
-}
-
-expect_out() {
-	grep -q -- "$1" out || fail "stdout lacks '$1': $(cat out)"
-}
-
 mode_of() {
 	stat -c %a "$1"
 }

@@ -39,6 +39,25 @@ need_testdata() {
 		skip "shared test data $1 not found (PCRGATE_TESTDATA=${PCRGATE_TESTDATA:-unset})"
 }
 
+# expect_status RC COMMAND...: COMMAND must exit RC; its stdout in $SCRATCH/out, stderr in
+# $SCRATCH/err, for expect_out and expect_err.
+expect_status() {
+	local want=$1 rc
+	shift
+	"$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
+	rc=$?
+	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$SCRATCH/err")"
+}
+
+# expect_err TEXT / expect_out TEXT: the last expect_status's stderr / stdout has TEXT (grep).
+expect_err() {
+	grep -q -- "$1" "$SCRATCH/err" || fail "stderr lacks '$1': $(cat "$SCRATCH/err")"
+}
+
+expect_out() {
+	grep -q -- "$1" "$SCRATCH/out" || fail "stdout lacks '$1': $(cat "$SCRATCH/out")"
+}
+
 # A private scratch directory removed on exit.
 make_scratch() {
 	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pcrgate-test.XXXXXX")

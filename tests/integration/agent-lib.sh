@@ -65,8 +65,17 @@ agent_status_get() {
 
 # No transient object or session may be left in the TPM, at any point of a test.
 # A tpm2_getcap that fails lists nothing, which must not pass for an empty TPM.
+# Behind tpm2-abrmd (PCRGATE_SWTPM_ABRMD=1) a client sees only its own transient objects and
+# sessions, and abrmd flushes each client's when it disconnects, so nothing another process
+# left can be seen or can stay: the check says so and checks nothing there. The tests without
+# abrmd (agent-quote, agent-counter, agent-faults, quote-swtpm, ...) and with-swtpm's own check
+# are where a leak of pcrgate's code shows.
 agent_no_handles() {
 	local left= kind out
+	if [ -n "${PCRGATE_SWTPM_DIRECT_TCTI:-}" ]; then
+		echo "note: behind tpm2-abrmd no other client's transient objects are visible${1:+ (after $1)}"
+		return 0
+	fi
 	for kind in handles-transient handles-loaded-session handles-saved-session; do
 		out=$(tpm2_getcap "$kind") || fail "tpm2_getcap $kind failed${1:+ after $1}"
 		[ -z "$out" ] || left="${left:+$left$'\n'}$out"

@@ -14,19 +14,6 @@ export PCRGATE_CONFIG=$SCRATCH/none.conf
 boot_setup
 pcrgate=$top_builddir/tools/pcrgate
 
-# Runs a command expecting exit status $1; its stdout in $SCRATCH/out, stderr in $SCRATCH/err.
-expect_status() {
-	local want=$1 rc
-	shift
-	"$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
-	rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$SCRATCH/err")"
-}
-
-expect_err() {
-	grep -q -- "$1" "$SCRATCH/err" || fail "stderr lacks '$1': $(cat "$SCRATCH/err")"
-}
-
 # Usage errors exit 2 and say what is wrong.
 expect_status 2 "$PCRGATE_BOOT"
 expect_status 2 "$PCRGATE_BOOT" frobnicate

@@ -154,11 +154,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (fx_rmtree(dir) != 0)
 		return -1;
 	pcrgate_truststore_free(&ts);
 	pcrgate_truststore_free(&ts_both);

@@ -572,6 +572,14 @@ static int failing_sink(void *ctx, const uint8_t *p, size_t len)
 	return PCRGATE_ERR_IO;
 }
 
+/* A sink that says why it failed, on the ei it is given as ctx. */
+static int explaining_sink(void *ctx, const uint8_t *p, size_t len)
+{
+	(void)p;
+	(void)len;
+	return pcrgate_errinfo_set(ctx, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "image kernel: sha256 differs");
+}
+
 static void test_sink_error(void **state)
 {
 	uint8_t image[5000], *payload;
@@ -589,6 +597,11 @@ static void test_sink_error(void **state)
 	assert_int_equal(pcrgate_payload_decoder_feed(d, payload, 1, collect_sink, NULL, &ei),
 			 PCRGATE_ERR_INVALID_ARGUMENT);
 	assert_int_equal(pcrgate_payload_decoder_finish(d, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	pcrgate_payload_decoder_free(&d);
+	/* The sink's own message is kept. */
+	assert_int_equal(pcrgate_payload_decoder_new(&d, NULL, NULL, sizeof(image), &ei), 0);
+	assert_int_equal(pcrgate_payload_decoder_feed(d, payload, plen, explaining_sink, &ei, &ei), PCRGATE_ERR_VERIFY);
+	assert_string_equal(ei.message, "image kernel: sha256 differs");
 	pcrgate_payload_decoder_free(&d);
 	free(payload);
 }

@@ -544,8 +544,7 @@ static void test_load_dir(void **state)
 	pcrgate_truststore_free(&ts);
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	assert_int_equal(pcrgate_truststore_load(&ts, path, &ei), PCRGATE_ERR_NOT_FOUND);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	assert_int_equal(system(path), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 	X509_CRL_free(crl);
 }
 
@@ -631,8 +630,7 @@ static void test_sign(void **state)
 	write_pem(c2, signer2, NULL);
 	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_NOT_FOUND);
 	assert_int_equal(pcrgate_cms_sign(spec, 0, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
-	snprintf(c1, sizeof(c1), "rm -rf '%s'", dir);
-	assert_int_equal(system(c1), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 	X509_free(signer2);
 	EVP_PKEY_free(key2);
 }

@@ -93,11 +93,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (fx_rmtree(dir) != 0)
 		return -1;
 	X509_free(root_a), X509_free(signer_a), X509_free(victim), X509_free(root_b), X509_free(signer_b);
 	X509_CRL_free(crl_a);

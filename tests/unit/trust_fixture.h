@@ -33,6 +33,16 @@
 /* Certificate profiles. */
 enum { FX_ROOT, FX_INTERMEDIATE, FX_SIGNER, FX_SIGNER_NO_EKU, FX_SIGNER_TLS };
 
+/* Removes a test's scratch directory and everything in it; 0 when it is gone. */
+static inline int fx_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	if (strchr(dir, '\'') != NULL || (size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >= sizeof(cmd))
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 /* A P-256 key: random for seed 0, else the same in every run. NULL on failure. */
 static inline EVP_PKEY *fx_key(unsigned seed)
 {
