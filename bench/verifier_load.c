@@ -243,7 +243,7 @@ struct point {
 	const struct opts *o;
 	CURLM *multi;
 	int epfd;
-	long timeout_ms; /* curl's next timeout, -1 none */
+	double deadline; /* when curl's timer expires (now() clock), -1 none */
 	char nonce_url[1024], attest_url[1024];
 	double start, end; /* the measured window */
 	size_t running;	   /* devices with a request out */
@@ -295,13 +295,15 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *kno
 static int on_timer(CURLM *multi, long timeout_ms, void *arg)
 {
 	(void)multi;
-	((struct point *)arg)->timeout_ms = timeout_ms;
+	((struct point *)arg)->deadline = timeout_ms < 0 ? -1 : now() + (double)timeout_ms / 1e3;
 	return 0;
 }
 
 /* Sends the device's next request: its body and URL, the response buffer emptied. */
 static int send_step(struct point *pt, struct device_run *d, enum step step, const char *body)
 {
+	int still = 0;
+
 	d->step = step;
 	d->resp.len = 0;
 	if (d->resp.p != NULL)
@@ -312,6 +314,12 @@ static int send_step(struct point *pt, struct device_run *d, enum step step, con
 	if (curl_multi_add_handle(pt->multi, d->curl) != CURLM_OK)
 		return -1;
 	pt->running++;
+	/*
+	 * Out now, as a device would send it, not when the event loop next runs curl's timer:
+	 * a request waiting behind the other answers of the same epoll round would add the
+	 * load generator's own delay to the latency it measures.
+	 */
+	curl_multi_socket_action(pt->multi, CURL_SOCKET_TIMEOUT, 0, &still);
 	return 0;
 }
 
@@ -461,6 +469,22 @@ static double self_cpu(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
+/* The transfers curl finished: each device's answer taken up. */
+static void reap(struct point *pt)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(pt->multi, &left)) != NULL) {
+		struct device_run *d = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+		answered(pt, d, m->data.result);
+	}
+}
+
 /* Runs the event loop until every device is done; -1 when epoll or curl fail. */
 static int drive(struct point *pt)
 {
@@ -469,9 +493,8 @@ static int drive(struct point *pt)
 
 	while (pt->running > 0 || pt->joined < pt->ndevs) {
 		double t = now(), edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
-		long wait = pt->timeout_ms < 0 ? 100 : pt->timeout_ms;
-		CURLMsg *m;
-		int n, left;
+		long wait = pt->deadline < 0 ? 100 : pt->deadline <= t ? 0 : (long)((pt->deadline - t) * 1e3) + 1;
+		int n;
 
 		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
 			start_attestation(pt, &pt->devs[pt->joined++]);
@@ -493,21 +516,19 @@ static int drive(struct point *pt)
 			wait = (long)((edge - t) * 1e3) + 1;
 		if ((n = epoll_wait(pt->epfd, evs, MAX_DEVICES, (int)wait)) < 0 && errno != EINTR)
 			return -1;
-		if (n <= 0)
-			curl_multi_socket_action(pt->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-		for (int i = 0; i < n; i++)
+		/* Each answer is taken up as it comes, not after the whole epoll round. */
+		for (int i = 0; i < n; i++) {
 			curl_multi_socket_action(pt->multi, evs[i].data.fd,
 						 (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 							 (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 							 (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0),
 						 &still);
-		while ((m = curl_multi_info_read(pt->multi, &left)) != NULL) {
-			struct device_run *d = NULL;
-
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
-			answered(pt, d, m->data.result);
+			reap(pt);
+		}
+		/* curl's timer runs when due, whether or not sockets were ready. */
+		if (pt->deadline >= 0 && now() >= pt->deadline) {
+			curl_multi_socket_action(pt->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+			reap(pt);
 		}
 	}
 	return 0;
@@ -554,7 +575,7 @@ static int run_point(const struct opts *o, const struct vboot *b, struct vdevice
 	memset(&pt, 0, sizeof(pt));
 	pt.o = o;
 	pt.epfd = -1;
-	pt.timeout_ms = -1;
+	pt.deadline = -1;
 	snprintf(pt.nonce_url, sizeof(pt.nonce_url), "%s/v1/attest/nonce", o->url);
 	snprintf(pt.attest_url, sizeof(pt.attest_url), "%s/v1/attest", o->url);
 	if (d == NULL || (pt.multi = curl_multi_init()) == NULL || (pt.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
