@@ -310,10 +310,12 @@ int pcrgate_config_u32(uint32_t *dst, const char *value, uint32_t lo, uint32_t h
 
 	errno = 0;
 	v = strtoull(value, &end, 0);
+	/* TPM handles and NV indices (from 0x01000000 up) are spoken of in hex, counts in decimal. */
 	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CONFIG, PCRGATE_NO_OFFSET,
-					   "%s: '%s' is not %s (0x%08x to 0x%08x)", what, value, kind, (unsigned)lo,
-					   (unsigned)hi);
+					   lo >= 0x01000000u ? "%s: '%s' is not %s (0x%08x to 0x%08x)"
+							     : "%s: '%s' is not %s (%u to %u)",
+					   what, value, kind, (unsigned)lo, (unsigned)hi);
 	*dst = (uint32_t)v;
 	return PCRGATE_OK;
 }

@@ -59,6 +59,8 @@ int api_ctx_new(const struct vconfig *cfg, struct api_ctx **out, pcrgate_errinfo
 	ctx->cfg = *cfg;
 	if ((r = vstore_open(cfg->database, &ctx->store, ei)) != PCRGATE_OK)
 		goto fail;
+	if ((r = api_nonce_key_load(ctx, ei)) != PCRGATE_OK)
+		goto fail;
 	if (cfg->ek_ca[0] != '\0' && (r = ekcert_trust_load(cfg->ek_ca, &ctx->trust, ei)) != PCRGATE_OK)
 		goto fail;
 	if (cfg->jws_key[0] != '\0' &&
@@ -97,6 +99,7 @@ void api_ctx_free(struct api_ctx **ctx)
 	devcert_ca_free(&(*ctx)->device_ca);
 	if ((*ctx)->jws_key != NULL)
 		OPENSSL_clear_free((*ctx)->jws_key, (*ctx)->jws_key_len);
+	OPENSSL_cleanse((*ctx)->nonce_key, sizeof((*ctx)->nonce_key));
 	free(*ctx);
 	*ctx = NULL;
 }

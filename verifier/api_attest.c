@@ -1,9 +1,10 @@
 /*
  * pcrgate-verifierd: attestation. POST /v1/attest/nonce issues a single-use nonce to one active
- * device; POST /v1/attest verifies its evidence with the enrolled AK in DESIGN.md's order, then
- * the device's reference policy, stores the verdict with its reasons, and, when the device
- * passed and an operator targeted a release at it, answers with a signed authorization and
- * the release's content key wrapped to the device's update key. A report (an update outcome)
+ * device, writing nothing (NONCE_SIZE below); POST /v1/attest verifies its evidence with the
+ * enrolled AK in DESIGN.md's order, then the device's reference policy, stores the verdict
+ * with its reasons, and, when the device passed and an operator targeted a release at it,
+ * answers with a signed authorization and the release's content key wrapped to the device's
+ * update key. A report (an update outcome)
  * rides along bound into the quote: qualifying data = SHA-256(nonce || report).
  */
 #include "config.h"
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "attest/jsonutil.h"
@@ -27,7 +29,20 @@
 #include "verifier/keywrap.h"
 #include "verifier/metrics.h"
 
-#define NONCE_SIZE 32
+/*
+ * An attestation nonce carries its own proof of issue: 8 bytes of expiry (seconds since the
+ * epoch, big-endian) and 8 random bytes, then the first 16 bytes of HMAC-SHA256 under the
+ * store's nonce key (api_nonce_key_load) over a label, those 16 bytes and the device id.
+ * Issuing one writes nothing, so a nonce costs no write transaction and nonce requests cannot
+ * fill the database. The attestation that uses it checks the MAC (issued to this device by a
+ * verifier of this store), the expiry, and records it as used in its own write transaction,
+ * where a second use finds the row (consume_nonce).
+ */
+#define NONCE_EXPIRY 8
+#define NONCE_HEAD (NONCE_EXPIRY + 8)
+#define NONCE_TAG 16
+#define NONCE_SIZE (NONCE_HEAD + NONCE_TAG)
+#define NONCE_LABEL "pcrgate attest nonce v1"
 #define REPORT_MAX 4096
 #define DEFAULT_POLICY "default"
 
@@ -179,9 +194,9 @@ static struct parsed *cached_policy(const char *name, const char *digest)
 
 /* ---- POST /v1/attest/nonce ---- */
 
+/* The nonce request's device check (a read transaction). */
 struct nonce_op {
-	const char *device_id, *nonce;
-	int64_t expires_at;
+	const char *device_id;
 	int status; /* out: 0, or the refusal's HTTP status */
 	const char *check, *why;
 };
@@ -190,7 +205,6 @@ static int nonce_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
 	struct nonce_op *op = arg;
 	struct api_device dev;
-	int64_t now = time(NULL);
 	int r;
 
 	op->status = 0;
@@ -203,21 +217,107 @@ static int nonce_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	} else if (strcmp(dev.state, "active") != 0) {
 		op->status = 403, op->check = "activation", op->why = "the device has not completed credential activation";
 	}
-	if (op->status != 0)
-		return PCRGATE_OK;
-	{
-		/* Expired challenges of this device go as new ones come: the table stays bounded per device. */
-		struct vparam d[2] = {VPARAM_TEXT(op->device_id), VPARAM_INT(now)};
-		struct vparam p[4] = {VPARAM_TEXT(op->nonce), VPARAM_TEXT(op->device_id), VPARAM_INT(now),
-				      VPARAM_INT(op->expires_at)};
+	return PCRGATE_OK;
+}
 
-		if ((r = vstore_exec(tx, "DELETE FROM challenges WHERE device_id = ? AND expires_at < ?", d, 2, NULL, NULL,
-				     NULL, ei)) != PCRGATE_OK)
-			return r;
-		return vstore_exec(tx, "INSERT INTO challenges (id, device_id, purpose, value, created_at, expires_at, "
-				       "used) VALUES (?, ?, 'attest', '', ?, ?, 0)",
-				   p, 4, NULL, NULL, NULL, ei);
-	}
+#define NONCE_KEY_NAME "attest-nonce"
+
+/* A vstore_rowfn: the key's bytes into the ctx's buffer; *got its length. */
+struct key_row {
+	uint8_t *out;
+	size_t cap, got;
+};
+
+static int key_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct key_row *k = arg;
+
+	(void)ei;
+	if (ncols == 1)
+		k->got = vcol_blob(&cols[0], k->out, k->cap);
+	return 0;
+}
+
+static int nonce_key_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct api_ctx *ctx = arg;
+	uint8_t fresh[sizeof(ctx->nonce_key)];
+	struct vparam name = VPARAM_TEXT(NONCE_KEY_NAME);
+	struct vparam p[3] = {name, VPARAM_BLOB(fresh, sizeof(fresh)), VPARAM_INT(time(NULL))};
+	struct key_row k = {ctx->nonce_key, sizeof(ctx->nonce_key), 0};
+	int r;
+
+	/* Another verifier may make it at the same time: the first one stored is everyone's. */
+	if (RAND_bytes(fresh, sizeof(fresh)) != 1)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes for the nonce key");
+	r = vstore_exec(tx, "INSERT INTO verifier_keys (name, value, created_at) VALUES (?, ?, ?) "
+			    "ON CONFLICT (name) DO NOTHING",
+			p, 3, NULL, NULL, NULL, ei);
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (r != PCRGATE_OK ||
+	    (r = vstore_exec(tx, "SELECT value FROM verifier_keys WHERE name = ?", &name, 1, key_row, &k, NULL, ei)) !=
+		    PCRGATE_OK)
+		return r;
+	if (k.got != sizeof(ctx->nonce_key))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
+					   "the store's %s key is not %zu bytes", NONCE_KEY_NAME, sizeof(ctx->nonce_key));
+	return PCRGATE_OK;
+}
+
+int api_nonce_key_load(struct api_ctx *ctx, pcrgate_errinfo *ei)
+{
+	return vstore_run(ctx->store, nonce_key_tx, ctx, ei);
+}
+
+/* The MAC of a nonce's first NONCE_HEAD bytes for device_id. */
+static int nonce_tag(const struct api_ctx *ctx, const char *device_id, const uint8_t *head, uint8_t tag[NONCE_TAG])
+{
+	uint8_t msg[sizeof(NONCE_LABEL) + NONCE_HEAD + API_MAX_NAME], mac[EVP_MAX_MD_SIZE];
+	size_t idlen = strlen(device_id), n = 0;
+	unsigned mlen = 0;
+
+	if (idlen > API_MAX_NAME)
+		return -1;
+	/* The label with its NUL, then the fixed-size head, then the id: one way to read any message. */
+	memcpy(msg, NONCE_LABEL, sizeof(NONCE_LABEL));
+	n += sizeof(NONCE_LABEL);
+	memcpy(msg + n, head, NONCE_HEAD);
+	n += NONCE_HEAD;
+	memcpy(msg + n, device_id, idlen);
+	n += idlen;
+	if (HMAC(EVP_sha256(), ctx->nonce_key, sizeof(ctx->nonce_key), msg, n, mac, &mlen) == NULL || mlen < NONCE_TAG)
+		return -1;
+	memcpy(tag, mac, NONCE_TAG);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return 0;
+}
+
+/*
+ * Why the nonce is not one this store's verifiers issued to device_id and still fresh, or NULL
+ * when it is; *expires_at its expiry then. Whether it was used already is consume_nonce's.
+ */
+static const char *nonce_check(const struct api_ctx *ctx, const char *device_id, const uint8_t *nonce, size_t len,
+			       int64_t *expires_at)
+{
+	uint8_t tag[NONCE_TAG];
+	uint64_t exp = 0;
+	int64_t now = time(NULL);
+
+	if (len != NONCE_SIZE)
+		return "the nonce was never issued (not the size of this verifier's nonces)";
+	if (nonce_tag(ctx, device_id, nonce, tag) != 0)
+		return "the nonce cannot be checked";
+	if (CRYPTO_memcmp(tag, nonce + NONCE_HEAD, NONCE_TAG) != 0)
+		return "the nonce was not issued to this device (it is another device's, or was never issued)";
+	for (int i = 0; i < NONCE_EXPIRY; i++)
+		exp = exp << 8 | nonce[i];
+	if (exp > (uint64_t)INT64_MAX || (int64_t)exp < now)
+		return "the nonce expired";
+	/* Only a nonce_ttl lowered since it was issued: it is held to the TTL in force. */
+	if ((int64_t)exp - now > ctx->cfg.nonce_ttl)
+		return "the nonce expires later than nonce_ttl allows";
+	*expires_at = (int64_t)exp;
+	return NULL;
 }
 
 int api_nonce(struct vreq *req, struct vresp *resp)
@@ -226,23 +326,26 @@ int api_nonce(struct vreq *req, struct vresp *resp)
 	uint8_t raw[NONCE_SIZE];
 	char hex[2 * NONCE_SIZE + 1];
 	struct nonce_op op;
+	int64_t expires_at;
 	pcrgate_errinfo ei;
 	int r;
 
 	memset(&op, 0, sizeof(op));
 	if (api_req_string(resp, req->json, "device_id", API_MAX_NAME, 0, &op.device_id))
 		return 0;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return api_fail(resp, "nonce", PCRGATE_ERR_CRYPTO, NULL);
-	pcrgate_hex_encode(raw, sizeof(raw), hex);
-	op.nonce = hex;
-	op.expires_at = (int64_t)time(NULL) + ctx->cfg.nonce_ttl;
 	pcrgate_errinfo_clear(&ei);
-	if ((r = vstore_run(ctx->store, nonce_tx, &op, &ei)) != PCRGATE_OK)
+	if ((r = vstore_run_read(ctx->store, nonce_tx, &op, &ei)) != PCRGATE_OK)
 		return api_fail(resp, "nonce", r, &ei);
 	if (op.status != 0)
 		return vresp_error(resp, op.status, op.check, "%s", op.why);
-	return vresp_json(resp, 200, json_pack("{s:s,s:I}", "nonce", hex, "expires_at", (json_int_t)op.expires_at));
+	expires_at = (int64_t)time(NULL) + ctx->cfg.nonce_ttl;
+	for (int i = NONCE_EXPIRY - 1, v = 0; i >= 0; i--, v += 8)
+		raw[i] = (uint8_t)((uint64_t)expires_at >> v);
+	if (RAND_bytes(raw + NONCE_EXPIRY, NONCE_HEAD - NONCE_EXPIRY) != 1 ||
+	    nonce_tag(ctx, op.device_id, raw, raw + NONCE_HEAD) != 0)
+		return api_fail(resp, "nonce", PCRGATE_ERR_CRYPTO, NULL);
+	pcrgate_hex_encode(raw, sizeof(raw), hex);
+	return vresp_json(resp, 200, json_pack("{s:s,s:I}", "nonce", hex, "expires_at", (json_int_t)expires_at));
 }
 
 /* ---- POST /v1/attest ---- */
@@ -394,7 +497,11 @@ struct report {
 
 struct attest_write {
 	const struct api_device *dev;
-	const char *nonce_hex, *attestation_id;
+	const char *attestation_id;
+	const uint8_t *nonce;
+	size_t nonce_len;
+	const char *nonce_why; /* nonce_check's refusal, NULL when the nonce is this device's and fresh */
+	int64_t nonce_expires;
 	struct report report;
 	int quote_failed_before_nonce; /* the quote failed at a check the nonce check comes after */
 	int quote_passed;	       /* every quote check passed (the clock state is authentic) */
@@ -407,57 +514,29 @@ struct attest_write {
 	int issued;
 };
 
-struct nonce_row {
-	int found;
-	char device_id[API_MAX_NAME + 1];
-	int64_t expires_at, used;
-};
-
-static int nonce_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+/*
+ * Uses up the nonce nonce_check accepted: recorded as used, in the attestation's transaction,
+ * so a second use finds it. A row is needed only until its nonce expires (nonce_check then
+ * refuses it without one): each use removes the expired ones. *why is set when the nonce is
+ * refused.
+ */
+static int consume_nonce(vstore_tx *tx, const struct attest_write *w, const char **why, pcrgate_errinfo *ei)
 {
-	struct nonce_row *n = arg;
-
-	(void)ei;
-	if (ncols == 3) {
-		n->found = 1;
-		vcol_text(&cols[0], n->device_id, sizeof(n->device_id));
-		n->expires_at = vcol_int(&cols[1], 0);
-		n->used = vcol_int(&cols[2], 1);
-	}
-	return 0;
-}
-
-/* Checks and uses up the nonce; why is set when it is not this device's fresh nonce. */
-static int consume_nonce(vstore_tx *tx, const char *nonce_hex, const char *device_id, const char **why,
-			 pcrgate_errinfo *ei)
-{
-	struct vparam id = VPARAM_TEXT(nonce_hex);
-	struct nonce_row n;
+	struct vparam now = VPARAM_INT(time(NULL));
+	struct vparam p[2] = {VPARAM_INT(w->nonce_expires), VPARAM_BLOB(w->nonce, w->nonce_len)};
 	long changes = 0;
 	int r;
 
-	memset(&n, 0, sizeof(n));
-	*why = NULL;
-	if ((r = vstore_exec(tx, "SELECT device_id, expires_at, used FROM challenges WHERE id = ? AND purpose = "
-				 "'attest'",
-			     &id, 1, nonce_row, &n, NULL, ei)) != PCRGATE_OK)
-		return r;
-	if (!n.found) {
-		*why = "the nonce was never issued (or was cleaned up after it expired)";
+	/* Another device's nonce (or a forged one) is left alone: nothing is recorded for it. */
+	if ((*why = w->nonce_why) != NULL)
 		return PCRGATE_OK;
-	}
-	/* Another device's nonce is left alone: using it up would let anyone spoil that device's challenge. */
-	if (strcmp(n.device_id, device_id) != 0) {
-		*why = "the nonce was issued to another device";
-		return PCRGATE_OK;
-	}
-	if ((r = vstore_exec(tx, "UPDATE challenges SET used = 1 WHERE id = ? AND used = 0", &id, 1, NULL, NULL,
-			     &changes, ei)) != PCRGATE_OK)
+	if ((r = vstore_exec(tx, "DELETE FROM used_nonces WHERE expires_at < ?", &now, 1, NULL, NULL, NULL, ei)) !=
+		    PCRGATE_OK ||
+	    (r = vstore_exec(tx, "INSERT INTO used_nonces (expires_at, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING", p,
+			     2, NULL, NULL, &changes, ei)) != PCRGATE_OK)
 		return r;
 	if (changes != 1)
 		*why = "the nonce was already used: replayed evidence";
-	else if (n.expires_at < time(NULL))
-		*why = "the nonce expired";
 	return PCRGATE_OK;
 }
 
@@ -548,7 +627,7 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	int r, nonce_ok, as_read;
 
 	w->issued = 0;
-	if ((r = consume_nonce(tx, w->nonce_hex, w->dev->id, &why, ei)) != PCRGATE_OK)
+	if ((r = consume_nonce(tx, w, &why, ei)) != PCRGATE_OK)
 		return r;
 	nonce_ok = why == NULL;
 	/* A bad nonce ranks where the nonce check stands: after the signature, before the PCRs. */
@@ -753,7 +832,7 @@ int api_attest(struct vreq *req, struct vresp *resp)
 	struct report rep = {NULL, NULL, NULL, NULL, NULL};
 	uint8_t nonce[PCRGATE_EVIDENCE_MAX_NONCE], qualifying[PCRGATE_EVIDENCE_MAX_NONCE], wrapped[KEYWRAP_MAX_WRAPPED];
 	size_t nlen = 0, qlen = 0, wlen = 0;
-	char nhex[2 * PCRGATE_EVIDENCE_MAX_NONCE + 1], attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
+	char attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
 	char release_name[PCRGATE_REFPOLICY_MAX_NAME + 1] = "";
 	struct attest_read rd;
 	struct attest_write w;
@@ -805,7 +884,6 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		vresp_error(resp, 400, "request", "member nonce must be hex of 1 to %d bytes", PCRGATE_EVIDENCE_MAX_NONCE);
 		goto done;
 	}
-	pcrgate_hex_encode(nonce, nlen, nhex);
 	if (report != NULL) {
 		pcrgate_evidence_report_binding(nonce, nlen, (const uint8_t *)report, strlen(report), qualifying);
 		qlen = PCRGATE_EVIDENCE_BINDING_SIZE;
@@ -834,7 +912,9 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name, &ak);
 	memset(&w, 0, sizeof(w));
 	w.dev = &rd.dev;
-	w.nonce_hex = nhex;
+	w.nonce = nonce;
+	w.nonce_len = nlen;
+	w.nonce_why = nonce_check(ctx, rd.dev.id, nonce, nlen, &w.nonce_expires);
 	w.attestation_id = attestation_id;
 	w.report = rep;
 	w.qr = &qr;

@@ -27,6 +27,7 @@ struct api_ctx {
 	int have_policy_key;
 	TPM2B_NAME policy_key_name; /* the vendor policy key, for the update key's authPolicy */
 	devcert_ca *device_ca;      /* NULL when device client certificates are off */
+	uint8_t nonce_key[32];      /* the store's key for attestation nonces (api_nonce_key_load) */
 };
 
 #define API_ID_HEX 33	  /* 16 random bytes in hex and a NUL */
@@ -120,6 +121,12 @@ int api_admin_rollouts(struct vreq *req, struct vresp *resp);
 int api_admin_attestations(struct vreq *req, struct vresp *resp);
 int api_admin_audit(struct vreq *req, struct vresp *resp);
 int api_bundle(struct vreq *req, struct vresp *resp);
+
+/*
+ * The store's attestation nonce key into ctx->nonce_key: made (random) by the first verifier to
+ * open the store, so every verifier of one store checks the nonces any of them issued.
+ */
+int api_nonce_key_load(struct api_ctx *ctx, pcrgate_errinfo *ei);
 
 /* PCRGATE_ERR_CONFIG naming bundle_dir when dir cannot be opened as a directory. */
 int api_bundle_dir_check(const char *dir, pcrgate_errinfo *ei);

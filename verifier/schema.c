@@ -136,6 +136,22 @@ static const struct migration migrations[] = {
 		NULL,
 		NULL,
 	},
+	{
+		/*
+		 * Attestation nonces carry a MAC under a key the verifiers of one store share
+		 * (verifier_keys, made by the first verifier that needs it) and are stored only once
+		 * used, keyed by expiry first: a use is an insert at the B-tree's right edge, and the
+		 * expired ones are a range at its left (verifier/api_attest.c). Attestation challenges
+		 * issued before this have no MAC and can no longer be used.
+		 */
+		"stateless attestation nonces",
+		"CREATE TABLE verifier_keys (name TEXT PRIMARY KEY, value BYTES NOT NULL, created_at INT64 NOT NULL);"
+		"DELETE FROM challenges WHERE purpose = 'attest';",
+		"CREATE TABLE used_nonces (expires_at INTEGER NOT NULL, nonce BLOB NOT NULL,"
+		" PRIMARY KEY (expires_at, nonce)) WITHOUT ROWID;",
+		"CREATE TABLE used_nonces (expires_at BIGINT NOT NULL, nonce BYTEA NOT NULL,"
+		" PRIMARY KEY (expires_at, nonce));",
+	},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -167,6 +167,14 @@ request other.json "$other_nonce" ev-other.json
 refused nonce other.json
 grep -q "another device" resp || fail "the refusal does not say the nonce is another device's: $(cat resp)"
 echo "ok: a nonce issued to another device is refused"
+# Nonces carry the verifier's MAC: one it never issued, of its size or another, is refused.
+for forged in "$(openssl rand -hex 32)" "$(openssl rand -hex 20)"; do
+	agent_ok quote --nonce "$forged" --out ev-forged.json
+	request forged.json "$forged" ev-forged.json
+	refused nonce forged.json
+	grep -q "never issued" resp || fail "the refusal of a forged nonce does not say so: $(cat resp)"
+done
+echo "ok: nonces the verifier never issued are refused"
 # Our evidence sent as the other device's: the quote is not by the AK enrolled for it.
 request as-other.json "$other_nonce" ev-other.json "$OTHER"
 API_IDENTITY=other-tls refused qualified-signer as-other.json
@@ -377,6 +385,29 @@ api POST /v1/attest good.json
 API_URL=$SECOND api POST /v1/attest good.json
 [ "$(jget 'd["failed_check"]')" = nonce ] || fail "the second verifier accepts a used nonce: $(cat resp)"
 echo "ok: two verifiers on one store serve one device: nonce from one, evidence to the other"
+
+# A third verifier with the shortest nonce_ttl: the first's nonces (300 s) are beyond it; its
+# own expire (waited for on SQLite only: the check is the same on both stores).
+VERIFIER_NONCE_TTL=1 verifier_config "$VERIFIER_DIR/third.conf" "$(verifier_free_port)" "$DB"
+out=$("$VERIFIERD" --config "$VERIFIER_DIR/third.conf" --check-config 2>&1) && fail "--check-config passed nonce_ttl = 1"
+grep -q "nonce_ttl: '1' is not seconds (10 to 86400)" <<<"$out" || fail "nonce_ttl = 1: $out"
+VERIFIER_NONCE_TTL=10 verifier_config "$VERIFIER_DIR/third.conf" "$(verifier_free_port)" "$DB"
+verifier_start "$VERIFIER_DIR/third.conf" "$VERIFIER_DIR/third.log"
+THIRD=$REPLY
+nonce
+agent_ok quote --nonce "$NONCE" --out ev.json
+request long.json "$NONCE" ev.json
+API_URL=$THIRD refused nonce long.json
+grep -q "later than nonce_ttl" resp || fail "a nonce beyond the verifier's nonce_ttl: $(cat resp)"
+if [ "${DB%%:*}" = sqlite ]; then
+	API_URL=$THIRD nonce
+	agent_ok quote --nonce "$NONCE" --out ev.json
+	request late.json "$NONCE" ev.json
+	sleep 10.5
+	refused nonce late.json
+	grep -q "expired" resp || fail "the refusal of an expired nonce does not say so: $(cat resp)"
+fi
+echo "ok: an expired nonce, and one beyond the verifier's nonce_ttl, are refused"
 
 curl -sf --cacert "$VERIFIER_DIR/tls.pem" "$VERIFIER_URL/metrics" >metrics.txt || fail "no /metrics"
 # The replays refused above at this verifier count as failed verdicts with the reason nonce.
