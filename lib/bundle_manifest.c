@@ -20,6 +20,7 @@
 
 #include "bundle_internal.h"
 #include "json_members.h"
+#include "truststore.h"
 
 #define IMAGE_SIZE_MAX PCRGATE_PAYLOAD_IMAGE_MAX
 #define POLICY_FORMAT "pcrgate-signed-policy"
@@ -297,17 +298,17 @@ static int parse_policy(const json_t *root, struct pcrgate_bundle_manifest *m, p
 	return PCRGATE_OK;
 }
 
-/* An added root: one DER X.509 certificate, self-signed, a CA. */
+/* An added root: one DER X.509 certificate the trust store would take as a root. */
 static int check_root(const uint8_t *der, size_t len, const char *path, pcrgate_errinfo *ei)
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)len);
-	int ok = x != NULL && p == der + len && X509_check_ca(x) >= 1 && X509_self_signed(x, 1) == 1;
+	const char *why = x == NULL || p != der + len ? "is not one DER certificate" : pcrgate_truststore_root_problem(x);
 
 	X509_free(x);
-	if (!ok) {
+	if (why != NULL) {
 		pcrgate_log_openssl(__func__, "an added root");
-		return bad(ei, "member \"%s\" is not a self-signed CA certificate (DER)", path);
+		return bad(ei, "member \"%s\" %s", path, why);
 	}
 	return PCRGATE_OK;
 }

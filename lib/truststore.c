@@ -200,6 +200,17 @@ static int in_stack(STACK_OF(X509) *sk, const X509 *x)
 	return 0;
 }
 
+const char *pcrgate_truststore_root_problem(X509 *x)
+{
+	if (!(X509_get_extension_flags(x) & EXFLAG_CA))
+		return "is not a CA (basicConstraints CA:TRUE)";
+	if (X509_self_signed(x, 1) != 1) {
+		ERR_clear_error();
+		return "is not a self-signed root";
+	}
+	return NULL;
+}
+
 int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *buf, size_t len, const char *name,
 				 pcrgate_errinfo *ei)
 {
@@ -220,17 +231,12 @@ int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *b
 	}
 	/* Check them all before the store changes, so a bad file leaves it as it was. */
 	for (i = 0; i < sk_X509_num(certs); i++) {
+		const char *why;
+
 		x = sk_X509_value(certs, i);
-		if (!(X509_get_extension_flags(x) & EXFLAG_CA)) {
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-						"%s: certificate %d is not a CA (basicConstraints CA:TRUE)", name,
-						i + 1);
-			goto fail;
-		}
-		if (X509_self_signed(x, 1) != 1) {
-			ERR_clear_error();
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-						"%s: certificate %d is not a self-signed root", name, i + 1);
+		if ((why = pcrgate_truststore_root_problem(x)) != NULL) {
+			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "%s: certificate %d %s", name,
+						i + 1, why);
 			goto fail;
 		}
 		if (root_index(ts, x) >= 0 || in_stack(fresh, x))

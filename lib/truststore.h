@@ -50,6 +50,13 @@ void pcrgate_truststore_free(struct pcrgate_truststore **ts);
  */
 int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *buf, size_t len, const char *name,
 				 pcrgate_errinfo *ei);
+/*
+ * Why x cannot be a trust anchor ("is not a CA (basicConstraints CA:TRUE)", "is not a
+ * self-signed root"), or NULL when it can: the one rule for the roots a store loads and those a
+ * bundle's trust_update adds (lib/bundle_manifest.c), so a bundle is refused when it is
+ * verified, not when its roots are applied at the commit.
+ */
+const char *pcrgate_truststore_root_problem(X509 *x);
 /* Adds every CRL of a PEM (or one DER) buffer; each must be signed by a root already in the store. */
 int pcrgate_truststore_add_crls(struct pcrgate_truststore *ts, const uint8_t *buf, size_t len, const char *name,
 				pcrgate_errinfo *ei);

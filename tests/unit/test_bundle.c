@@ -599,6 +599,67 @@ static void expect(const json_t *good, const char *obj, const char *key, json_t 
 	json_decref(doc);
 }
 
+/* Base64 of x's DER, as a manifest's add_roots holds it (malloc'd). */
+static char *der_b64(X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+	char *out = n > 0 ? malloc(4 * ((size_t)n + 2) / 3 + 1) : NULL;
+
+	assert_non_null(out);
+	EVP_EncodeBlock((unsigned char *)out, der, n);
+	OPENSSL_free(der);
+	return out;
+}
+
+/* A self-signed version 1 certificate: no extensions, so no basicConstraints CA:TRUE. */
+static X509 *v1_cert(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+
+	assert_true(x != NULL && name != NULL && X509_set_version(x, X509_VERSION_1) == 1 &&
+		    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) == 1 &&
+		    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"v1 root", -1, -1, 0) ==
+			    1 &&
+		    X509_set_subject_name(x, name) == 1 && X509_set_issuer_name(x, name) == 1 &&
+		    X509_gmtime_adj(X509_getm_notBefore(x), -86400) != NULL &&
+		    X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL && X509_set_pubkey(x, key) == 1 &&
+		    X509_sign(x, key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	return x;
+}
+
+/*
+ * An added root must be what the trust store takes as a root (a v1 certificate passed
+ * X509_check_ca here, and was refused only when the commit applied it).
+ */
+static void test_manifest_added_root(void **state)
+{
+	json_t *good = good_manifest(NULL);
+	X509 *v1 = v1_cert(other_key);
+	X509 *mid = fx_cert("bundle intermediate", other_key, root, root_key, FX_INTERMEDIATE, 9, -1, 365);
+	char *b64;
+
+	(void)state;
+	assert_non_null(mid);
+	b64 = der_b64(v1);
+	expect(good, NULL, "trust_update", json_pack("{s:[s]}", "add_roots", b64), PCRGATE_ERR_FORMAT,
+	       "\"trust_update.add_roots[0]\" is not a CA (basicConstraints CA:TRUE)");
+	free(b64);
+	b64 = der_b64(signer);
+	expect(good, NULL, "trust_update", json_pack("{s:[s]}", "add_roots", b64), PCRGATE_ERR_FORMAT,
+	       "is not a CA (basicConstraints CA:TRUE)");
+	free(b64);
+	b64 = der_b64(mid);
+	expect(good, NULL, "trust_update", json_pack("{s:[s]}", "add_roots", b64), PCRGATE_ERR_FORMAT,
+	       "is not a self-signed root");
+	free(b64);
+	X509_free(v1);
+	X509_free(mid);
+	json_decref(good);
+}
+
 static void test_manifest_members(void **state)
 {
 	struct pcrgate_bundle_manifest *m = NULL;
@@ -757,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_payload_attacks),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_manifest_members),
+		cmocka_unit_test(test_manifest_added_root),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_rotation),
 	};
