@@ -96,16 +96,29 @@ static int query(struct api_ctx *ctx, const char *sql, const struct vparam *para
 }
 
 /* Answers {key: rows}. */
+/*
+ * The rows of sql as {key: [...]}. json_member, when not NULL, names a column that holds JSON
+ * text the verifier wrote (an attestation's reasons): it is answered as the JSON it is.
+ */
 static int answer_list(struct vreq *req, struct vresp *resp, const char *key, const char *sql,
-		       const struct vparam *params, size_t nparams, const char *const *names, size_t nnames)
+		       const struct vparam *params, size_t nparams, const char *const *names, size_t nnames,
+		       const char *json_member)
 {
-	json_t *rows = NULL;
+	json_t *rows = NULL, *row, *v;
+	const char *text;
 	pcrgate_errinfo ei;
+	size_t i;
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
 	if ((r = query(req->app, sql, params, nparams, names, nnames, &rows, &ei)) != PCRGATE_OK)
 		return api_fail(resp, key, r, &ei);
+	for (i = 0; json_member != NULL && i < json_array_size(rows); i++) {
+		row = json_array_get(rows, i);
+		if ((text = json_string_value(json_object_get(row, json_member))) != NULL &&
+		    (v = json_loads(text, JSON_REJECT_DUPLICATES, NULL)) != NULL)
+			json_object_set_new(row, json_member, v);
+	}
 	return vresp_json(resp, 200, json_pack("{s:o}", key, rows));
 }
 
@@ -113,18 +126,17 @@ static int answer_list(struct vreq *req, struct vresp *resp, const char *key, co
 static int limit_param(struct vreq *req, struct vresp *resp, int64_t def, int64_t *limit)
 {
 	const char *s = vreq_query(req, "limit");
-	char *end;
-	long long v;
+	uint64_t v = 0;
 
 	*limit = def;
 	if (s == NULL)
 		return 0;
-	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 1 || v > API_LIST_MAX) {
+	/* Digits only: no blank, sign or base prefix. */
+	if (pcrgate_parse_decimal(&s, API_LIST_MAX, &v) != PCRGATE_OK || *s != '\0' || v < 1) {
 		vresp_error(resp, 400, "request", "limit must be 1 to %d", API_LIST_MAX);
 		return 1;
 	}
-	*limit = v;
+	*limit = (int64_t)v;
 	return 0;
 }
 
@@ -201,7 +213,7 @@ static const char *const device_columns[] = {"id", "state", "group", "policy", "
 int api_admin_devices(struct vreq *req, struct vresp *resp)
 {
 	return answer_list(req, resp, "devices", DEVICE_SELECT " ORDER BY d.id", NULL, 0, device_columns,
-			   sizeof(device_columns) / sizeof(device_columns[0]));
+			   sizeof(device_columns) / sizeof(device_columns[0]), NULL);
 }
 
 /* The outcomes one device view shows: its latest reports, newest first. */
@@ -492,7 +504,7 @@ int api_admin_policies(struct vreq *req, struct vresp *resp)
 	static const char *const names[] = {"name", "digest", "created_at"};
 
 	return answer_list(req, resp, "policies", "SELECT name, digest, created_at FROM policies ORDER BY name", NULL, 0,
-			   names, 3);
+			   names, 3, NULL);
 }
 
 struct policy_get {
@@ -607,7 +619,7 @@ int api_admin_releases(struct vreq *req, struct vresp *resp)
 	return answer_list(req, resp, "releases",
 			   "SELECT name, version, security_version, manifest_digest, bundle_url, created_at FROM releases "
 			   "ORDER BY security_version, name",
-			   NULL, 0, names, 6);
+			   NULL, 0, names, 6, NULL);
 }
 
 struct rollout_op {
@@ -671,7 +683,7 @@ int api_admin_rollouts(struct vreq *req, struct vresp *resp)
 
 	return answer_list(req, resp, "rollouts",
 			   "SELECT id, release, device_id, grp, created_at, active FROM rollouts ORDER BY created_at, id",
-			   NULL, 0, names, 6);
+			   NULL, 0, names, 6, NULL);
 }
 
 /* ---- Attestations and the audit log ---- */
@@ -693,13 +705,13 @@ int api_admin_attestations(struct vreq *req, struct vresp *resp)
 				   "SELECT id, device_id, created_at, verdict, failed_check, reasons, release, "
 				   "security_version, reset_count FROM attestations WHERE device_id = ? "
 				   "ORDER BY created_at DESC, id LIMIT ?",
-				   p, 2, names, 9);
+				   p, 2, names, 9, "reasons");
 	}
 	p[0] = VPARAM_INT(limit);
 	return answer_list(req, resp, "attestations",
 			   "SELECT id, device_id, created_at, verdict, failed_check, reasons, release, security_version, "
 			   "reset_count FROM attestations ORDER BY created_at DESC, id LIMIT ?",
-			   p, 1, names, 9);
+			   p, 1, names, 9, "reasons");
 }
 
 struct audit_page {

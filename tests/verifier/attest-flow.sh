@@ -349,12 +349,23 @@ recorded() {
 	admin --json attestations --device "$1" --limit 100
 	python3 - "$SCRATCH/admin.out" "${@:2}" <<-'EOF' || fail "verdicts of $1 not recorded: $(cat "$SCRATCH/admin.out")"
 		import json, sys
-		checks = {x["failed_check"] for x in json.load(open(sys.argv[1]))["attestations"]}
+		rows = json.load(open(sys.argv[1]))["attestations"]
+		checks = {x["failed_check"] for x in rows}
 		assert set(sys.argv[2:]) <= checks, set(sys.argv[2:]) - checks
+		# The reasons as the array the attestation's answer had, not JSON text in a string.
+		for x in rows:
+		    assert isinstance(x["reasons"], list), x
+		    assert x["verdict"] == "pass" or x["failed_check"] in {r["code"] for r in x["reasons"]}, x
 	EOF
 }
 recorded "$DEVICE" nonce pcr-digest pcr-selection eventlog clock security-version-below-minimum revoked
 recorded "$OTHER" qualified-signer
+# ?limit= is digits only, 1 to 1000.
+for bad in %2B5 %205 0 1001 5x; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" \
+		-H "Authorization: Bearer $(cat "$VERIFIER_DIR/token")" "$VERIFIER_URL/v1/admin/attestations?limit=$bad")
+	[ "$code" = 400 ] || fail "/v1/admin/attestations?limit=$bad: HTTP $code"
+done
 admin audit export "$SCRATCH/audit.jsonl"
 pcrgate audit verify "$SCRATCH/audit.jsonl" >audit.out 2>&1 || fail "the audit chain does not verify: $(cat audit.out)"
 grep -q '"action":"enroll-activated"' audit.jsonl && grep -q '"action":"authorize-update"' audit.jsonl &&
