@@ -35,9 +35,12 @@ void api_ctx_free(struct api_ctx **ctx);
 /* vhttp callbacks: app is the api_ctx. */
 /* vhttp_opts.admin_auth: actor gets "admin:NAME", the token's name, for the audit trail. */
 int api_admin_authenticate(void *app, const char *token, char *actor, size_t cap);
-/* vhttp_opts.device_auth: the chain is the device CA's certificate for device_id's enrolled TLS key. */
+/*
+ * vhttp_opts.device_auth: the chain is the device CA's certificate for device_id's enrolled TLS
+ * key; the key identity is the SHA-256 of its SubjectPublicKeyInfo (as devices.tls_spki).
+ */
 int api_device_auth(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,
-		    char *why, size_t cap);
+		    const char *verified, char key_out[VHTTP_KEY_ID], char *why, size_t cap);
 /* The device CA certificate (PEM) for the TLS server's client trust list; NULL when off. */
 const char *api_device_ca_pem(const struct api_ctx *ctx);
 int api_healthy(void *app);

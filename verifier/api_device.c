@@ -49,8 +49,10 @@ static int tls_lookup_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	return vstore_exec(tx, "SELECT tls_spki FROM devices WHERE id = ?", &id, 1, tls_row, &l->row, NULL, ei);
 }
 
+_Static_assert(VHTTP_KEY_ID == DEVCERT_SPKI_HEX, "a device's TLS key identity is its SPKI digest in hex");
+
 int api_device_auth(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,
-		    char *why, size_t cap)
+		    const char *verified, char key_out[VHTTP_KEY_ID], char *why, size_t cap)
 {
 	struct api_ctx *ctx = app;
 	char cn[API_MAX_NAME + 1], spki[DEVCERT_SPKI_HEX];
@@ -59,17 +61,23 @@ int api_device_auth(void *app, const char *device_id, const uint8_t *const *cert
 	int r;
 
 	pcrgate_errinfo_clear(&ei);
+	key_out[0] = '\0';
 	if (ctx->device_ca == NULL) {
 		snprintf(why, cap, "device client certificates are not configured");
 		return 503;
 	}
-	if (devcert_verify(ctx->device_ca, certs, lens, n, cn, sizeof(cn), spki, &ei) != PCRGATE_OK) {
-		snprintf(why, cap, "%s", ei.message);
-		return 401;
-	}
-	if (strcmp(cn, device_id) != 0) {
-		snprintf(why, cap, "the client certificate is device %s's, not %s's", cn, device_id);
-		return 403;
+	/* The chain and its name were verified on this connection for this leaf: only the key is looked up. */
+	if (verified != NULL && strlen(verified) == DEVCERT_SPKI_HEX - 1) {
+		memcpy(spki, verified, DEVCERT_SPKI_HEX);
+	} else {
+		if (devcert_verify(ctx->device_ca, certs, lens, n, cn, sizeof(cn), spki, &ei) != PCRGATE_OK) {
+			snprintf(why, cap, "%s", ei.message);
+			return 401;
+		}
+		if (strcmp(cn, device_id) != 0) {
+			snprintf(why, cap, "the client certificate is device %s's, not %s's", cn, device_id);
+			return 403;
+		}
 	}
 	memset(&l, 0, sizeof(l));
 	l.device_id = device_id;
@@ -84,6 +92,7 @@ int api_device_auth(void *app, const char *device_id, const uint8_t *const *cert
 		snprintf(why, cap, "the client certificate's key is not the TLS key enrolled for device %s", device_id);
 		return 403;
 	}
+	memcpy(key_out, spki, DEVCERT_SPKI_HEX);
 	return 0;
 }
 

@@ -83,6 +83,7 @@ struct connstate {
 	int accepted;
 	uint8_t leaf[32];
 	char device_id[VHTTP_MAX_PARAM];
+	char key[VHTTP_KEY_ID]; /* what device_auth gave for them */
 };
 
 static const char *const builtin_pattern[NBUILTIN] = {"/healthz", "/metrics"};
@@ -527,7 +528,8 @@ static int collect(struct reqstate *st, const char *data, size_t n)
 
 /*
  * A device route's TLS client certificate: 0 when device_auth accepts it for the body's
- * device_id (or accepted it before on this connection), else the status to answer with why.
+ * device_id, else the status to answer with why. A connection remembers the leaf and device
+ * device_auth accepted, so it verifies the chain once (http.h).
  */
 static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json_t *body, char *why, size_t cap)
 {
@@ -538,8 +540,9 @@ static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json
 	const uint8_t *certs[VHTTP_MAX_CHAIN];
 	size_t lens[VHTTP_MAX_CHAIN], i;
 	uint8_t leaf[32];
+	char key[VHTTP_KEY_ID] = "";
 	unsigned n = 0;
-	int status;
+	int status, known;
 
 	if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(cs->device_id)) {
 		snprintf(why, cap, "member device_id must be a non-empty string");
@@ -553,21 +556,22 @@ static int device_check(struct vhttp *h, struct MHD_Connection *conn, const json
 		snprintf(why, cap, "cannot hash the client certificate");
 		return 500;
 	}
-	if (cs != NULL && cs->accepted && pcrgate_ct_equal(cs->leaf, leaf, sizeof(leaf)) && strcmp(cs->device_id, id) == 0)
-		return 0;
+	known = cs != NULL && cs->accepted && pcrgate_ct_equal(cs->leaf, leaf, sizeof(leaf)) &&
+		strcmp(cs->device_id, id) == 0;
 	for (i = 0; i < n && i < VHTTP_MAX_CHAIN; i++) {
 		certs[i] = peers[i].data;
 		lens[i] = peers[i].size;
 	}
 	why[0] = '\0';
-	if ((status = h->opts.device_auth(h->opts.app, id, certs, lens, i, why, cap)) != 0)
-		return status;
+	status = h->opts.device_auth(h->opts.app, id, certs, lens, i, known ? cs->key : NULL, key, why, cap);
 	if (cs != NULL) {
+		/* A refusal ends the connection's standing: the next request is checked in full. */
+		cs->accepted = status == 0 && key[0] != '\0';
 		memcpy(cs->leaf, leaf, sizeof(leaf));
 		snprintf(cs->device_id, sizeof(cs->device_id), "%s", id);
-		cs->accepted = 1;
+		memcpy(cs->key, key, sizeof(key));
 	}
-	return 0;
+	return status;
 }
 
 /* MHD_OPTION_NOTIFY_CONNECTION: a connection's state lives as long as the connection. */

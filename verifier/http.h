@@ -31,6 +31,7 @@ struct vmetrics;
  */
 #define VROUTE_DEVICE 0x4u
 #define VHTTP_MAX_CHAIN 4 /* client certificates handed to device_auth: the leaf and its chain */
+#define VHTTP_KEY_ID 65   /* a client certificate key's SHA-256 in hex, NUL included (device_auth) */
 
 #define VREQ_MAX_PARAMS 4          /* "{}" segments in one pattern */
 #define VHTTP_MAX_PARAM 256        /* bytes of one path parameter */
@@ -156,13 +157,15 @@ struct vhttp_opts {
 	const char *client_ca_pem;
 	/*
 	 * For VROUTE_DEVICE routes: 0 when certs (DER, the leaf first, n of them) authenticate the
-	 * device device_id; else the HTTP status to answer (401, 403), with why (cap bytes). A
-	 * connection that passed keeps its result for the same device and the same leaf
-	 * certificate, so a keep-alive connection is checked once. NULL: device routes are not
-	 * authenticated by TLS (the device still signs its evidence).
+	 * device device_id, with the leaf's key identity in key_out; else the HTTP status to answer
+	 * (401, 403, 503), with why (cap bytes). On a keep-alive connection that passed before with
+	 * the same device and leaf, verified is the key identity it gave then: the chain need not
+	 * be verified again, but whether that key is still the one enrolled is asked at every
+	 * request, so a device enrolled again since loses the connections it kept open. NULL: device
+	 * routes are not authenticated by TLS (the device still signs its evidence).
 	 */
 	int (*device_auth)(void *app, const char *device_id, const uint8_t *const *certs, const size_t *lens, size_t n,
-			   char *why, size_t cap);
+			   const char *verified, char key_out[VHTTP_KEY_ID], char *why, size_t cap);
 	/* 0 when the service (its store) is usable; anything else: /healthz answers 503. NULL: healthy. */
 	int (*healthy)(void *app);
 };

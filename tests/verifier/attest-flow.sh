@@ -249,6 +249,40 @@ refused clock good.json
 sqlite_or_psql "UPDATE devices SET reset_count = reset_count - 5 WHERE id = '$DEVICE'"
 echo "ok: resetCount going backwards is refused at the clock check"
 
+# A keep-alive connection keeps its client certificate's standing only while that key is the
+# one enrolled: after a re-enrollment (here: the enrolled key changed in the store) the next
+# request on the same connection is refused.
+mkfifo go
+python3 - "${VERIFIER_URL#https://}" "$VERIFIER_DIR/tls.pem" "$OTHER" go >keepalive.out 2>&1 <<-'PY' &
+	import http.client, json, ssl, sys
+	host, port = sys.argv[1].rsplit(":", 1)
+	ctx = ssl.create_default_context(cafile=sys.argv[2])
+	ctx.load_cert_chain("other-tls.pem", "other-tls.key")
+	conn = http.client.HTTPSConnection(host, int(port), context=ctx)
+	def nonce():
+	    conn.request("POST", "/v1/attest/nonce", json.dumps({"device_id": sys.argv[3]}),
+	                 {"Content-Type": "application/json"})
+	    r = conn.getresponse()
+	    return r.status, r.read().decode()
+	first = nonce()
+	print("first", first[0], flush=True)
+	open(sys.argv[4]).read()
+	second = nonce()
+	print("second", second[0], second[1], flush=True)
+	assert first[0] == 200 and second[0] == 403 and "not the TLS key enrolled" in second[1], (first, second)
+PY
+pypid=$!
+for ((i = 0; i < 250; i++)); do grep -q "^first" keepalive.out && break; sleep 0.04; done
+grep -q "^first 200" keepalive.out || { kill "$pypid"; fail "keep-alive: the first request: $(cat keepalive.out)"; }
+other_spki=$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
+	other-tls.der)
+sqlite_or_psql "UPDATE devices SET tls_spki = '$(printf '0%.0s' {1..64})' WHERE id = '$OTHER'"
+echo go >go
+wait "$pypid" || fail "keep-alive: a connection outlived its key's enrollment: $(cat keepalive.out)"
+sqlite_or_psql "UPDATE devices SET tls_spki = '$other_spki' WHERE id = '$OTHER'"
+API_IDENTITY=other-tls nonce "$OTHER"
+echo "ok: a device enrolled again loses the connections it kept open"
+
 # Oversized evidence: refused with 413 before any work; malformed JSON: 400.
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'a' | sed 's/^/{"device_id":"x","evidence":"/; s/$/"}/' >big.json
 # (Refused from its headers, whoever sends it: curl, which copes with the early answer, sends it.)
