@@ -382,7 +382,8 @@ const struct vbackend vstore_pg_backend = {
 	.script = pq_script,
 	.exec = pq_exec,
 	.begin_rw = "BEGIN ISOLATION LEVEL READ COMMITTED",
-	.begin_ro = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY",
+	/* One snapshot for every query of a read (a read-only transaction never fails to serialize). */
+	.begin_ro = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 	.migrate_lock = pq_migrate_lock,
 	.migrate_unlock = pq_migrate_unlock,
 	.type_int = "BIGINT",

@@ -1,9 +1,9 @@
 /*
  * Unit tests of the verifier's store and audit log: on SQLite (a temporary file) always, and
  * on PostgreSQL when PCRGATE_PG_URL names a database (tests/verifier/with-postgres sets one
- * up). Migrations, typed parameters with hostile values, rollback, constraint errors, the
- * audit chain, its append-only table, concurrent appends from several threads, and (SQLite)
- * the WAL kept bounded by the store's checkpointer.
+ * up). Migrations, typed parameters with hostile values, rollback, one snapshot per read
+ * transaction, constraint errors, the audit chain, its append-only table, concurrent appends
+ * from several threads, and (SQLite) the WAL kept bounded by the store's checkpointer.
  */
 #include "config.h"
 
@@ -272,6 +272,53 @@ static void test_rollback(void **state)
 	assert_non_null(strstr(ei.message, "constraint"));
 	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
 	assert_int_equal(cnt.n, 0);
+	vstore_close(&s);
+}
+
+struct snapshot_args {
+	vstore *writer;
+	const char *id;
+	int64_t before, after;
+};
+
+/* Counts the device, has another connection insert it, counts again: in one read transaction. */
+static int read_twice(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct snapshot_args *a = arg;
+	struct count_args c = {.id = a->id, .n = -1};
+	struct insert_args ins = {.id = a->id};
+	int r;
+
+	if ((r = count_device(tx, &c, ei)) != 0)
+		return r;
+	a->before = c.n;
+	if ((r = vstore_run(a->writer, insert_device, &ins, ei)) != 0)
+		return r;
+	c.n = -1;
+	if ((r = count_device(tx, &c, ei)) != 0)
+		return r;
+	a->after = c.n;
+	return 0;
+}
+
+/* A read transaction sees one snapshot: a commit made meanwhile is not half in its answer. */
+static void test_read_snapshot(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	char id[64];
+	struct snapshot_args a = {.id = id, .before = -1, .after = -1};
+	struct count_args cnt = {.id = id};
+	vstore *s = open_store();
+
+	(void)state;
+	a.writer = open_store();
+	key(id, sizeof(id), "snapshot", 1);
+	assert_int_equal(vstore_run_read(s, read_twice, &a, &ei), 0);
+	assert_int_equal(a.before, 0);
+	assert_int_equal(a.after, 0);
+	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+	assert_int_equal(cnt.n, 1);
+	vstore_close(&a.writer);
 	vstore_close(&s);
 }
 
@@ -644,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_migrations_idempotent),
 		cmocka_unit_test(test_params_roundtrip),
 		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_read_snapshot),
 		cmocka_unit_test(test_changes_and_checks),
 		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_audit_refuses),
