@@ -101,8 +101,17 @@ struct agent_options {
 int agent_config_resolve(const struct agent_options *opts, struct agent_config *cfg, pcrgate_errinfo *ei);
 /* Opens the TPM the settings name (their tcti, else the library's own choice). */
 int agent_open_tpm(const struct agent_config *cfg, pcrgate_tpm **tpm, pcrgate_errinfo *ei);
-/* "STATE_DIR/NAME" into out; PCRGATE_ERR_LIMIT when it does not fit. */
-int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap);
+/* "STATE_DIR/NAME" into out; PCRGATE_ERR_LIMIT, said in ei (may be NULL), when it does not fit. */
+int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap, pcrgate_errinfo *ei);
+/* The largest state document the agent reads (device.json, update.json, ...). */
+#define AGENT_STATE_DOC_MAX (64u * 1024)
+/* The JSON object in STATE_DIR/NAME; PCRGATE_ERR_NOT_FOUND when the file is missing. */
+int agent_state_read(const struct agent_config *cfg, const char *name, json_t **out, pcrgate_errinfo *ei);
+/* doc to STATE_DIR/NAME atomically (a reader sees the old or the new file), created with mode. */
+int agent_state_write(const struct agent_config *cfg, const char *name, const json_t *doc, unsigned mode,
+		      pcrgate_errinfo *ei);
+/* Removes STATE_DIR/NAME durably; a missing file is fine. */
+int agent_state_remove(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei);
 /* Creates the state directory (mode 0700) when missing and takes its lock; *fd to agent_unlock. */
 int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei);
 void agent_unlock(int *fd);

@@ -24,7 +24,6 @@
 #include "tpmobj.h"
 #include "tpmutil.h"
 
-#define DEVICE_FILE_MAX (64 * 1024)
 #define CREDENTIAL_MAX 4096 /* bytes of the credential blob and of the encrypted secret */
 #define NONCE_MIN 16
 #define NONCE_MAX 64 /* a TPM2B_DATA */
@@ -48,7 +47,7 @@ static int open_verifier(const struct agent_config *cfg, const char *tcti, httpc
 					   cfg->config[0] ? cfg->config : AGENT_DEFAULT_CONFIG);
 	o.base_url = cfg->verifier_url;
 	o.ca_file = cfg->verifier_ca[0] ? cfg->verifier_ca : NULL;
-	if (tcti != NULL && agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, cert, sizeof(cert)) == PCRGATE_OK &&
+	if (tcti != NULL && agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, cert, sizeof(cert), NULL) == PCRGATE_OK &&
 	    stat(cert, &st) == 0) {
 		snprintf(uri, sizeof(uri), "handle:0x%08x", (unsigned)cfg->tls_key_handle);
 		o.cert_file = cert;
@@ -114,33 +113,18 @@ static int copy_device_id(const json_t *doc, const char *what, char *out, size_t
 static int load_device(const struct agent_config *cfg, char *id, size_t cap, pcrgate_errinfo *ei)
 {
 	char path[AGENT_PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	json_t *doc = NULL;
 	int r;
 
-	if (agent_state_path(cfg, AGENT_DEVICE_FILE, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if ((r = pcrgate_file_read(path, DEVICE_FILE_MAX, &buf, &len, ei)) == PCRGATE_ERR_NOT_FOUND)
+	if ((r = agent_state_path(cfg, AGENT_DEVICE_FILE, path, sizeof(path), ei)) != PCRGATE_OK)
+		return r;
+	if ((r = agent_state_read(cfg, AGENT_DEVICE_FILE, &doc, ei)) == PCRGATE_ERR_NOT_FOUND)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
 					   "not enrolled with a verifier (no %s): run 'pcrgate-agent enroll'", path);
-	if (r == PCRGATE_OK &&
-	    (r = jsonutil_parse(buf, len, DEVICE_FILE_MAX, &doc, ei)) == PCRGATE_OK)
+	if (r == PCRGATE_OK)
 		r = copy_device_id(doc, path, id, cap, ei);
 	json_decref(doc);
-	free(buf);
 	return r;
-}
-
-/* JSON to a file of the state directory, atomically, with mode. */
-static int save_state(const struct agent_config *cfg, const char *name, const json_t *doc, unsigned mode,
-		      pcrgate_errinfo *ei)
-{
-	char path[AGENT_PATH_MAX];
-
-	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	return jsonutil_write_mode(doc, path, mode, ei);
 }
 
 /* The EK enrollment sends: the one credential activation uses. */
@@ -244,8 +228,8 @@ static int keep_client_certificate(const struct agent_config *cfg, const json_t 
 	const char *pem = json_string_value(json_object_get(done, "client_certificate"));
 	char path[AGENT_PATH_MAX];
 
-	if (agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (agent_state_path(cfg, AGENT_CLIENT_CERT_FILE, path, sizeof(path), ei) != PCRGATE_OK)
+		return PCRGATE_ERR_LIMIT;
 	if (pem == NULL) {
 		if (unlink(path) != 0 && errno != ENOENT)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
@@ -306,7 +290,7 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;
 	}
-	if ((r = save_state(cfg, AGENT_DEVICE_FILE, dev, 0644, ei)) != PCRGATE_OK)
+	if ((r = agent_state_write(cfg, AGENT_DEVICE_FILE, dev, 0644, ei)) != PCRGATE_OK)
 		goto fail;
 done:
 	*out = e;
@@ -383,7 +367,7 @@ static int keep_authorization(const struct agent_config *cfg, const char *device
 	}
 	if ((v = json_object_get(resp, "attestation_id")) != NULL && json_object_get(doc, "attestation_id") == NULL)
 		json_object_set(doc, "attestation_id", v);
-	r = save_state(cfg, AGENT_AUTHORIZATION_FILE, doc, 0600, ei);
+	r = agent_state_write(cfg, AGENT_AUTHORIZATION_FILE, doc, 0600, ei);
 fail:
 	json_decref(doc);
 	json_decref(claims);

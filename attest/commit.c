@@ -78,7 +78,7 @@ static int load_pending(const struct agent_config *cfg, struct pending *p, pcrga
 	int r;
 
 	memset(p, 0, sizeof(*p));
-	if ((r = update_read_state(cfg, AGENT_UPDATE_FILE, &p->doc, ei)) != PCRGATE_OK)
+	if ((r = agent_state_read(cfg, AGENT_UPDATE_FILE, &p->doc, ei)) != PCRGATE_OK)
 		return r;
 	p->release = json_string_value(json_object_get(p->doc, "release"));
 	p->version = json_string_value(json_object_get(p->doc, "version"));
@@ -110,7 +110,7 @@ static int set_state(const struct agent_config *cfg, struct pending *p, const ch
 	p->state = json_string_value(json_object_get(p->doc, "state"));
 	p->reason = json_string_value(json_object_get(p->doc, "reason"));
 	p->reported = reported;
-	return update_write_state(cfg, AGENT_UPDATE_FILE, p->doc, ei);
+	return agent_state_write(cfg, AGENT_UPDATE_FILE, p->doc, 0600, ei);
 }
 
 /* Reports the final outcome, then forgets the update; a verifier out of reach keeps it for the next run. */
@@ -127,7 +127,7 @@ static int finish(pcrgate_tpm *tpm, const struct agent_config *cfg, struct pendi
 			outcome, rei.message);
 		return PCRGATE_OK;
 	}
-	return update_remove_state(cfg, AGENT_UPDATE_FILE, ei);
+	return agent_state_remove(cfg, AGENT_UPDATE_FILE, ei);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "conffile.h"
 #include "fault.h"
+#include "jsonutil.h"
 #include "pcrgate/pcr_map.h"
 
 static int set_alg(uint16_t *dst, const char *value, const char *what, pcrgate_errinfo *ei)
@@ -319,11 +320,57 @@ int agent_open_tpm(const struct agent_config *cfg, pcrgate_tpm **tpm, pcrgate_er
 	return pcrgate_tpm_open(cfg->tcti[0] != '\0' ? cfg->tcti : NULL, NULL, tpm, ei);
 }
 
-int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap)
+int agent_state_path(const struct agent_config *cfg, const char *name, char *out, size_t cap, pcrgate_errinfo *ei)
 {
 	int n = snprintf(out, cap, "%s/%s", cfg->state_dir, name);
 
-	return n < 0 || (size_t)n >= cap ? PCRGATE_ERR_LIMIT : PCRGATE_OK;
+	if (n < 0 || (size_t)n >= cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
+					   "state directory path too long for %s", name);
+	return PCRGATE_OK;
+}
+
+int agent_state_read(const struct agent_config *cfg, const char *name, json_t **out, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = agent_state_path(cfg, name, path, sizeof(path), ei)) != PCRGATE_OK ||
+	    (r = pcrgate_file_read(path, AGENT_STATE_DOC_MAX, &buf, &len, ei)) != PCRGATE_OK)
+		return r;
+	if ((r = jsonutil_parse(buf, len, AGENT_STATE_DOC_MAX, out, ei)) != PCRGATE_OK)
+		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s is not a JSON object", path);
+	free(buf);
+	return r;
+}
+
+int agent_state_write(const struct agent_config *cfg, const char *name, const json_t *doc, unsigned mode,
+		      pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX];
+	int r;
+
+	if ((r = agent_state_path(cfg, name, path, sizeof(path), ei)) != PCRGATE_OK)
+		return r;
+	return jsonutil_write_mode(doc, path, mode, ei);
+}
+
+int agent_state_remove(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei)
+{
+	char path[AGENT_PATH_MAX], what[AGENT_PATH_MAX + 8];
+	int r;
+
+	if ((r = agent_state_path(cfg, name, path, sizeof(path), ei)) != PCRGATE_OK)
+		return r;
+	if (access(path, F_OK) != 0)
+		return PCRGATE_OK;
+	snprintf(what, sizeof(what), "remove %s", path);
+	(void)pcrgate_fault_point(what, 0);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	return pcrgate_fsync_dir(cfg->state_dir, ei);
 }
 
 int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei)
@@ -346,8 +393,8 @@ int agent_lock_file(const struct agent_config *cfg, const char *name, int *fd, p
 	if (st.st_mode & 077)
 		pg_warn("state directory %s is accessible to others (mode %03o); it holds the counter's write secret",
 			cfg->state_dir, (unsigned)(st.st_mode & 0777));
-	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if ((f = agent_state_path(cfg, name, path, sizeof(path), ei)) != PCRGATE_OK)
+		return f;
 	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
 	while (flock(f, LOCK_EX) != 0) {

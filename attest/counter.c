@@ -124,8 +124,8 @@ static int read_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 	size_t len = 0;
 	int r;
 
-	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path), ei) != PCRGATE_OK)
+		return PCRGATE_ERR_LIMIT;
 	if ((r = pcrgate_file_read(path, 1024, &buf, &len, ei)) == PCRGATE_ERR_NOT_FOUND)
 		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s does not exist", path);
 	if (r != PCRGATE_OK)
@@ -146,8 +146,8 @@ static int make_secret(const struct agent_config *cfg, TPM2B_AUTH *auth, pcrgate
 {
 	char path[AGENT_PATH_MAX];
 
-	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path), ei) != PCRGATE_OK)
+		return PCRGATE_ERR_LIMIT;
 	if (RAND_priv_bytes(auth->buffer, AGENT_COUNTER_AUTH_SIZE) != 1)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes for the secret");
 	auth->size = AGENT_COUNTER_AUTH_SIZE;

@@ -129,7 +129,7 @@ static json_t *counter_status(ESYS_CONTEXT *esys, const struct agent_config *cfg
 	if (agent_counter_read(esys, cfg->counter_index, &value, &ei) == PCRGATE_OK &&
 	    json_object_set_new(o, "value", json_integer((json_int_t)value)) != 0)
 		goto fail;
-	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path)) != 0)
+	if (agent_state_path(cfg, AGENT_COUNTER_AUTH_FILE, path, sizeof(path), NULL) != 0)
 		goto fail;
 	if (access(path, F_OK) != 0)
 		*ok = 0;

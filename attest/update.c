@@ -47,7 +47,7 @@ static int load_authz(const struct agent_config *cfg, struct authz *a, pcrgate_e
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	if ((r = update_read_state(cfg, AGENT_AUTHORIZATION_FILE, &a->doc, ei)) != PCRGATE_OK)
+	if ((r = agent_state_read(cfg, AGENT_AUTHORIZATION_FILE, &a->doc, ei)) != PCRGATE_OK)
 		return r;
 	claims = json_object_get(a->doc, "claims");
 	a->release = json_string_value(json_object_get(a->doc, "release"));
@@ -128,7 +128,7 @@ static int consent_given(const struct agent_config *cfg, const struct pcrgate_bu
 	if (cfg->update_consent == AGENT_CONSENT_AUTO)
 		return 1;
 	pcrgate_errinfo_clear(&ei);
-	if (update_read_state(cfg, AGENT_APPROVAL_FILE, &ok, &ei) == PCRGATE_OK) {
+	if (agent_state_read(cfg, AGENT_APPROVAL_FILE, &ok, &ei) == PCRGATE_OK) {
 		digest = json_string_value(json_object_get(ok, "manifest_digest"));
 		approved = digest != NULL && strcmp(digest, a->digest_hex) == 0;
 		json_decref(ok);
@@ -170,7 +170,7 @@ static int describe(const struct agent_config *cfg, const struct pcrgate_bundle_
 			"end_of_support", eos, "notes", notes);
 	if (doc == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	r = update_write_state(cfg, AGENT_PENDING_FILE, doc, ei);
+	r = agent_state_write(cfg, AGENT_PENDING_FILE, doc, 0600, ei);
 	json_decref(doc);
 	return r;
 }
@@ -329,7 +329,7 @@ static int record(const struct agent_config *cfg, const struct pcrgate_bundle_ma
 			state, "reported", 0, "trust_update", has_trust_update(m));
 	if (doc == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-	r = update_write_state(cfg, AGENT_UPDATE_FILE, doc, ei);
+	r = agent_state_write(cfg, AGENT_UPDATE_FILE, doc, 0600, ei);
 	json_decref(doc);
 	return r;
 }
@@ -343,7 +343,7 @@ static int pending_update(const struct agent_config *cfg, pcrgate_errinfo *ei)
 	int busy = 0, r;
 
 	/* Only a missing record means no update: an unreadable one may hold a report still owed. */
-	if ((r = update_read_state(cfg, AGENT_UPDATE_FILE, &doc, ei)) != PCRGATE_OK)
+	if ((r = agent_state_read(cfg, AGENT_UPDATE_FILE, &doc, ei)) != PCRGATE_OK)
 		return r == PCRGATE_ERR_NOT_FOUND ? 0 : r;
 	state = json_string_value(json_object_get(doc, "state"));
 	release = json_string_value(json_object_get(doc, "release"));
@@ -491,8 +491,8 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	    (r = record(cfg, m, &a, running, target, "armed", ei)) != PCRGATE_OK)
 		goto fail;
 	update_discard_download(cfg);
-	(void)update_remove_state(cfg, AGENT_PENDING_FILE, ei);
-	(void)update_remove_state(cfg, AGENT_APPROVAL_FILE, ei);
+	(void)agent_state_remove(cfg, AGENT_PENDING_FILE, ei);
+	(void)agent_state_remove(cfg, AGENT_APPROVAL_FILE, ei);
 	printf("installed release %s into slot %c; armed for %u trial boots; reboot to try it\n",
 	       pcrgate_bundle_manifest_release(m), 'a' + (int)target, cfg->update_tries);
 	*outcome = AGENT_UPDATE_DONE;
@@ -525,7 +525,7 @@ int agent_approve(const struct agent_config *cfg, const char *release, pcrgate_e
 
 	if ((r = agent_lock_file(cfg, AGENT_UPDATE_LOCK_FILE, &lock, ei)) != PCRGATE_OK)
 		return r;
-	if ((r = update_read_state(cfg, AGENT_PENDING_FILE, &doc, ei)) != PCRGATE_OK) {
+	if ((r = agent_state_read(cfg, AGENT_PENDING_FILE, &doc, ei)) != PCRGATE_OK) {
 		if (r == PCRGATE_ERR_NOT_FOUND)
 			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET,
 					    "no update is waiting for approval (pcrgate-agent update finds one)");
@@ -558,7 +558,7 @@ int agent_approve(const struct agent_config *cfg, const char *release, pcrgate_e
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 		goto fail;
 	}
-	if ((r = update_write_state(cfg, AGENT_APPROVAL_FILE, ok, ei)) != PCRGATE_OK)
+	if ((r = agent_state_write(cfg, AGENT_APPROVAL_FILE, ok, 0600, ei)) != PCRGATE_OK)
 		goto fail;
 	printf("approved release %s: pcrgate-agent update installs it\n", rel);
 fail:

@@ -24,62 +24,21 @@
 #include "jsonutil.h"
 #include "update_internal.h"
 
-#define STATE_DOC_MAX (64u * 1024)
 #define PART_FILE "bundle.part"
 #define PART_META "bundle.json"
 /* A URL in a message without its query, which may hold a pre-signed URL's token: "%.*s". */
 #define URL_SHOWN(url) (int)strcspn((url), "?"), (url)
-
-int update_read_state(const struct agent_config *cfg, const char *name, json_t **out, pcrgate_errinfo *ei)
-{
-	char path[AGENT_PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int r;
-
-	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if ((r = pcrgate_file_read(path, STATE_DOC_MAX, &buf, &len, ei)) != PCRGATE_OK)
-		return r;
-	r = jsonutil_parse(buf, len, STATE_DOC_MAX, out, ei);
-	if (r != PCRGATE_OK)
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s is not a JSON object", path);
-	free(buf);
-	return r;
-}
-
-int update_write_state(const struct agent_config *cfg, const char *name, const json_t *doc, pcrgate_errinfo *ei)
-{
-	char path[AGENT_PATH_MAX];
-
-	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	return jsonutil_write_mode(doc, path, 0600, ei);
-}
-
-int update_remove_state(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei)
-{
-	char path[AGENT_PATH_MAX], what[AGENT_PATH_MAX + 8];
-
-	if (agent_state_path(cfg, name, path, sizeof(path)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
-	if (access(path, F_OK) != 0)
-		return PCRGATE_OK;
-	snprintf(what, sizeof(what), "remove %s", path);
-	(void)pcrgate_fault_point(what, 0);
-	if (unlink(path) != 0 && errno != ENOENT)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
-	return pcrgate_fsync_dir(cfg->state_dir, ei);
-}
 
 int update_download_path(const struct agent_config *cfg, const char *name, char *out, size_t cap,
 			 pcrgate_errinfo *ei)
 {
 	char dir[AGENT_PATH_MAX];
 
-	if (agent_state_path(cfg, AGENT_DOWNLOAD_DIR, dir, sizeof(dir)) != PCRGATE_OK ||
-	    snprintf(out, cap, "%s/%s", dir, name) >= (int)cap)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long");
+	if (agent_state_path(cfg, AGENT_DOWNLOAD_DIR, dir, sizeof(dir), ei) != PCRGATE_OK)
+		return PCRGATE_ERR_LIMIT;
+	if (snprintf(out, cap, "%s/%s", dir, name) >= (int)cap)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "state directory path too long for %s",
+					   name);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", dir, strerror(errno));
 	return PCRGATE_OK;
@@ -132,8 +91,8 @@ static int open_part(const struct agent_config *cfg, const struct update_source 
 	if ((r = update_download_path(cfg, PART_FILE, part, sizeof(part), ei)) != PCRGATE_OK ||
 	    (r = update_download_path(cfg, PART_META, meta, sizeof(meta), ei)) != PCRGATE_OK)
 		return r;
-	if (pcrgate_file_read(meta, STATE_DOC_MAX, &buf, &len, ei) == PCRGATE_OK &&
-	    jsonutil_parse(buf, len, STATE_DOC_MAX, &doc, ei) == PCRGATE_OK) {
+	if (pcrgate_file_read(meta, AGENT_STATE_DOC_MAX, &buf, &len, ei) == PCRGATE_OK &&
+	    jsonutil_parse(buf, len, AGENT_STATE_DOC_MAX, &doc, ei) == PCRGATE_OK) {
 		same = json_is_string(json_object_get(doc, "manifest_digest")) &&
 		       strcmp(json_string_value(json_object_get(doc, "manifest_digest")), src->digest_hex) == 0;
 	}

@@ -14,12 +14,6 @@
 #include "boot/host/host.h"
 #include "bundle.h"
 
-/* A state document STATE_DIR/NAME (at most 64 KiB, one JSON object); NOT_FOUND when missing. */
-int update_read_state(const struct agent_config *cfg, const char *name, json_t **out, pcrgate_errinfo *ei);
-/* Writes STATE_DIR/NAME atomically (mode 0600). */
-int update_write_state(const struct agent_config *cfg, const char *name, const json_t *doc, pcrgate_errinfo *ei);
-/* Removes STATE_DIR/NAME (durably); a missing file is fine. */
-int update_remove_state(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei);
 /* STATE_DIR/download/NAME, the directory created (0700) when missing. */
 int update_download_path(const struct agent_config *cfg, const char *name, char *out, size_t cap,
 			 pcrgate_errinfo *ei);
