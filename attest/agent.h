@@ -224,6 +224,8 @@ int agent_enroll(pcrgate_tpm *tpm, const struct agent_config *cfg, int force, st
  */
 int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *report, size_t report_len,
 		 json_t **response, int *authorized, pcrgate_errinfo *ei);
+/* NULL when agent_attest's answer is a pass; else the check it failed at ("?" when it names none). */
+const char *agent_failed_check(const json_t *response);
 
 /* ---- Updates (update.c, commit.c, bootctl.c; docs/updates.md "Installing an update") ---- */
 

@@ -393,6 +393,16 @@ static int get_nonce(httpclient *c, const char *device_id, uint8_t *nonce, size_
 	return r;
 }
 
+const char *agent_failed_check(const json_t *response)
+{
+	const char *verdict = json_string_value(json_object_get(response, "verdict"));
+	const char *check = json_string_value(json_object_get(response, "failed_check"));
+
+	if (verdict != NULL && strcmp(verdict, "pass") == 0)
+		return NULL;
+	return check != NULL ? check : "?";
+}
+
 int agent_attest(pcrgate_tpm *tpm, const struct agent_config *cfg, const uint8_t *report, size_t report_len,
 		 json_t **response, int *authorized, pcrgate_errinfo *ei)
 {

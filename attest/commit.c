@@ -42,20 +42,15 @@ int agent_send_report(pcrgate_tpm *tpm, const struct agent_config *cfg, const ch
 {
 	json_t *resp = NULL;
 	char *text = NULL;
-	const char *verdict;
+	const char *check;
 	int r, authorized = 0;
 
 	if ((r = agent_report_text(release, outcome, reason, version, end_of_support, &text, ei)) != PCRGATE_OK)
 		return r;
-	if ((r = agent_attest(tpm, cfg, (const uint8_t *)text, strlen(text), &resp, &authorized, ei)) == PCRGATE_OK) {
-		verdict = json_string_value(json_object_get(resp, "verdict"));
-		if (verdict == NULL || strcmp(verdict, "pass") != 0)
-			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-						"the attestation that carried the report failed at %s",
-						json_string_value(json_object_get(resp, "failed_check"))
-							? json_string_value(json_object_get(resp, "failed_check"))
-							: "?");
-	}
+	if ((r = agent_attest(tpm, cfg, (const uint8_t *)text, strlen(text), &resp, &authorized, ei)) == PCRGATE_OK &&
+	    (check = agent_failed_check(resp)) != NULL)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
+					"the attestation that carried the report failed at %s", check);
 	json_decref(resp);
 	free(text);
 	return r;
@@ -204,7 +199,7 @@ static int accept_trial(pcrgate_tpm *tpm, const struct agent_config *cfg, struct
 {
 	char reason[REASON_MAX];
 	json_t *resp = NULL;
-	const char *verdict, *check;
+	const char *check;
 	int r, authorized = 0;
 
 	if ((r = agent_health_check(cfg, p->release, p->slot, reason, sizeof(reason), ei)) != PCRGATE_OK)
@@ -212,10 +207,8 @@ static int accept_trial(pcrgate_tpm *tpm, const struct agent_config *cfg, struct
 	if (reason[0] == '\0') {
 		if ((r = agent_attest(tpm, cfg, NULL, 0, &resp, &authorized, ei)) != PCRGATE_OK)
 			return r;
-		verdict = json_string_value(json_object_get(resp, "verdict"));
-		check = json_string_value(json_object_get(resp, "failed_check"));
-		if (verdict == NULL || strcmp(verdict, "pass") != 0)
-			snprintf(reason, sizeof(reason), "attestation failed at %s", check != NULL ? check : "?");
+		if ((check = agent_failed_check(resp)) != NULL)
+			snprintf(reason, sizeof(reason), "attestation failed at %s", check);
 		json_decref(resp);
 	}
 	if (reason[0] != '\0')

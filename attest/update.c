@@ -372,7 +372,7 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	char version[PCRGATE_MANIFEST_STRING_MAX + 1], base[AGENT_PATH_MAX] = "";
 	struct update_source src;
 	pcrgate_errinfo rei;
-	const char *policy;
+	const char *policy, *check;
 	unsigned running, target;
 	uint64_t counter = 0;
 	json_t *resp = NULL;
@@ -398,12 +398,9 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	/* Attest first: an authorization comes only with a passing verdict for this boot. */
 	if ((r = agent_attest(tpm, cfg, NULL, 0, &resp, &authorized, ei)) != PCRGATE_OK)
 		goto fail;
-	if (strcmp(json_string_value(json_object_get(resp, "verdict")), "pass") != 0) {
+	if ((check = agent_failed_check(resp)) != NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					"attestation failed at %s: no update is authorized",
-					json_string_value(json_object_get(resp, "failed_check"))
-						? json_string_value(json_object_get(resp, "failed_check"))
-						: "?");
+					"attestation failed at %s: no update is authorized", check);
 		goto fail;
 	}
 	if (!authorized) {
