@@ -18,57 +18,43 @@
 
 #include "truststore.h"
 
-/* Appends the certificates of a PEM file to sk (at most PCRGATE_CMS_MAX_CERTS in all); at least one. */
+/* Appends the certificates of a file (PEM, or one DER) to sk (at most PCRGATE_CMS_MAX_CERTS in all). */
 static int load_cert_file(const char *path, STACK_OF(X509) *sk, pcrgate_errinfo *ei)
 {
+	STACK_OF(X509) *got = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int before = sk_X509_num(sk);
-	BIO *in = NULL;
-	X509 *x;
 	int r;
 
 	if ((r = pcrgate_file_read(path, PCRGATE_TRUST_ROOT_FILE_MAX, &buf, &len, ei)) != PCRGATE_OK)
 		return r;
-	r = PCRGATE_ERR_NOMEM;
-	if ((in = BIO_new_mem_buf(buf, (int)len)) == NULL)
-		goto fail;
-	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+	r = pcrgate_cert_parse(buf, len, PCRGATE_CMS_MAX_CERTS, path, &got, ei);
+	free(buf);
+	while (r == PCRGATE_OK && sk_X509_num(got) > 0) {
+		X509 *x = sk_X509_shift(got);
+
 		if (sk_X509_num(sk) >= PCRGATE_CMS_MAX_CERTS || !sk_X509_push(sk, x)) {
 			X509_free(x);
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET,
-						"%s: more than %d certificates", path, PCRGATE_CMS_MAX_CERTS);
-			goto fail;
+						"%s: more than %d certificates in all", path, PCRGATE_CMS_MAX_CERTS);
 		}
 	}
-	ERR_clear_error();
-	if (sk_X509_num(sk) == before) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "%s: holds no PEM certificate",
-					path);
-		goto fail;
-	}
-	r = PCRGATE_OK;
-fail:
-	if (r == PCRGATE_ERR_NOMEM)
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "out of memory");
-	BIO_free(in);
-	free(buf);
+	sk_X509_pop_free(got, X509_free);
 	return r;
 }
 
-/* A certificate that may sign now: inside its validity period, with the codeSigning usage. */
+/* A certificate that may sign now: inside its validity period, with the usage devices require. */
 static int check_signer(X509 *x, const char *path, pcrgate_errinfo *ei)
 {
-	uint32_t flags = X509_get_extension_flags(x);
+	const char *why;
 
 	if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "%s is not valid yet", path);
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 					   "%s has expired: issue a new signing certificate", path);
-	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_CODE_SIGN))
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					   "%s lacks the codeSigning extended key usage", path);
+	if ((why = pcrgate_truststore_signer_problem(x)) != NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET, "%s %s", path, why);
 	return PCRGATE_OK;
 }
 

@@ -116,8 +116,7 @@ static int pem_at_end(void)
 	return 0;
 }
 
-/* Parses every certificate of buf (PEM blocks, or one DER certificate) into *out, at most max. */
-static int parse_certs(const uint8_t *buf, size_t len, size_t max, const char *name, STACK_OF(X509) **out,
+int pcrgate_cert_parse(const uint8_t *buf, size_t len, size_t max, const char *name, STACK_OF(X509) **out,
 		       pcrgate_errinfo *ei)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
@@ -200,6 +199,17 @@ static int in_stack(STACK_OF(X509) *sk, const X509 *x)
 	return 0;
 }
 
+const char *pcrgate_truststore_signer_problem(X509 *x)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+
+	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_CODE_SIGN))
+		return "lacks the codeSigning extended key usage";
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+		return "has a key usage without digitalSignature";
+	return NULL;
+}
+
 const char *pcrgate_truststore_root_problem(X509 *x)
 {
 	if (!(X509_get_extension_flags(x) & EXFLAG_CA))
@@ -223,7 +233,7 @@ int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *b
 	if (ts == NULL || buf == NULL || name == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no store or roots");
 	room = PCRGATE_TRUST_MAX_ROOTS - (size_t)sk_X509_num(ts->roots);
-	if ((r = parse_certs(buf, len, PCRGATE_TRUST_MAX_ROOTS, name, &certs, ei)) != PCRGATE_OK)
+	if ((r = pcrgate_cert_parse(buf, len, PCRGATE_TRUST_MAX_ROOTS, name, &certs, ei)) != PCRGATE_OK)
 		return r;
 	if ((fresh = sk_X509_new_null()) == NULL) {
 		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
@@ -597,7 +607,7 @@ static int verify_signer(const struct pcrgate_truststore *ts, CMS_SignerInfo *si
 	EVP_PKEY *pk = NULL;
 	X509 *signer = NULL;
 	unsigned int mdlen = 0;
-	uint32_t flags;
+	const char *why;
 	char *subject;
 	int i, n, ok = 0;
 
@@ -645,13 +655,8 @@ static int verify_signer(const struct pcrgate_truststore *ts, CMS_SignerInfo *si
 		snprintf(s->reason, sizeof(s->reason), "the chain does not end at a root of the trust store");
 		goto fail;
 	}
-	flags = X509_get_extension_flags(signer);
-	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(signer) & XKU_CODE_SIGN)) {
-		snprintf(s->reason, sizeof(s->reason), "the certificate lacks the codeSigning extended key usage");
-		goto fail;
-	}
-	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(signer) & KU_DIGITAL_SIGNATURE)) {
-		snprintf(s->reason, sizeof(s->reason), "the certificate's key usage excludes digitalSignature");
+	if ((why = pcrgate_truststore_signer_problem(signer)) != NULL) {
+		snprintf(s->reason, sizeof(s->reason), "the certificate %s", why);
 		goto fail;
 	}
 	for (i = 0; i + 1 < n; i++) {

@@ -57,6 +57,18 @@ int pcrgate_truststore_add_roots(struct pcrgate_truststore *ts, const uint8_t *b
  * verified, not when its roots are applied at the commit.
  */
 const char *pcrgate_truststore_root_problem(X509 *x);
+/*
+ * Why x cannot sign updates ("lacks the codeSigning extended key usage", "has a key usage
+ * without digitalSignature"), or NULL: the rule the verifier applies and pcrgate_cms_sign
+ * checks before it signs.
+ */
+const char *pcrgate_truststore_signer_problem(X509 *x);
+/*
+ * Every certificate of buf (PEM blocks, each checked to its end, or one DER certificate) into
+ * *out, at least one and at most max; errors name name (a file). The stack is the caller's.
+ */
+int pcrgate_cert_parse(const uint8_t *buf, size_t len, size_t max, const char *name, STACK_OF(X509) **out,
+		       pcrgate_errinfo *ei);
 /* Adds every CRL of a PEM (or one DER) buffer; each must be signed by a root already in the store. */
 int pcrgate_truststore_add_crls(struct pcrgate_truststore *ts, const uint8_t *buf, size_t len, const char *name,
 				pcrgate_errinfo *ei);

@@ -199,6 +199,36 @@ static void test_no_code_signing(void **state)
 	free(sig);
 }
 
+/* codeSigning, but a key usage that leaves out digitalSignature: refused (one rule, lib/truststore.c). */
+static void test_key_usage(void **state)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX ctx;
+	uint8_t *sig;
+	size_t len = 0;
+
+	(void)state;
+	assert_true(x != NULL && name != NULL && X509_set_version(x, X509_VERSION_3) == 1 &&
+		    ASN1_INTEGER_set(X509_get_serialNumber(x), 120) == 1 &&
+		    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"ku signer", -1, -1,
+					       0) == 1 &&
+		    X509_set_subject_name(x, name) == 1 && X509_set_issuer_name(x, X509_get_subject_name(F.root)) == 1 &&
+		    X509_gmtime_adj(X509_getm_notBefore(x), -86400) != NULL &&
+		    X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL && X509_set_pubkey(x, F.key) == 1);
+	X509V3_set_ctx(&ctx, F.root, x, NULL, NULL, 0);
+	assert_true(fx_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
+		    fx_ext(x, &ctx, NID_key_usage, "critical,keyEncipherment") &&
+		    fx_ext(x, &ctx, NID_ext_key_usage, "codeSigning") &&
+		    fx_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") &&
+		    X509_sign(x, F.root_key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	sig = sign1(x, NULL, &len);
+	expect(sig, len, PCRGATE_ERR_VERIFY, "has a key usage without digitalSignature");
+	free(sig);
+	X509_free(x);
+}
+
 static void test_revoked(void **state)
 {
 	struct pcrgate_truststore *ts = NULL;
@@ -626,6 +656,14 @@ static void test_sign(void **state)
 	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_VERIFY);
 	assert_non_null(strstr(ei.message, "lacks the codeSigning"));
 	assert_null(sig);
+	/* The certificate file is read as the trust store reads one: a broken PEM block after a good one fails. */
+	write_pem(c2, signer2, NULL);
+	assert_non_null(f = fopen(c2, "ab"));
+	assert_true(fputs("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_FORMAT);
+	assert_non_null(strstr(ei.message, "certificate 2 is not a valid PEM certificate"));
+	assert_null(sig);
 	spec[1].key = "/nonexistent/key.pem";
 	write_pem(c2, signer2, NULL);
 	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_NOT_FOUND);
@@ -641,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_unknown_root),
 		cmocka_unit_test(test_no_code_signing),
+		cmocka_unit_test(test_key_usage),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_intermediate),
 		cmocka_unit_test(test_expired_verifies),
