@@ -19,11 +19,11 @@
 #include "attest/policy.h"
 #include "attest/tpmobj.h"
 #include "pcrgate/quote.h"
+#include "pcrgate/tpm.h"
 
 #include "cli.h"
 #include "policy_sign.h"
 
-#define DEFAULT_COUNTER_INDEX 0x01500100u
 #define MAX_NONCE 64
 
 struct sign_args {
@@ -84,7 +84,7 @@ static int parse_index(const char *name, const char *s, uint32_t *index)
 	char *end;
 
 	if (s == NULL) {
-		*index = DEFAULT_COUNTER_INDEX;
+		*index = PCRGATE_TPM_DEFAULT_COUNTER_INDEX;
 		return 0;
 	}
 	errno = 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conffile.h"
+#include "pcrgate/tpm.h"
 #include "verifier/http.h"
 #include "verifier/vconfig.h"
 
@@ -24,7 +25,7 @@ void vconfig_defaults(struct vconfig *cfg)
 	cfg->max_body = VHTTP_DEFAULT_MAX_BODY;
 	cfg->nonce_ttl = 300;
 	cfg->authorization_ttl = 3600;
-	cfg->counter_index = 0x01500100;
+	cfg->counter_index = PCRGATE_TPM_DEFAULT_COUNTER_INDEX;
 	cfg->require_ek_certificate = 1;
 	cfg->device_client_certs = 1;
 	cfg->device_cert_days = 365;

@@ -21,7 +21,7 @@
 #define HOST_DEFAULT_EVENTLOG "/run/pcrgate/boot-eventlog.bin"
 #define HOST_DEFAULT_TRUST "/etc/pcrgate/trust/root.pem"
 #define HOST_DEFAULT_RUN_DIR "/run/pcrgate/boot"
-#define HOST_DEFAULT_COUNTER_INDEX 0x01500100u
+#define HOST_DEFAULT_COUNTER_INDEX PCRGATE_TPM_DEFAULT_COUNTER_INDEX
 
 #define HOST_PATH_MAX 4096
 /* Each copy of the boot-state record sits at the start of its own 4 KiB region of the file. */

@@ -24,6 +24,8 @@ extern "C" {
 #define PCRGATE_TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
 #define PCRGATE_DEFAULT_CONFIG "/etc/pcrgate/pcrgate.conf"
 #define PCRGATE_TCTI_MAX 512 /* bytes of a TCTI string, with its NUL */
+/* The anti-rollback counter's NV index when none is configured: the boot, the agent, the verifier and pcrgate policy. */
+#define PCRGATE_TPM_DEFAULT_COUNTER_INDEX 0x01500100u
 
 /* Where the TCTI string came from. */
 enum {
