@@ -2,8 +2,8 @@
  * pcrgate: the resumable download of a byte range into a file (lib/download.h says what it
  * promises). The response is judged from its headers before any body byte is written: the
  * status, the Content-Range against the request, the Content-Length against the cap, and the
- * file's size they give against the size expected. The body then goes to the file as it
- * arrives, never past the cap.
+ * file's size they give against the size expected (libcurl parses the status line and the
+ * headers: curl_easy_header). The body then goes to the file as it arrives, never past the cap.
  */
 #include "config.h"
 
@@ -30,6 +30,7 @@
 
 /* One transfer: what was asked, what the response said, where the next byte goes. */
 struct xfer {
+	CURL *curl;
 	int fd;
 	uint64_t offset, end;
 	uint64_t limit; /* one past the last byte the response may carry (<= end) */
@@ -176,61 +177,49 @@ static int judge(struct xfer *x)
 	}
 }
 
-/* Copies a header's value (without the blanks around it) when the line is "name: value". */
-static void header_value(const char *line, size_t n, const char *name, char *out)
+/*
+ * The value of header name in the response being received (curl has parsed it; the last one
+ * when there are several), or "" when it has none; a value too long to be a valid one is kept
+ * as "?", which parses as nothing.
+ */
+static void header_value(struct xfer *x, const char *name, char *out)
 {
-	size_t k = strlen(name), i, j;
+	struct curl_header *h = NULL;
 
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+	out[0] = '\0';
+	if (curl_easy_header(x->curl, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == NULL)
 		return;
-	for (i = k + 1; i < n && (line[i] == ' ' || line[i] == '\t'); i++)
-		;
-	for (j = n; j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' ' || line[j - 1] == '\t');
-	     j--)
-		;
-	/* A value too long to be a valid one is kept as "?", which parses as nothing. */
-	if (j - i >= HEADER_VALUE)
+	if (h->amount > 1 && curl_easy_header(x->curl, name, h->amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return;
+	if (strlen(h->value) >= HEADER_VALUE)
 		snprintf(out, HEADER_VALUE, "?");
 	else
-		snprintf(out, HEADER_VALUE, "%.*s", (int)(j - i), line + i);
+		snprintf(out, HEADER_VALUE, "%s", h->value);
 }
 
+/* curl hands each header line; at the blank line ending a response's headers, that response is judged. */
 static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 {
 	struct xfer *x = arg;
 	size_t n = size * nitems;
-	const char *p;
+	long status = 0;
 
 	/* After the final response's headers come only trailers, which change nothing. */
-	if (x->decided)
+	if (x->decided || !((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')))
 		return n;
-	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-		/* A new response (after a 1xx): its status, and none of the headers before it. */
-		x->status = 0;
-		x->content_range[0] = x->content_length[0] = '\0';
-		for (p = line + 5; p < line + n && *p != ' '; p++)
-			;
-		for (; p < line + n && *p == ' '; p++)
-			;
-		if (line + n - p >= 3 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-		    p[2] <= '9')
-			x->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-		return n;
+	if (curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status <= 0) {
+		why(x, PCRGATE_ERR_FORMAT, "a response without an HTTP status");
+		return 0;
 	}
-	if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
-		if (x->status >= 100 && x->status < 200)
-			return n;
-		if (x->status == 0) {
-			why(x, PCRGATE_ERR_FORMAT, "a response without an HTTP status");
-			return 0;
-		}
-		if (judge(x) != 0)
-			return 0;
-		x->decided = 1;
+	/* A 1xx: its headers count for nothing, the final response follows. */
+	if (status < 200)
 		return n;
-	}
-	header_value(line, n, "Content-Range", x->content_range);
-	header_value(line, n, "Content-Length", x->content_length);
+	x->status = status;
+	header_value(x, "Content-Range", x->content_range);
+	header_value(x, "Content-Length", x->content_length);
+	if (judge(x) != 0)
+		return 0;
+	x->decided = 1;
 	return n;
 }
 
@@ -357,6 +346,7 @@ int pcrgate_download_range(const char *url, int fd, uint64_t offset, uint64_t en
 	if ((curl = curl_easy_init()) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	x.fd = fd;
+	x.curl = curl;
 	x.offset = x.pos = offset;
 	x.end = x.limit = end;
 	x.what = o->what;
