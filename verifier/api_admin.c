@@ -95,10 +95,10 @@ static int query(struct api_ctx *ctx, const char *sql, const struct vparam *para
 	return PCRGATE_OK;
 }
 
-/* Answers {key: rows}. */
 /*
- * The rows of sql as {key: [...]}. json_member, when not NULL, names a column that holds JSON
- * text the verifier wrote (an attestation's reasons): it is answered as the JSON it is.
+ * Answers the rows of sql as {key: [...]}. json_member, when not NULL, names a column that
+ * holds JSON text the verifier wrote (an attestation's reasons): it is answered as the JSON it
+ * is, and a value that is not JSON (a damaged store) is a 500 naming the row.
  */
 static int answer_list(struct vreq *req, struct vresp *resp, const char *key, const char *sql,
 		       const struct vparam *params, size_t nparams, const char *const *names, size_t nnames,
@@ -115,9 +115,18 @@ static int answer_list(struct vreq *req, struct vresp *resp, const char *key, co
 		return api_fail(resp, key, r, &ei);
 	for (i = 0; json_member != NULL && i < json_array_size(rows); i++) {
 		row = json_array_get(rows, i);
-		if ((text = json_string_value(json_object_get(row, json_member))) != NULL &&
-		    (v = json_loads(text, JSON_REJECT_DUPLICATES, NULL)) != NULL)
-			json_object_set_new(row, json_member, v);
+		if ((text = json_string_value(json_object_get(row, json_member))) == NULL)
+			continue;
+		if ((v = json_loads(text, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+			const char *id = json_string_value(json_object_get(row, "id"));
+
+			pg_err("%s %s: the stored %s is not JSON", key, id != NULL ? id : "?", json_member);
+			r = vresp_error(resp, 500, "store", "%s %s: the stored %s is not JSON", key, id != NULL ? id : "?",
+					json_member);
+			json_decref(rows);
+			return r;
+		}
+		json_object_set_new(row, json_member, v);
 	}
 	return vresp_json(resp, 200, json_pack("{s:o}", key, rows));
 }

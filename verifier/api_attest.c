@@ -23,6 +23,7 @@
 #include "boot/manifest.h"
 #include "lib/authz.h"
 #include "lib/evidence_internal.h"
+#include "lib/reader.h"
 #include "lib/refpolicy.h"
 #include "pcrgate/evidence.h"
 #include "verifier/api_internal.h"
@@ -43,6 +44,12 @@
 #define NONCE_TAG 16
 #define NONCE_SIZE (NONCE_HEAD + NONCE_TAG)
 #define NONCE_LABEL "pcrgate attest nonce v1"
+/*
+ * Seconds the verifiers of one store may disagree on the time: a nonce may expire up to this
+ * much later than the checking verifier's nonce_ttl allows, and a used nonce's row is kept this
+ * much past its expiry, so no verifier still taking the nonce finds its row gone.
+ */
+#define NONCE_CLOCK_SLACK 60
 #define REPORT_MAX 4096
 #define DEFAULT_POLICY "default"
 
@@ -292,9 +299,16 @@ static int nonce_tag(const struct api_ctx *ctx, const char *device_id, const uin
 	return 0;
 }
 
+/* A nonce is good until the second before its expiry: at expires_at it is expired. */
+static const char *nonce_expired(int64_t expires_at, int64_t now)
+{
+	return expires_at <= now ? "the nonce expired" : NULL;
+}
+
 /*
  * Why the nonce is not one this store's verifiers issued to device_id and still fresh, or NULL
- * when it is; *expires_at its expiry then. Whether it was used already is consume_nonce's.
+ * when it is; *expires_at its expiry then. Whether it was used already, and its expiry again
+ * at that moment, are consume_nonce's.
  */
 static const char *nonce_check(const struct api_ctx *ctx, const char *device_id, const uint8_t *nonce, size_t len,
 			       int64_t *expires_at)
@@ -302,6 +316,8 @@ static const char *nonce_check(const struct api_ctx *ctx, const char *device_id,
 	uint8_t tag[NONCE_TAG];
 	uint64_t exp = 0;
 	int64_t now = time(NULL);
+	struct reader rd;
+	const char *why;
 
 	if (len != NONCE_SIZE)
 		return "the nonce was never issued (not the size of this verifier's nonces)";
@@ -309,12 +325,13 @@ static const char *nonce_check(const struct api_ctx *ctx, const char *device_id,
 		return "the nonce cannot be checked";
 	if (CRYPTO_memcmp(tag, nonce + NONCE_HEAD, NONCE_TAG) != 0)
 		return "the nonce was not issued to this device (it is another device's, or was never issued)";
-	for (int i = 0; i < NONCE_EXPIRY; i++)
-		exp = exp << 8 | nonce[i];
-	if (exp > (uint64_t)INT64_MAX || (int64_t)exp < now)
+	reader_init(&rd, nonce, NONCE_EXPIRY);
+	if (reader_u64be(&rd, &exp) != 0 || exp > (uint64_t)INT64_MAX)
 		return "the nonce expired";
-	/* Only a nonce_ttl lowered since it was issued: it is held to the TTL in force. */
-	if ((int64_t)exp - now > ctx->cfg.nonce_ttl)
+	if ((why = nonce_expired((int64_t)exp, now)) != NULL)
+		return why;
+	/* Only a nonce_ttl lowered since it was issued (or a clock far off): held to the TTL in force. */
+	if ((int64_t)exp - now > (int64_t)ctx->cfg.nonce_ttl + NONCE_CLOCK_SLACK)
 		return "the nonce expires later than nonce_ttl allows";
 	*expires_at = (int64_t)exp;
 	return NULL;
@@ -516,21 +533,23 @@ struct attest_write {
 
 /*
  * Uses up the nonce nonce_check accepted: recorded as used, in the attestation's transaction,
- * so a second use finds it. A row is needed only until its nonce expires (nonce_check then
- * refuses it without one): each use removes the expired ones. *why is set when the nonce is
- * refused.
+ * so a second use finds it. Its expiry is judged again here, with the time of this attempt (a
+ * wait for the writer lock, or a retry, may have passed it). A row is needed only until its
+ * nonce expires, since an expired nonce is refused without one: each use removes those that
+ * expired NONCE_CLOCK_SLACK ago. *why is set when the nonce is refused.
  */
 static int consume_nonce(vstore_tx *tx, const struct attest_write *w, const char **why, pcrgate_errinfo *ei)
 {
-	struct vparam now = VPARAM_INT(time(NULL));
+	int64_t now = time(NULL);
+	struct vparam stale = VPARAM_INT(now - NONCE_CLOCK_SLACK);
 	struct vparam p[2] = {VPARAM_INT(w->nonce_expires), VPARAM_BLOB(w->nonce, w->nonce_len)};
 	long changes = 0;
 	int r;
 
 	/* Another device's nonce (or a forged one) is left alone: nothing is recorded for it. */
-	if ((*why = w->nonce_why) != NULL)
+	if ((*why = w->nonce_why) != NULL || (*why = nonce_expired(w->nonce_expires, now)) != NULL)
 		return PCRGATE_OK;
-	if ((r = vstore_exec(tx, "DELETE FROM used_nonces WHERE expires_at < ?", &now, 1, NULL, NULL, NULL, ei)) !=
+	if ((r = vstore_exec(tx, "DELETE FROM used_nonces WHERE expires_at < ?", &stale, 1, NULL, NULL, NULL, ei)) !=
 		    PCRGATE_OK ||
 	    (r = vstore_exec(tx, "INSERT INTO used_nonces (expires_at, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING", p,
 			     2, NULL, NULL, &changes, ei)) != PCRGATE_OK)

@@ -448,11 +448,44 @@ if [ "${DB%%:*}" = sqlite ]; then
 	API_URL=$THIRD nonce
 	agent_ok quote --nonce "$NONCE" --out ev.json
 	request late.json "$NONCE" ev.json
-	sleep 10.5
+	# Issued in second S, it expires at S + 10: refused from then on.
+	sleep 11
 	refused nonce late.json
 	grep -q "expired" resp || fail "the refusal of an expired nonce does not say so: $(cat resp)"
+	# A used nonce replayed just before it expires, with its write held up past the expiry (here by
+	# another writer holding SQLite's lock): its expiry is judged again when it is used, and the
+	# record of its first use is kept past the expiry, so the replay is refused.
+	API_URL=$THIRD nonce
+	exp=$(jget 'd["expires_at"]')
+	agent_ok quote --nonce "$NONCE" --out ev.json
+	request used.json "$NONCE" ev.json
+	api POST /v1/attest used.json
+	[ "$(jget 'd["verdict"]')" = pass ] || fail "an attestation with the third verifier's nonce: $(cat resp)"
+	python3 -c 'import sys, time; time.sleep(max(0, int(sys.argv[1]) - 0.7 - time.time()))' "$exp"
+	python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+time.sleep(2.5)
+c.execute("ROLLBACK")' "${DB#sqlite:}" &
+	holder=$!
+	sleep 0.2
+	refused nonce used.json
+	wait "$holder" || fail "the lock holder failed"
+	grep -q "expired" resp || fail "a replay whose write crossed the nonce's expiry: $(cat resp)"
 fi
-echo "ok: an expired nonce, and one beyond the verifier's nonce_ttl, are refused"
+echo "ok: an expired nonce, one beyond the verifier's nonce_ttl, and a replay that crosses the expiry are refused"
+
+# A stored reasons value that is not JSON (a damaged store) is a 500 naming the attestation.
+admin --json attestations --device "$OTHER" --limit 1
+att=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestations"][0]["id"])' "$SCRATCH/admin.out") ||
+	fail "no attestation of $OTHER: $(cat "$SCRATCH/admin.out")"
+sqlite_or_psql "UPDATE attestations SET reasons = 'not json' WHERE id = '$att'"
+code=$(curl -s -o damaged.json -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" \
+	-H "Authorization: Bearer $(cat "$VERIFIER_DIR/token")" "$VERIFIER_URL/v1/admin/attestations?device=$OTHER")
+[ "$code" = 500 ] && grep -q "attestations $att: the stored reasons is not JSON" damaged.json ||
+	fail "a damaged reasons value: HTTP $code $(cat damaged.json)"
+sqlite_or_psql "UPDATE attestations SET reasons = '[]' WHERE id = '$att'"
+echo "ok: the admin API answers reasons as JSON, and a damaged one with 500"
 
 curl -sf --cacert "$VERIFIER_DIR/tls.pem" "$VERIFIER_URL/metrics" >metrics.txt || fail "no /metrics"
 # The replays refused above at this verifier count as failed verdicts with the reason nonce.
