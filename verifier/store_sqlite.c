@@ -248,8 +248,18 @@ static void *checkpoint_loop(void *arg)
 		 * pass only the few pages it copies itself to sync (a round copies tens of MiB, whose
 		 * sync took about 10 ms during which no request could commit).
 		 */
-		if ((rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK)
-			pg_warn("%s: checkpointer cannot sync the database: %s", k->display, sqlite3_errstr(rc));
+		/*
+		 * A failed sync may be the only report of a lost write (Linux tells a writeback error
+		 * once per open file), and pages copied by earlier passes are not copied again: no
+		 * pass may let the WAL start over after it. Checkpoints stop; the WAL, which still
+		 * holds every commit, grows until the verifier is restarted.
+		 */
+		if ((rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK) {
+			pg_err("%s: cannot sync the database: %s; checkpoints stop (the WAL keeps every commit and "
+			       "grows): check the disk, then restart the verifier",
+			       k->display, sqlite3_errstr(rc));
+			break;
+		}
 		pthread_mutex_lock(k->write_mu);
 		checkpoint(k, db);
 		/* Commits signalled during the round: the next writer starts the WAL over, no round is due. */
