@@ -69,6 +69,18 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)max;
 }
 
+/* All of src, of unknown length (sent chunked, so a trailer can follow the body). */
+static ssize_t read_chunked(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	if (pos >= SRC_LEN)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (max > SRC_LEN - pos)
+		max = (size_t)(SRC_LEN - pos);
+	memcpy(buf, src + pos, max);
+	return (ssize_t)max;
+}
+
 /* Endless 'x' of unknown length (sent chunked). */
 static ssize_t read_endless(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -169,6 +181,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		/* Claims more than asked: the client must refuse it from the header. */
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%u/*", a, 2 * SRC_LEN);
 		return queue(conn, 206, MHD_create_response_from_buffer(SRC_LEN, src, MHD_RESPMEM_PERSISTENT), cr);
+	}
+	if (strcmp(url, "/duprange") == 0) {
+		/* Content-Range twice, a wrong one first: the last one counts. */
+		resp = MHD_create_response_from_buffer(len, src + a, MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, "bytes 1-2/3");
+		return queue(conn, 206, resp, cr);
+	}
+	if (strcmp(url, "/trailer") == 0) {
+		/* The whole file chunked, then a Content-Range trailer, which changes nothing. */
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_chunked, NULL, NULL);
+		if (resp != NULL)
+			MHD_add_response_footer(resp, MHD_HTTP_HEADER_CONTENT_RANGE, "bytes 5-9/10");
+		return queue(conn, 200, resp, NULL);
 	}
 	if (strcmp(url, "/badstart") == 0) {
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%u", a + 1, z, SRC_LEN);
@@ -409,6 +435,21 @@ static void test_statuses(void **state)
 	assert_int_equal(file_size(s), 0);
 }
 
+/* What libcurl reports of the headers: a repeated Content-Range by its last value; trailers not at all. */
+static void test_header_cases(void **state)
+{
+	struct server *s = *state;
+	pcrgate_errinfo ei = {0};
+	uint64_t got = 0;
+
+	assert_int_equal(pcrgate_download_range(url(s, "/duprange"), s->fd, 100, SRC_LEN, NULL, &got, &ei), PCRGATE_OK);
+	assert_int_equal(got, SRC_LEN - 100);
+	assert_int_equal(ftruncate(s->fd, 0), 0);
+	assert_int_equal(pcrgate_download_range(url(s, "/trailer"), s->fd, 0, SRC_LEN, NULL, &got, &ei), PCRGATE_OK);
+	assert_int_equal(got, SRC_LEN);
+	assert_file_is_src(s, SRC_LEN);
+}
+
 static void test_bad_content_range(void **state)
 {
 	struct server *s = *state;
@@ -520,6 +561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cut_then_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_and_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_content_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_and_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_url_rules, setup, teardown),

@@ -199,16 +199,13 @@ static void test_no_code_signing(void **state)
 	free(sig);
 }
 
-/* codeSigning, but a key usage that leaves out digitalSignature: refused (one rule, lib/truststore.c). */
-static void test_key_usage(void **state)
+/* A signer of F.key under F.root with codeSigning but a key usage that leaves out digitalSignature. */
+static X509 *no_digital_signature(void)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	X509V3_CTX ctx;
-	uint8_t *sig;
-	size_t len = 0;
 
-	(void)state;
 	assert_true(x != NULL && name != NULL && X509_set_version(x, X509_VERSION_3) == 1 &&
 		    ASN1_INTEGER_set(X509_get_serialNumber(x), 120) == 1 &&
 		    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"ku signer", -1, -1,
@@ -223,6 +220,17 @@ static void test_key_usage(void **state)
 		    fx_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") &&
 		    X509_sign(x, F.root_key, EVP_sha256()) > 0);
 	X509_NAME_free(name);
+	return x;
+}
+
+/* Such a signer is refused (one rule for the verifier and the signer: lib/truststore.c). */
+static void test_key_usage(void **state)
+{
+	X509 *x = no_digital_signature();
+	uint8_t *sig;
+	size_t len = 0;
+
+	(void)state;
 	sig = sign1(x, NULL, &len);
 	expect(sig, len, PCRGATE_ERR_VERIFY, "has a key usage without digitalSignature");
 	free(sig);
@@ -655,6 +663,15 @@ static void test_sign(void **state)
 	write_pem(c2, F.tls, NULL);
 	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_VERIFY);
 	assert_non_null(strstr(ei.message, "lacks the codeSigning"));
+	assert_null(sig);
+	{
+		X509 *ku = no_digital_signature();
+
+		write_pem(c2, ku, NULL);
+		X509_free(ku);
+	}
+	assert_int_equal(pcrgate_cms_sign(spec, 2, DATA, DATA_LEN, &sig, &len, &ei), PCRGATE_ERR_VERIFY);
+	assert_non_null(strstr(ei.message, "has a key usage without digitalSignature"));
 	assert_null(sig);
 	/* The certificate file is read as the trust store reads one: a broken PEM block after a good one fails. */
 	write_pem(c2, signer2, NULL);
