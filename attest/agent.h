@@ -269,6 +269,8 @@ int agent_report_text(const char *release, const char *outcome, const char *reas
 /* Sends an outcome inside an attestation; the verdict must pass. */
 int agent_send_report(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *release, const char *outcome,
 		      const char *reason, const char *version, const char *end_of_support, pcrgate_errinfo *ei);
+/* Tells on stderr that cmd's report outcome was not delivered (later: pcrgate-agent commit sends it again). */
+void agent_report_undelivered(const char *cmd, const char *outcome, int later, const pcrgate_errinfo *why);
 
 /* Takes the lock file NAME in the state directory (created 0700 when missing); *fd to agent_unlock. */
 int agent_lock_file(const struct agent_config *cfg, const char *name, int *fd, pcrgate_errinfo *ei);

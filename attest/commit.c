@@ -56,6 +56,12 @@ int agent_send_report(pcrgate_tpm *tpm, const struct agent_config *cfg, const ch
 	return r;
 }
 
+void agent_report_undelivered(const char *cmd, const char *outcome, int later, const pcrgate_errinfo *why)
+{
+	fprintf(stderr, "pcrgate-agent: %s: the report '%s' was not delivered%s: %s\n", cmd, outcome,
+		later ? " (pcrgate-agent commit sends it later)" : "", why->message);
+}
+
 /* The update in progress, as update.json records it. */
 struct pending {
 	json_t *doc;
@@ -117,9 +123,7 @@ static int finish(pcrgate_tpm *tpm, const struct agent_config *cfg, struct pendi
 	pcrgate_errinfo_clear(&rei);
 	if (!p->reported && agent_send_report(tpm, cfg, p->release, outcome, p->reason, p->version, p->eos, &rei) !=
 				    PCRGATE_OK) {
-		fprintf(stderr,
-			"pcrgate-agent: commit: the report '%s' was not delivered (pcrgate-agent commit sends it later): %s\n",
-			outcome, rei.message);
+		agent_report_undelivered("commit", outcome, 1, &rei);
 		return PCRGATE_OK;
 	}
 	return agent_state_remove(cfg, AGENT_UPDATE_FILE, ei);
@@ -175,8 +179,7 @@ static int failed_report(pcrgate_tpm *tpm, const struct agent_config *cfg, struc
 		return PCRGATE_OK;
 	pcrgate_errinfo_clear(&rei);
 	if (agent_send_report(tpm, cfg, p->release, "failed", p->reason, p->version, p->eos, &rei) != PCRGATE_OK) {
-		fprintf(stderr, "pcrgate-agent: commit: the report 'failed' was not delivered (sent later): %s\n",
-			rei.message);
+		agent_report_undelivered("commit", "failed", 1, &rei);
 		return PCRGATE_OK;
 	}
 	return set_state(cfg, p, "failed", NULL, 1, ei);

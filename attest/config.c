@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "conffile.h"
+#include "download.h"
 #include "fault.h"
 #include "jsonutil.h"
 #include "pcrgate/pcr_map.h"
@@ -272,8 +273,8 @@ int agent_config_resolve(const struct agent_options *opts, struct agent_config *
 	c.health_check_timeout = AGENT_DEFAULT_HEALTH_CHECK_TIMEOUT;
 	c.download_connect_timeout = 30;
 	c.download_timeout = 3600;
-	c.download_min_speed = 1024;
-	c.download_min_speed_time = 60;
+	c.download_min_speed = DOWNLOAD_DEFAULT_MIN_SPEED;
+	c.download_min_speed_time = DOWNLOAD_DEFAULT_MIN_SPEED_TIME_S;
 
 	if (path == NULL && (path = secure_getenv(AGENT_CONFIG_ENV)) != NULL && *path == '\0')
 		path = NULL;

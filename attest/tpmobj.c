@@ -105,20 +105,13 @@ int tpmobj_template_ak(uint16_t alg, TPM2B_PUBLIC *out)
 	return PCRGATE_OK;
 }
 
+/* An ECDSA P-256 signing key as the AK's ECC template, with the TLS key's attributes (not restricted). */
 int tpmobj_template_tls_key(TPM2B_PUBLIC *out)
 {
-	TPMT_PUBLIC *p = &out->publicArea;
+	int r = tpmobj_template_ak(TPM2_ALG_ECC, out);
 
-	memset(out, 0, sizeof(*out));
-	p->type = TPM2_ALG_ECC;
-	p->nameAlg = TPM2_ALG_SHA256;
-	p->objectAttributes = ATTR_TLS_KEY;
-	p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	p->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-	p->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-	p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-	p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-	return PCRGATE_OK;
+	out->publicArea.objectAttributes = ATTR_TLS_KEY;
+	return r;
 }
 
 int tpmobj_template_update_key(const TPM2B_DIGEST *policy, TPM2B_PUBLIC *out)

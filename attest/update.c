@@ -498,7 +498,7 @@ int agent_update(pcrgate_tpm *tpm, const struct agent_config *cfg, const char *b
 	if (agent_send_report(tpm, cfg, pcrgate_bundle_manifest_release(m), "installed", NULL,
 			      pcrgate_bundle_manifest_version(m), pcrgate_bundle_manifest_end_of_support(m),
 			      &rei) != PCRGATE_OK)
-		fprintf(stderr, "pcrgate-agent: update: the report 'installed' was not delivered: %s\n", rei.message);
+		agent_report_undelivered("update", "installed", 0, &rei);
 	r = PCRGATE_OK;
 fail:
 	OPENSSL_cleanse(key, sizeof(key));
