@@ -259,15 +259,18 @@ static int extend(struct run *run, const struct pcrgate_boot_event *ev)
 	return r == PCRGATE_OK ? PCRGATE_OK : (r < 0 ? r : PCRGATE_ERR_TPM);
 }
 
-/* Caps PCRs 8 and 9 with an error separator when nothing boots (best effort). */
-static void cap_pcrs(struct run *run)
+unsigned pcrgate_boot_cap_pcrs(const struct pcrgate_boot_port *port)
 {
+	static const uint32_t pcrs[] = {PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT};
 	struct pcrgate_boot_event ev;
+	unsigned i;
 
-	pcrgate_boot_event_separator(PCRGATE_PCR_BOOT_IMAGES, PCRGATE_SEPARATOR_ERROR, &ev);
-	extend(run, &ev);
-	pcrgate_boot_event_separator(PCRGATE_PCR_BOOT_SLOT, PCRGATE_SEPARATOR_ERROR, &ev);
-	extend(run, &ev);
+	for (i = 0; i < sizeof(pcrs) / sizeof(pcrs[0]); i++) {
+		pcrgate_boot_event_separator(pcrs[i], PCRGATE_SEPARATOR_ERROR, &ev);
+		(void)port->pcr_extend(port->ctx, ev.pcr, ev.type, ev.data + ev.hashed_off, ev.hashed_len, ev.data,
+				       ev.len);
+	}
+	return i;
 }
 
 /* Measures the chosen slot: slot event, images in manifest order, separators. */
@@ -305,7 +308,7 @@ static int stop(struct run *run, enum pcrgate_boot_reason why, int err)
 {
 	run->result->stop = why;
 	run->result->booted = 0;
-	cap_pcrs(run);
+	run->result->extends += pcrgate_boot_cap_pcrs(run->port);
 	return err;
 }
 

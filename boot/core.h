@@ -68,6 +68,12 @@ struct pcrgate_boot_result {
  * separators (none when the port is incomplete).
  */
 int pcrgate_boot_run(const struct pcrgate_boot_port *port, struct pcrgate_boot_result *result);
+/*
+ * Caps PCRs 8 and 9 with an error separator (best effort): what pcrgate_boot_run does when
+ * nothing boots, for a port that finds it cannot start the verified images after all, so a
+ * recovery path started next cannot look like a good boot. The number of extends it tried.
+ */
+unsigned pcrgate_boot_cap_pcrs(const struct pcrgate_boot_port *port);
 
 /*
  * The running system's operations, each one whole-record boot-state write (or none when

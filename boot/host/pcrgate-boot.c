@@ -337,23 +337,6 @@ static int print_booted(const struct host_port *hp, const struct pcrgate_boot_re
 	return 0;
 }
 
-/*
- * Caps PCRs 8 and 9 with an error separator, as the core does when nothing boots: used when
- * the verified images cannot be handed over, so a recovery path started next cannot look
- * like a good boot either (best effort).
- */
-static void cap_pcrs(struct host_port *hp)
-{
-	static const uint32_t pcrs[] = {PCRGATE_PCR_BOOT_IMAGES, PCRGATE_PCR_BOOT_SLOT};
-	struct pcrgate_boot_event ev;
-	size_t i;
-
-	for (i = 0; i < sizeof(pcrs) / sizeof(pcrs[0]); i++) {
-		pcrgate_boot_event_separator(pcrs[i], PCRGATE_SEPARATOR_ERROR, &ev);
-		(void)hp->port.pcr_extend(hp, ev.pcr, ev.type, ev.data + ev.hashed_off, ev.hashed_len, ev.data, ev.len);
-	}
-}
-
 static void print_stats(const struct host_port *hp)
 {
 	printf("STATS_TPM_COMMANDS=%u\nSTATS_COUNTER_READS=%u\nSTATS_EXTENDS=%u\nSTATS_STATE_WRITES=%u\n"
@@ -386,7 +369,7 @@ static int cmd_boot(const struct args *a)
 	/* Before the run: a run directory that cannot be used stops the boot before it counts. */
 	if (host_images_prepare(&hp, &ei) != PCRGATE_OK) {
 		err("cannot hand over images: %s; nothing booted", ei.message);
-		cap_pcrs(&hp);
+		(void)pcrgate_boot_cap_pcrs(&hp.port);
 		printf("STOP=images\n");
 		goto out;
 	}
@@ -407,7 +390,7 @@ static int cmd_boot(const struct args *a)
 	if (r == PCRGATE_OK && host_images_publish(&hp, res.slot, &res.manifest, &ei) != PCRGATE_OK) {
 		err("slot %s verified, but its images cannot be handed over: %s; nothing booted",
 		    pcrgate_boot_slot_name(res.slot), ei.message);
-		cap_pcrs(&hp);
+		(void)pcrgate_boot_cap_pcrs(&hp.port);
 		printf("STOP=images\n");
 	} else if (r == PCRGATE_OK) {
 		if (print_booted(&hp, &res) != 0)
