@@ -59,6 +59,27 @@ static int read_full(pcrgate_bundle_read_fn fn, void *ctx, uint8_t *buf, size_t 
 	return PCRGATE_OK;
 }
 
+/*
+ * Reads stored chunk i of m's payload (its length into *len) through fn into buf; *got is what
+ * came (less than *len only at the end of the data), *match 1 when all of it came and its
+ * sha256 is the manifest's (compared in constant time).
+ */
+static int read_chunk(const struct pcrgate_bundle_manifest *m, size_t i, pcrgate_bundle_read_fn fn, void *ctx,
+		      uint8_t *buf, uint64_t *len, size_t *got, int *match, pcrgate_errinfo *ei)
+{
+	uint8_t md[32];
+	int r;
+
+	*match = 0;
+	pcrgate_bundle_manifest_chunk(m, i, len);
+	if ((r = read_full(fn, ctx, buf, (size_t)*len, got, ei)) != 0 || *got != *len)
+		return r;
+	if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, *got, md)) != 0)
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 failed");
+	*match = pcrgate_ct_equal(md, m->chunks[i], 32);
+	return PCRGATE_OK;
+}
+
 int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn fn, void *fn_ctx,
 			  const uint8_t *key, const char *base_path, pcrgate_payload_sink sink, void *sink_ctx,
 			  pcrgate_errinfo *ei)
@@ -70,7 +91,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 	uint64_t len, off = 0;
 	unsigned mdlen = 0;
 	size_t i, got = 0;
-	int r;
+	int r, match;
 
 	if (b == NULL || fn == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no bundle given");
@@ -100,8 +121,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 	if (m->encryption == PCRGATE_BUNDLE_ENC_AES256GCM && (r = bundle_chunk_key(key, m->key_salt, chunk_key, ei)) != 0)
 		goto fail;
 	for (i = 0; i < m->n_chunks; i++) {
-		pcrgate_bundle_manifest_chunk(m, i, &len);
-		if ((r = read_full(fn, fn_ctx, buf, (size_t)len, &got, ei)) != 0)
+		if ((r = read_chunk(m, i, fn, fn_ctx, buf, &len, &got, &match, ei)) != 0)
 			goto fail;
 		if (got != len) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
@@ -109,11 +129,7 @@ int pcrgate_bundle_stream(const struct pcrgate_bundle *b, pcrgate_bundle_read_fn
 						m->n_chunks, off + got, m->stored_size);
 			goto fail;
 		}
-		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, got, md)) != 0) {
-			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 failed");
-			goto fail;
-		}
-		if (!pcrgate_ct_equal(md, m->chunks[i], 32)) {
+		if (!match) {
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
 						"chunk %zu (payload bytes %" PRIu64 " to %" PRIu64 "): sha256 differs from the manifest",
 						i, off, off + len - 1);
@@ -174,26 +190,19 @@ int pcrgate_bundle_stream_file(const struct pcrgate_bundle *b, FILE *f, const ui
 int pcrgate_bundle_check_partial(const struct pcrgate_bundle_manifest *m, FILE *f, size_t *valid_chunks,
 				 uint64_t *valid_bytes, pcrgate_errinfo *ei)
 {
-	uint8_t *buf = NULL, md[32];
+	uint8_t *buf = NULL;
 	uint64_t len, off = 0;
 	size_t i, got = 0;
-	int r;
+	int r, match;
 
 	if (m == NULL || f == NULL || valid_chunks == NULL || valid_bytes == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no manifest or file given");
 	if ((buf = malloc(bundle_stored_chunk(m->chunk_size, m->encryption))) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	for (i = 0; i < m->n_chunks; i++) {
-		pcrgate_bundle_manifest_chunk(m, i, &len);
-		if ((r = read_full(file_read, f, buf, (size_t)len, &got, ei)) != 0)
+		if ((r = read_chunk(m, i, file_read, f, buf, &len, &got, &match, ei)) != 0)
 			goto fail;
-		if (got != len)
-			break;
-		if ((r = pcrgate_digest(PCRGATE_ALG_SHA256, buf, got, md)) != 0) {
-			pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "sha256 failed");
-			goto fail;
-		}
-		if (!pcrgate_ct_equal(md, m->chunks[i], 32))
+		if (!match)
 			break;
 		off += len;
 	}
