@@ -115,23 +115,14 @@ static int writer_write(void *ctx, const uint8_t *data, size_t len)
 /* One more file of the slot: written whole and synced (the directory is renamed into place later). */
 static int write_slot_file(const char *dir, const char *name, const uint8_t *data, size_t len, pcrgate_errinfo *ei)
 {
-	char path[PATH_MAX], what[PATH_MAX + 8];
-	int fd, r = PCRGATE_OK;
+	char path[PATH_MAX];
 
 	if (strchr(name, '/') != NULL || name[0] == '.' || name[0] == '\0')
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "'%s' is not a file name",
 					   name);
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating %s: %s", path, strerror(errno));
-	snprintf(what, sizeof(what), "write %s", path);
-	if (pcrgate_fault_point(what, 1))
-		pcrgate_fault_tear(fd, data, len / 2);
-	if (pcrgate_write_all(fd, data, len) != 0 || fsync(fd) != 0)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
-	close(fd);
-	return r;
+	return pcrgate_file_create(path, data, len, 0644, ei);
 }
 
 int pcrgate_slot_dir_remove(const char *dir, pcrgate_errinfo *ei)

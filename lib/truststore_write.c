@@ -158,28 +158,12 @@ static int remove_store(const char *dir)
 static int write_file(const char *dir, const char *sub, const char *name, const uint8_t *data, size_t len,
 		      pcrgate_errinfo *ei)
 {
-	char path[PATH_MAX], what[WHAT_MAX];
-	int fd, r = PCRGATE_OK;
+	char path[PATH_MAX];
 
 	if (snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name) >= (int)sizeof(path))
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_LIMIT, PCRGATE_NO_OFFSET, "%s: path too long", dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
-		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating %s: %s", path,
-					   strerror(errno));
 	/* 0644 whatever the umask: a device reads its store as any user, like a CA certificate directory. */
-	if (fchmod(fd, 0644) != 0) {
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	snprintf(what, sizeof(what), "write %s", path);
-	if (pcrgate_fault_point(what, 1))
-		pcrgate_fault_tear(fd, data, len / 2);
-	if (pcrgate_write_all(fd, data, len) != 0 || fsync(fd) != 0)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
-	if (close(fd) != 0 && r == PCRGATE_OK)
-		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
-	return r;
+	return pcrgate_file_create(path, data, len, 0644, ei);
 }
 
 /* The PEM text gathered in b as the new file dir/sub/name. */

@@ -300,6 +300,25 @@ static int write_buffer(void *ctx, int fd, pcrgate_errinfo *ei)
 	return PCRGATE_OK;
 }
 
+int pcrgate_file_create(const char *path, const uint8_t *data, size_t len, unsigned mode, pcrgate_errinfo *ei)
+{
+	struct buffer_write w = {path, data, len};
+	int fd, r;
+
+	if (path == NULL || (data == NULL && len > 0))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no file or data given");
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "creating %s: %s", path,
+					   strerror(errno));
+	if (fchmod(fd, (mode_t)mode) != 0)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "%s: %s", path, strerror(errno));
+	else if ((r = write_buffer(&w, fd, ei)) == PCRGATE_OK && fsync(fd) != 0)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
+	if (close(fd) != 0 && r == PCRGATE_OK)
+		r = pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "writing %s: %s", path, strerror(errno));
+	return r;
+}
+
 int pcrgate_fsync_dir(const char *path, pcrgate_errinfo *ei)
 {
 	int fd, r;

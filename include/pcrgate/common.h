@@ -122,6 +122,13 @@ PCRGATE_API int pcrgate_key_load(const char *uri, int want_private, struct evp_p
 typedef int (*pcrgate_file_write_fn)(void *ctx, int fd, pcrgate_errinfo *ei);
 PCRGATE_API int pcrgate_file_write_atomic_fn(const char *path, unsigned mode, pcrgate_file_write_fn write_fn,
 					     void *ctx, pcrgate_errinfo *ei);
+/*
+ * Creates path, which must not exist (nor be a link), holding len bytes with mode whatever the
+ * umask, synced; the write is a tearable fault point. Not atomic: for a file in a directory
+ * that is renamed into place, or removed, as a whole afterwards.
+ */
+PCRGATE_API int pcrgate_file_create(const char *path, const uint8_t *data, size_t len, unsigned mode,
+				    pcrgate_errinfo *ei);
 /* Writes all len bytes to fd (retrying short writes and EINTR); 0, or -1 with errno set. */
 PCRGATE_API int pcrgate_write_all(int fd, const void *buf, size_t len);
 /* fsyncs the directory path (so that an entry created, renamed or removed in it is durable). */

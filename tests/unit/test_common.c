@@ -147,6 +147,37 @@ static void test_atomic_write(void **state)
 	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
 }
 
+/* pcrgate_file_create: a new file of exactly the mode asked, never over an existing one or through a link. */
+static void test_file_create(void **state)
+{
+	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64], link[64];
+	pcrgate_errinfo ei;
+	uint8_t *buf = NULL;
+	size_t len;
+	struct stat st;
+	mode_t old = umask(077);
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(pcrgate_file_create(path, (const uint8_t *)"data", 4, 0644, &ei), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(pcrgate_file_read(path, 100, &buf, &len, &ei), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "data", 4);
+	free(buf);
+	assert_int_equal(pcrgate_file_create(path, (const uint8_t *)"x", 1, 0644, &ei), PCRGATE_ERR_IO);
+	assert_non_null(strstr(ei.message, "creating"));
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(pcrgate_file_create(link, (const uint8_t *)"x", 1, 0644, &ei), PCRGATE_ERR_IO);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	umask(old);
+}
+
 static void test_read_refuses_fifo(void **state)
 {
 	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64];
@@ -307,7 +338,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_bounds), cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
-		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_file_create), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
 		cmocka_unit_test(test_base64), cmocka_unit_test(test_date),
 	};
