@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "truststore.h"
+#include "x509util.h"
 
 #include "cli.h"
 #include "key.h"
@@ -263,30 +264,6 @@ int key_load_root(const char *dir, const char *key_uri, X509 **cert, EVP_PKEY **
 	return 0;
 }
 
-static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-	int ok = e != NULL && X509_add_ext(x, e, -1) == 1;
-
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
-/* 16 random bytes, positive: RFC 5280 serials, unpredictable so no two certificates share one. */
-static int random_serial(ASN1_INTEGER *serial)
-{
-	uint8_t b[16];
-	BIGNUM *bn = NULL;
-	int ok;
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return 0;
-	b[0] = (uint8_t)((b[0] & 0x7f) | 0x40);
-	ok = (bn = BN_bin2bn(b, sizeof(b), NULL)) != NULL && BN_to_ASN1_INTEGER(bn, serial) != NULL;
-	BN_free(bn);
-	return ok;
-}
-
 /* A root (issuer NULL: self-signed CA) or a signing certificate issued by issuer. */
 static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long days)
 {
@@ -296,7 +273,7 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	int ok;
 
 	ok = x != NULL && name != NULL && X509_set_version(x, X509_VERSION_3) == 1 &&
-	     random_serial(X509_get_serialNumber(x)) &&
+	     pcrgate_x509_random_serial(x) &&
 	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1 &&
 	     X509_set_subject_name(x, name) == 1 &&
 	     X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1 &&
@@ -306,14 +283,14 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 		X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
 		/* A root signs signing certificates directly (pathlen 0) and its CRLs, nothing else. */
 		if (issuer == NULL)
-			ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
-			     add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+			ok = pcrgate_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+			     pcrgate_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
 		else
-			ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
-			     add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") &&
-			     add_ext(x, &ctx, NID_ext_key_usage, "codeSigning");
-		ok = ok && add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
-		     add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+			ok = pcrgate_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
+			     pcrgate_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") &&
+			     pcrgate_x509_add_ext(x, &ctx, NID_ext_key_usage, "codeSigning");
+		ok = ok && pcrgate_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+		     pcrgate_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
 	}
 	ok = ok && X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) > 0;
 	X509_NAME_free(name);

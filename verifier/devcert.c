@@ -16,11 +16,11 @@
 #include <openssl/x509v3.h>
 
 #include "attest/tpmobj.h"
+#include "lib/x509util.h"
 #include "pcrgate/alg.h"
 #include "verifier/devcert.h"
 
 #define CA_FILE_MAX (64 * 1024)
-#define SERIAL_BYTES 16
 #define BACKDATE_SECONDS 300 /* clocks of devices and verifier differ a little */
 
 struct devcert_ca {
@@ -112,22 +112,11 @@ static int devcert_spki_hex(EVP_PKEY *key, char spki[DEVCERT_SPKI_HEX])
 	return PCRGATE_OK;
 }
 
-static int add_ext(X509 *cert, X509V3_CTX *v3, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-	int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
-
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
 int devcert_issue(const devcert_ca *ca, EVP_PKEY *key, const char *device_id, unsigned days, char **pem,
 		  char spki[DEVCERT_SPKI_HEX], pcrgate_errinfo *ei)
 {
-	uint8_t serial[SERIAL_BYTES];
 	X509 *cert = NULL;
 	X509_NAME *name = NULL;
-	BIGNUM *bn = NULL;
 	BIO *bio = NULL;
 	X509V3_CTX v3;
 	char *text, *copy = NULL;
@@ -137,13 +126,8 @@ int devcert_issue(const devcert_ca *ca, EVP_PKEY *key, const char *device_id, un
 	if (days == 0 || days > DEVCERT_MAX_DAYS)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "a device certificate lasts 1 to %d days", DEVCERT_MAX_DAYS);
-	/* A positive serial of 127 random bits: unpredictable, and never the same twice. */
-	if (RAND_bytes(serial, sizeof(serial)) != 1)
-		goto fail;
-	serial[0] &= 0x7f;
-	if ((cert = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
-	    (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL || X509_set_version(cert, X509_VERSION_3) != 1 ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL ||
+	if ((cert = X509_new()) == NULL || (name = X509_NAME_new()) == NULL || !pcrgate_x509_random_serial(cert) ||
+	    X509_set_version(cert, X509_VERSION_3) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"pcrgate device", -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)device_id, -1, -1, 0) != 1 ||
 	    X509_set_subject_name(cert, name) != 1 || X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) != 1 ||
@@ -151,11 +135,11 @@ int devcert_issue(const devcert_ca *ca, EVP_PKEY *key, const char *device_id, un
 	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) == NULL || X509_set_pubkey(cert, key) != 1)
 		goto fail;
 	X509V3_set_ctx(&v3, ca->cert, cert, NULL, NULL, 0);
-	if (!add_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(cert, &v3, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext(cert, &v3, NID_ext_key_usage, "clientAuth") ||
-	    !add_ext(cert, &v3, NID_subject_key_identifier, "hash") ||
-	    !add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always"))
+	if (!pcrgate_x509_add_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !pcrgate_x509_add_ext(cert, &v3, NID_key_usage, "critical,digitalSignature") ||
+	    !pcrgate_x509_add_ext(cert, &v3, NID_ext_key_usage, "clientAuth") ||
+	    !pcrgate_x509_add_ext(cert, &v3, NID_subject_key_identifier, "hash") ||
+	    !pcrgate_x509_add_ext(cert, &v3, NID_authority_key_identifier, "keyid:always"))
 		goto fail;
 	if (X509_sign(cert, ca->key, EVP_sha256()) <= 0 || devcert_spki_hex(key, spki) != PCRGATE_OK)
 		goto fail;
@@ -172,7 +156,6 @@ fail:
 		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "cannot issue the device certificate");
 	}
 	BIO_free(bio);
-	BN_free(bn);
 	X509_NAME_free(name);
 	X509_free(cert);
 	return r;
