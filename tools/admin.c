@@ -20,6 +20,7 @@
 #include "admin.h"
 #include "attest/jsonutil.h"
 #include "bundle.h"
+#include "bundle_cli.h"
 #include "cli.h"
 #include "verifier/api.h"
 #include "verifier/keywrap.h"
@@ -252,27 +253,19 @@ static const struct column release_cols[] = {
 	{"BUNDLE URL", "bundle_url", 0},
 };
 
-/*
- * The content key file: exactly KEYWRAP_CONTENT_KEY_SIZE bytes, the size the verifier takes,
- * sent as base64 and then cleared.
- */
+_Static_assert(KEYWRAP_CONTENT_KEY_SIZE == PCRGATE_BUNDLE_KEY_SIZE, "the verifier wraps the bundles' content keys");
+
+/* The content key file (read as the bundle commands read it), as base64 for the request. */
 static json_t *content_key(const char *path)
 {
-	pcrgate_errinfo ei;
-	uint8_t *key = NULL;
-	size_t len = 0;
+	uint8_t key[PCRGATE_BUNDLE_KEY_SIZE];
 	json_t *v = NULL;
 
-	pcrgate_errinfo_clear(&ei);
-	if (pcrgate_file_read(path, KEYWRAP_CONTENT_KEY_SIZE, &key, &len, &ei) != PCRGATE_OK) {
-		cli_report(path, &ei);
+	if (bundle_read_key("admin: release put: --content-key-file", path, key) != 0)
 		return NULL;
-	}
-	if (len != KEYWRAP_CONTENT_KEY_SIZE)
-		cli_error("admin: %s: a content key is %d bytes, not %zu", path, KEYWRAP_CONTENT_KEY_SIZE, len);
-	else if ((v = jsonutil_b64(key, len)) == NULL)
+	if ((v = jsonutil_b64(key, sizeof(key))) == NULL)
 		cli_error("admin: out of memory");
-	OPENSSL_clear_free(key, len);
+	OPENSSL_cleanse(key, sizeof(key));
 	return v;
 }
 

@@ -150,8 +150,8 @@ static int parse_create(int argc, char **argv, struct create_args *a)
 	return 0;
 }
 
-/* A content key file: exactly 32 bytes. */
-int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE])
+/* A content key file: exactly 32 bytes; who names the command and option in messages. */
+int bundle_read_key(const char *who, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE])
 {
 	pcrgate_errinfo ei;
 	uint8_t *buf = NULL;
@@ -161,11 +161,10 @@ int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDL
 	if (pcrgate_file_read(path, PCRGATE_BUNDLE_KEY_SIZE + 1, &buf, &len, &ei) != 0 ||
 	    len != PCRGATE_BUNDLE_KEY_SIZE) {
 		if (buf != NULL)
-			cli_error("bundle %s: --content-key %s: %zu bytes, a content key has exactly %u", cmd, path, len,
+			cli_error("%s %s: %zu bytes, a content key has exactly %u", who, path, len,
 				  PCRGATE_BUNDLE_KEY_SIZE);
 		else
-			cli_error("bundle %s: --content-key %s: %s", cmd, path,
-				  ei.code == PCRGATE_ERR_LIMIT ? "more than 32 bytes" : ei.message);
+			cli_error("%s %s: %s", who, path, ei.code == PCRGATE_ERR_LIMIT ? "more than 32 bytes" : ei.message);
 		if (buf != NULL)
 			OPENSSL_clear_free(buf, len);
 		return -1;
@@ -374,7 +373,7 @@ static int cmd_create(int argc, char **argv)
 	}
 	memset(&p, 0, sizeof(p));
 	pcrgate_errinfo_clear(&ei);
-	if (a.key != NULL && bundle_read_key("create", a.key, key) != 0)
+	if (a.key != NULL && bundle_read_key("bundle create: --content-key", a.key, key) != 0)
 		goto fail;
 	if (pcrgate_file_read(a.policy, POLICY_FILE_MAX, &policy, &policy_len, &ei) != 0 ||
 	    policy_parse(policy, policy_len, &sp, &ei) != 0) {

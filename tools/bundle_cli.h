@@ -37,7 +37,7 @@ void bundle_close_verified(struct bundle_opened *o);
 int bundle_slot_image_tmp(const char *cmd, const char *dir, char **path, uint8_t sha256[32], uint64_t *size);
 
 /* A content key file of exactly 32 bytes; 0 or -1 after a message. */
-int bundle_read_key(const char *cmd, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE]);
+int bundle_read_key(const char *who, const char *path, uint8_t key[PCRGATE_BUNDLE_KEY_SIZE]);
 /* Parses the options of verify (allow_out 0) and extract; 0 to run, 1 after --help, -1 on a usage error. */
 int bundle_parse_check(const char *cmd, int argc, char **argv, int allow_out, void (*usage)(FILE *),
 		       struct bundle_check_args *a);

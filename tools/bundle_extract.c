@@ -109,7 +109,8 @@ int bundle_open_verified(const char *cmd, const struct bundle_check_args *a, str
 		return CLI_EXIT_USAGE;
 	pol.min_security_version = (uint32_t)minsv;
 	if (a->key != NULL) {
-		if (bundle_read_key(cmd, a->key, o->key) != 0)
+		snprintf(ctx, sizeof(ctx), "bundle %s: --content-key", cmd);
+		if (bundle_read_key(ctx, a->key, o->key) != 0)
 			return CLI_EXIT_FAIL;
 		o->have_key = 1;
 	}
