@@ -590,8 +590,8 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
  * would need one replay across both; the firmware's and pcrgate's logs never do. The parsed
  * logs go into qr, named by their file names.
  */
-static int replay_logs(const struct check_args *a, uint8_t **bufs, size_t *lens, uint16_t bank, pcrgate_pcrs *all,
-		       uint32_t *mask, pcrgate_quote_result *qr)
+static int replay_logs(const struct check_args *a, uint16_t bank, pcrgate_pcrs *all, uint32_t *mask,
+		       pcrgate_quote_result *qr)
 {
 	pcrgate_eventlog *log = NULL;
 	pcrgate_pcrs *one = NULL;
@@ -603,10 +603,17 @@ static int replay_logs(const struct check_args *a, uint8_t **bufs, size_t *lens,
 
 	*mask = 0;
 	for (i = 0; i < a->nlogs; i++) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
 		pcrgate_errinfo_clear(&ei);
-		if (pcrgate_file_read(a->logs[i], PCRGATE_EVENTLOG_MAX_SIZE, &bufs[i], &lens[i], &ei) != 0 ||
-		    pcrgate_eventlog_parse(bufs[i], lens[i], &log, &ei) != 0 ||
-		    pcrgate_eventlog_replay(log, &one, &ei) != 0) {
+		/* The parsed log keeps its own copy: the file's bytes go as soon as it is parsed. */
+		r = pcrgate_file_read(a->logs[i], PCRGATE_EVENTLOG_MAX_SIZE, &buf, &len, &ei);
+		if (r == 0)
+			r = pcrgate_eventlog_parse(buf, len, &log, &ei);
+		free(buf);
+		if (r != 0 || pcrgate_eventlog_replay(log, &one, &ei) != 0) {
+			r = -1;
 			cli_report(a->logs[i], &ei);
 			goto fail;
 		}
@@ -694,8 +701,8 @@ static int print_verdict_text(const pcrgate_refpolicy *p, const pcrgate_refpolic
 
 int cmd_policy_check(int argc, char **argv)
 {
-	uint8_t *bufs[PCRGATE_QUOTE_MAX_EVENTLOGS] = {NULL}, *pbuf = NULL;
-	size_t lens[PCRGATE_QUOTE_MAX_EVENTLOGS] = {0}, plen = 0, i;
+	uint8_t *pbuf = NULL;
+	size_t plen = 0;
 	pcrgate_refpolicy_verdict *v = NULL;
 	pcrgate_quote_result *qr = NULL;
 	pcrgate_refpolicy *p = NULL;
@@ -719,7 +726,7 @@ int cmd_policy_check(int argc, char **argv)
 		cli_error("policy check: out of memory");
 		goto fail;
 	}
-	if (replay_logs(&a, bufs, lens, pcrgate_refpolicy_bank(p), pcrs, &mask, qr) != 0)
+	if (replay_logs(&a, pcrgate_refpolicy_bank(p), pcrs, &mask, qr) != 0)
 		goto fail;
 	/* As if a quote of exactly the replayed PCRs had been verified against these logs. */
 	qr->failed = PCRGATE_QUOTE_CHECK_NONE;
@@ -739,8 +746,6 @@ int cmd_policy_check(int argc, char **argv)
 	}
 	r = v->ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 fail:
-	for (i = 0; i < PCRGATE_QUOTE_MAX_EVENTLOGS; i++)
-		free(bufs[i]);
 	free(v);
 	pcrgate_quote_result_clear(qr);
 	free(qr);
