@@ -98,7 +98,12 @@ static int enroll_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		struct vparam c[5] = {VPARAM_TEXT(op->enrollment_id), VPARAM_TEXT(op->device_id),
 				      VPARAM_TEXT(op->secret_hash), VPARAM_INT(now),
 				      VPARAM_INT(now + op->ctx->cfg.nonce_ttl)};
+		struct vparam d[2] = {VPARAM_TEXT(op->device_id), VPARAM_INT(now)};
 
+		/* The device's expired challenges go as a new one comes: the table stays bounded per device. */
+		if ((r = vstore_exec(tx, "DELETE FROM challenges WHERE device_id = ? AND expires_at < ?", d, 2, NULL, NULL,
+				     NULL, ei)) != PCRGATE_OK)
+			return r;
 		if ((r = vstore_exec(tx, "INSERT INTO challenges (id, device_id, purpose, value, created_at, "
 					 "expires_at, used) VALUES (?, ?, 'activate', ?, ?, ?, 0)",
 				     c, 5, NULL, NULL, NULL, ei)) != PCRGATE_OK)
