@@ -341,8 +341,12 @@ int agent_state_read(const struct agent_config *cfg, const char *name, json_t **
 	if ((r = agent_state_path(cfg, name, path, sizeof(path), ei)) != PCRGATE_OK ||
 	    (r = pcrgate_file_read(path, AGENT_STATE_DOC_MAX, &buf, &len, ei)) != PCRGATE_OK)
 		return r;
-	if ((r = jsonutil_parse(buf, len, AGENT_STATE_DOC_MAX, out, ei)) != PCRGATE_OK)
-		pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "%s is not a JSON object", path);
+	if ((r = jsonutil_parse(buf, len, AGENT_STATE_DOC_MAX, out, ei)) != PCRGATE_OK && ei != NULL) {
+		char why[sizeof(ei->message)];
+
+		snprintf(why, sizeof(why), "%s", ei->message);
+		pcrgate_errinfo_set(ei, r, ei->offset, "%s: %s", path, why);
+	}
 	free(buf);
 	return r;
 }

@@ -1,5 +1,5 @@
 /*
- * pcrgate-agent: the agent's small state documents, and getting a bundle for an update.
+ * pcrgate-agent: getting a bundle for an update.
  * A downloaded bundle lives in STATE_DIR/download/bundle.part with bundle.json naming the
  * manifest digest it belongs to (not the URL: a pre-signed URL changes with each authorization,
  * the bundle does not). Its head (header, manifest, signature) is fetched and verified first;
@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include "download.h"
-#include "fault.h"
-#include "jsonutil.h"
 #include "update_internal.h"
 
 #define PART_FILE "bundle.part"
@@ -82,28 +80,22 @@ static void download_opts(const struct agent_config *cfg, struct pcrgate_downloa
 /* The partial file belongs to this manifest digest, else it is started again. */
 static int open_part(const struct agent_config *cfg, const struct update_source *src, int *fd, pcrgate_errinfo *ei)
 {
-	char part[AGENT_PATH_MAX], meta[AGENT_PATH_MAX];
+	char part[AGENT_PATH_MAX];
 	json_t *doc = NULL, *want;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int same = 0, r;
 
-	if ((r = update_download_path(cfg, PART_FILE, part, sizeof(part), ei)) != PCRGATE_OK ||
-	    (r = update_download_path(cfg, PART_META, meta, sizeof(meta), ei)) != PCRGATE_OK)
+	if ((r = update_download_path(cfg, PART_FILE, part, sizeof(part), ei)) != PCRGATE_OK)
 		return r;
-	if (pcrgate_file_read(meta, AGENT_STATE_DOC_MAX, &buf, &len, ei) == PCRGATE_OK &&
-	    jsonutil_parse(buf, len, AGENT_STATE_DOC_MAX, &doc, ei) == PCRGATE_OK) {
+	if (agent_state_read(cfg, AGENT_DOWNLOAD_DIR "/" PART_META, &doc, ei) == PCRGATE_OK)
 		same = json_is_string(json_object_get(doc, "manifest_digest")) &&
 		       strcmp(json_string_value(json_object_get(doc, "manifest_digest")), src->digest_hex) == 0;
-	}
-	free(buf);
 	json_decref(doc);
 	if (!same) {
 		unlink(part);
 		want = json_pack("{s:s}", "manifest_digest", src->digest_hex);
 		if (want == NULL)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
-		r = jsonutil_write_mode(want, meta, 0600, ei);
+		r = agent_state_write(cfg, AGENT_DOWNLOAD_DIR "/" PART_META, want, 0600, ei);
 		json_decref(want);
 		if (r != PCRGATE_OK)
 			return r;

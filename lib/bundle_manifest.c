@@ -16,7 +16,6 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "bundle_internal.h"
 #include "json_members.h"
@@ -305,11 +304,11 @@ static int check_root(const uint8_t *der, size_t len, const char *path, pcrgate_
 	X509 *x = d2i_X509(NULL, &p, (long)len);
 	const char *why = x == NULL || p != der + len ? "is not one DER certificate" : pcrgate_truststore_root_problem(x);
 
-	X509_free(x);
-	if (why != NULL) {
+	if (x == NULL)
 		pcrgate_log_openssl(__func__, "an added root");
+	X509_free(x);
+	if (why != NULL)
 		return bad(ei, "member \"%s\" %s", path, why);
-	}
 	return PCRGATE_OK;
 }
 

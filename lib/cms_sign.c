@@ -10,11 +10,9 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/pem.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "truststore.h"
 

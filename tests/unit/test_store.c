@@ -301,7 +301,11 @@ static int read_twice(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	return 0;
 }
 
-/* A read transaction sees one snapshot: a commit made meanwhile is not half in its answer. */
+/*
+ * A read transaction sees one snapshot: a commit made meanwhile is not half in its answer.
+ * SQLite's deferred transactions always did; on PostgreSQL it needs REPEATABLE READ (the
+ * store-postgresql group, which tests/verifier/store-postgres.sh runs).
+ */
 static void test_read_snapshot(void **state)
 {
 	pcrgate_errinfo ei = {0};
