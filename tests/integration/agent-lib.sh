@@ -72,7 +72,8 @@ agent_status_get() {
 # are where a leak of pcrgate's code shows.
 agent_no_handles() {
 	local left= kind out
-	if [ -n "${PCRGATE_SWTPM_DIRECT_TCTI:-}" ]; then
+	# with-swtpm always exports the direct TCTI; abrmd is in front only when PCRGATE_TCTI differs.
+	if [ -n "${PCRGATE_SWTPM_DIRECT_TCTI:-}" ] && [ "${PCRGATE_TCTI:-}" != "$PCRGATE_SWTPM_DIRECT_TCTI" ]; then
 		echo "note: behind tpm2-abrmd no other client's transient objects are visible${1:+ (after $1)}"
 		return 0
 	fi
