@@ -547,8 +547,12 @@ static int consume_nonce(vstore_tx *tx, const struct attest_write *w, const char
 	int r;
 
 	/* Another device's nonce (or a forged one) is left alone: nothing is recorded for it. */
-	if ((*why = w->nonce_why) != NULL || (*why = nonce_expired(w->nonce_expires, now)) != NULL)
+	if ((*why = w->nonce_why) != NULL)
 		return PCRGATE_OK;
+	if (nonce_expired(w->nonce_expires, now) != NULL) {
+		*why = "the nonce expired before its attestation was stored";
+		return PCRGATE_OK;
+	}
 	if ((r = vstore_exec(tx, "DELETE FROM used_nonces WHERE expires_at < ?", &stale, 1, NULL, NULL, NULL, ei)) !=
 		    PCRGATE_OK ||
 	    (r = vstore_exec(tx, "INSERT INTO used_nonces (expires_at, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING", p,

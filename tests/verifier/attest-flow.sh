@@ -260,8 +260,11 @@ python3 - "${VERIFIER_URL#https://}" "$VERIFIER_DIR/tls.pem" "$OTHER" go >keepal
 	ctx.load_cert_chain("other-tls.pem", "other-tls.key")
 	conn = http.client.HTTPSConnection(host, int(port), context=ctx)
 	def nonce():
+	    sock = conn.sock
 	    conn.request("POST", "/v1/attest/nonce", json.dumps({"device_id": sys.argv[3]}),
 	                 {"Content-Type": "application/json"})
+	    # The second request must have gone over the connection the first one opened.
+	    assert sock is None or conn.sock is sock, "the connection was not kept open"
 	    r = conn.getresponse()
 	    return r.status, r.read().decode()
 	first = nonce()
@@ -277,7 +280,7 @@ grep -q "^first 200" keepalive.out || { kill "$pypid"; fail "keep-alive: the fir
 other_spki=$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
 	other-tls.der)
 sqlite_or_psql "UPDATE devices SET tls_spki = '$(printf '0%.0s' {1..64})' WHERE id = '$OTHER'"
-echo go >go
+timeout 10 sh -c 'echo go >go' || fail "keep-alive: the client is gone: $(cat keepalive.out)"
 wait "$pypid" || fail "keep-alive: a connection outlived its key's enrollment: $(cat keepalive.out)"
 sqlite_or_psql "UPDATE devices SET tls_spki = '$other_spki' WHERE id = '$OTHER'"
 API_IDENTITY=other-tls nonce "$OTHER"
@@ -452,26 +455,29 @@ if [ "${DB%%:*}" = sqlite ]; then
 	sleep 11
 	refused nonce late.json
 	grep -q "expired" resp || fail "the refusal of an expired nonce does not say so: $(cat resp)"
-	# A used nonce replayed just before it expires, with its write held up past the expiry (here by
-	# another writer holding SQLite's lock): its expiry is judged again when it is used, and the
-	# record of its first use is kept past the expiry, so the replay is refused.
+	# A used nonce replayed shortly before it expires, its write held up past the expiry (here by
+	# another writer holding SQLite's lock from 3 s before the expiry to 1.2 s after it): its
+	# expiry is judged again when it is stored, so the replay is refused.
 	API_URL=$THIRD nonce
 	exp=$(jget 'd["expires_at"]')
 	agent_ok quote --nonce "$NONCE" --out ev.json
 	request used.json "$NONCE" ev.json
 	api POST /v1/attest used.json
 	[ "$(jget 'd["verdict"]')" = pass ] || fail "an attestation with the third verifier's nonce: $(cat resp)"
-	python3 -c 'import sys, time; time.sleep(max(0, int(sys.argv[1]) - 0.7 - time.time()))' "$exp"
+	python3 -c 'import sys, time; time.sleep(max(0, int(sys.argv[1]) - 3 - time.time()))' "$exp"
 	python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
-time.sleep(2.5)
-c.execute("ROLLBACK")' "${DB#sqlite:}" &
+print("locked", flush=True)
+time.sleep(max(0, int(sys.argv[2]) + 1.2 - time.time()))
+c.execute("ROLLBACK")' "${DB#sqlite:}" "$exp" >holder.out &
 	holder=$!
-	sleep 0.2
+	for ((i = 0; i < 250; i++)); do grep -q locked holder.out && break; sleep 0.02; done
+	grep -q locked holder.out || fail "the lock holder did not take SQLite's lock"
 	refused nonce used.json
 	wait "$holder" || fail "the lock holder failed"
-	grep -q "expired" resp || fail "a replay whose write crossed the nonce's expiry: $(cat resp)"
+	grep -q "expired before its attestation was stored" resp ||
+		fail "a replay whose write crossed the nonce's expiry: $(cat resp)"
 fi
 echo "ok: an expired nonce, one beyond the verifier's nonce_ttl, and a replay that crosses the expiry are refused"
 
