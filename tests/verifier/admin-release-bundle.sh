@@ -113,11 +113,9 @@ pcrgate admin release put gw-100-4.2.0 --bundle policy.json "${put[@]}" >out 2>e
 grep -q "policy.json: .*not a pcrgate bundle" err || fail "release put --bundle of a file that is no bundle: $(cat err)"
 # A content key file of another size: refused before anything is sent, as bundle create refuses it.
 head -c 31 content.key >short.key
-pcrgate admin release put gw-100-4.2.0 --bundle r.pcrb --bundle-url https://updates.example/r.pcrb \
-	--content-key-file short.key >out 2>err
-[ $? -eq 1 ] || fail "release put with a 31-byte content key: $(cat err)"
-grep -q "content-key-file short.key: 31 bytes, a content key has exactly 32" err ||
-	fail "release put with a 31-byte content key: $(cat err)"
+expect_status 1 pcrgate admin release put gw-100-4.2.0 --bundle r.pcrb --bundle-url https://updates.example/r.pcrb \
+	--content-key-file short.key
+expect_err "content-key-file short.key: 31 bytes, a content key has exactly 32"
 # None of them changed what the verifier holds.
 stored gw-100-4.2.0
 echo "ok: options that disagree with the bundle are usage errors naming the option"
