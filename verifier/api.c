@@ -106,11 +106,18 @@ void api_ctx_free(struct api_ctx **ctx)
 
 /* ---- Helpers ---- */
 
-int api_random_id(char out[API_ID_HEX])
+int api_new_id(char out[API_ID_HEX])
 {
 	uint8_t b[16];
+	struct timespec now;
+	uint64_t ms;
+	size_t i;
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+	for (i = 0; i < API_ID_TIME; i++)
+		b[i] = (uint8_t)(ms >> (8 * (API_ID_TIME - 1 - i)));
+	if (RAND_bytes(b + API_ID_TIME, sizeof(b) - API_ID_TIME) != 1)
 		return PCRGATE_ERR_CRYPTO;
 	pcrgate_hex_encode(b, sizeof(b), out);
 	return PCRGATE_OK;
@@ -428,7 +435,7 @@ int api_token_create(vstore *store, const char *name, char *token, size_t cap, p
 		return r;
 	if (cap < API_TOKEN_SIZE)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "token buffer too small");
-	if (RAND_bytes(raw, sizeof(raw)) != 1 || api_random_id(id) != PCRGATE_OK)
+	if (RAND_bytes(raw, sizeof(raw)) != 1 || api_new_id(id) != PCRGATE_OK)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes");
 	pcrgate_hex_encode(raw, sizeof(raw), hex);
 	OPENSSL_cleanse(raw, sizeof(raw));

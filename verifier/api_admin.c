@@ -674,7 +674,7 @@ int api_admin_rollout_post(struct vreq *req, struct vresp *resp)
 		return 0;
 	if ((op.device_id == NULL) == (op.group == NULL))
 		return vresp_error(resp, 400, "request", "give exactly one of device_id and group");
-	if (api_random_id(id) != PCRGATE_OK)
+	if (api_new_id(id) != PCRGATE_OK)
 		return api_fail(resp, "rollout", PCRGATE_ERR_CRYPTO, NULL);
 	op.id = id;
 	detail = json_pack("{s:s,s:s?,s:s?}", "release", op.release, "device_id", op.device_id, "group", op.group);

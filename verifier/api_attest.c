@@ -705,7 +705,7 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 		char oid[API_ID_HEX];
 		struct vparam p[8];
 
-		if (api_random_id(oid) != PCRGATE_OK)
+		if (api_new_id(oid) != PCRGATE_OK)
 			return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET, "no random bytes");
 		p[0] = VPARAM_TEXT(oid);
 		p[1] = VPARAM_TEXT(w->dev->id);
@@ -848,37 +848,127 @@ done:
 	parsed_release(&policy);
 }
 
+/*
+ * One attestation from its request to its answer. The verdict is written by the store's
+ * writer (vstore_submit, batched with other attestations), while the server's threads go on
+ * with other requests; the answer is made when the write is done.
+ */
+struct attest_job {
+	struct api_ctx *ctx;
+	struct vmetrics *metrics;
+	struct attest_read rd;
+	struct attest_write w;
+	struct verdict v;
+	pcrgate_quote_result qr;
+	struct parsed *ak;
+	json_t *reportdoc, *claims;
+	char *token; /* the authorization, when one was prepared */
+	uint8_t nonce[PCRGATE_EVIDENCE_MAX_NONCE], wrapped[KEYWRAP_MAX_WRAPPED];
+	size_t wlen;
+	char attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
+	char release_name[PCRGATE_REFPOLICY_MAX_NAME + 1];
+	int rc;             /* the write's result */
+	pcrgate_errinfo ei; /* and why it failed */
+	struct vlater *later;
+};
+
+static void attest_job_free(struct attest_job *j)
+{
+	parsed_release(&j->ak);
+	OPENSSL_cleanse(j->rd.content_key, sizeof(j->rd.content_key));
+	parsed_release(&j->rd.policy);
+	free(j->rd.policy_doc);
+	free(j->token);
+	json_decref(j->reportdoc);
+	json_decref(j->claims);
+	json_decref(j->v.reasons);
+	free(j);
+}
+
+static int attest_write_job(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	return attest_write_tx(tx, &((struct attest_job *)arg)->w, ei);
+}
+
+/* The writer's report (on its thread): the answer is made on the server's. */
+static void attest_written(void *arg, int rc, const pcrgate_errinfo *ei)
+{
+	struct attest_job *j = arg;
+
+	j->rc = rc;
+	if (ei != NULL)
+		j->ei = *ei;
+	vhttp_wake(j->later);
+}
+
+/* The answer, once the verdict is stored (or could not be); frees j. */
+static int attest_answer(void *arg, struct vresp *resp)
+{
+	struct attest_job *j = arg;
+	struct verdict *v = &j->v;
+	const struct attest_read *rd = &j->rd;
+	json_t *out;
+
+	if (resp == NULL || j->rc != PCRGATE_OK) {
+		if (resp != NULL)
+			api_fail(resp, "attest", j->rc, &j->ei);
+		attest_job_free(j);
+		return 0;
+	}
+	metrics_verdict(j->metrics, v->pass ? "pass" : v->failed_check);
+	out = json_pack("{s:s,s:s,s:s?,s:O,s:s?}", "attestation_id", j->attestation_id, "verdict",
+			v->pass ? "pass" : "fail", "failed_check", v->failed_check, "reasons", v->reasons, "release",
+			v->release);
+	if (out != NULL && v->release != NULL)
+		json_object_set_new(out, "security_version", json_integer(v->security_version));
+	if (out != NULL && j->w.issued) {
+		json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "token", j->token, "release", rd->rel_name, "version",
+				      rd->rel_version, "security_version", (json_int_t)rd->rel_security_version,
+				      "manifest_digest", rd->rel_digest, "bundle_url", rd->rel_url);
+
+		if (a != NULL && j->wlen > 0)
+			json_object_set_new(a, "content_key_wrapped", jsonutil_b64(j->wrapped, j->wlen));
+		json_object_set_new(out, "authorization", a);
+	}
+	vresp_reason(resp, v->pass ? "pass" : v->failed_check);
+	vresp_json(resp, 200, out);
+	attest_job_free(j);
+	return 0;
+}
+
 int api_attest(struct vreq *req, struct vresp *resp)
 {
 	struct api_ctx *ctx = req->app;
 	const char *device_id, *nonce_hex = NULL, *report = NULL;
 	struct report rep = {NULL, NULL, NULL, NULL, NULL};
-	uint8_t nonce[PCRGATE_EVIDENCE_MAX_NONCE], qualifying[PCRGATE_EVIDENCE_MAX_NONCE], wrapped[KEYWRAP_MAX_WRAPPED];
-	size_t nlen = 0, qlen = 0, wlen = 0;
-	char attestation_id[API_ID_HEX], jti[AUTHZ_JTI_SIZE];
-	char release_name[PCRGATE_REFPOLICY_MAX_NAME + 1] = "";
-	struct attest_read rd;
-	struct attest_write w;
-	struct verdict v = {1, NULL, NULL, NULL, -1};
+	uint8_t qualifying[PCRGATE_EVIDENCE_MAX_NONCE];
+	size_t nlen = 0, qlen = 0;
+	struct attest_job *j;
+	struct attest_read *rd;
+	struct attest_write *w;
+	struct verdict *v;
 	pcrgate_quote_input in;
-	pcrgate_quote_result qr;
 	pcrgate_evidence *ev = NULL;
-	struct parsed *ak = NULL;
-	json_t *evdoc, *reportdoc = NULL, *out = NULL, *claims = NULL;
-	char *token = NULL;
+	json_t *evdoc;
 	pcrgate_errinfo ei;
 	int r;
 
-	memset(&rd, 0, sizeof(rd));
-	memset(&in, 0, sizeof(in));
-	memset(&qr, 0, sizeof(qr));
 	if (api_req_string(resp, req->json, "device_id", API_MAX_NAME, 0, &device_id) ||
 	    api_req_string(resp, req->json, "nonce", 2 * PCRGATE_EVIDENCE_MAX_NONCE, 1, &nonce_hex) ||
 	    api_req_string(resp, req->json, "report", REPORT_MAX, 1, &report))
 		return 0;
 	if (!json_is_object(evdoc = json_object_get(req->json, "evidence")))
 		return vresp_error(resp, 400, "evidence", "member evidence must be an object");
-	if (report != NULL && parse_report(resp, report, &reportdoc, &rep))
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return api_fail(resp, "attest", PCRGATE_ERR_NOMEM, NULL);
+	j->ctx = ctx;
+	j->metrics = req->metrics;
+	rd = &j->rd;
+	w = &j->w;
+	v = &j->v;
+	*v = (struct verdict){1, NULL, NULL, NULL, -1};
+	memset(&in, 0, sizeof(in));
+	if (report != NULL && parse_report(resp, report, &j->reportdoc, &rep))
 		goto done;
 	/*
 	 * The HTTP layer parsed the body with duplicate keys refused, under max_body; the library's
@@ -902,104 +992,87 @@ int api_attest(struct vreq *req, struct vresp *resp)
 			vresp_error(resp, 400, "request", "member nonce is missing");
 			goto done;
 		}
-		memcpy(nonce, en, nlen);
-	} else if (pcrgate_hex_decode(nonce_hex, nonce, sizeof(nonce), &nlen) != 0 || nlen == 0) {
+		memcpy(j->nonce, en, nlen);
+	} else if (pcrgate_hex_decode(nonce_hex, j->nonce, sizeof(j->nonce), &nlen) != 0 || nlen == 0) {
 		vresp_error(resp, 400, "request", "member nonce must be hex of 1 to %d bytes", PCRGATE_EVIDENCE_MAX_NONCE);
 		goto done;
 	}
 	if (report != NULL) {
-		pcrgate_evidence_report_binding(nonce, nlen, (const uint8_t *)report, strlen(report), qualifying);
+		pcrgate_evidence_report_binding(j->nonce, nlen, (const uint8_t *)report, strlen(report), qualifying);
 		qlen = PCRGATE_EVIDENCE_BINDING_SIZE;
 	} else {
-		memcpy(qualifying, nonce, nlen);
+		memcpy(qualifying, j->nonce, nlen);
 		qlen = nlen;
 	}
-	rd.device_id = device_id;
-	if ((r = vstore_run_read(ctx->store, attest_read_tx, &rd, &ei)) != PCRGATE_OK) {
+	rd->device_id = device_id;
+	if ((r = vstore_run_read(ctx->store, attest_read_tx, rd, &ei)) != PCRGATE_OK) {
 		api_fail(resp, "attest", r, &ei);
 		goto done;
 	}
-	if (!rd.dev.found) {
+	if (!rd->dev.found) {
 		vresp_error(resp, 404, "device", "unknown device");
 		goto done;
 	}
-	if ((v.reasons = json_array()) == NULL || api_random_id(attestation_id) != PCRGATE_OK) {
+	if ((v->reasons = json_array()) == NULL || api_new_id(j->attestation_id) != PCRGATE_OK) {
 		api_fail(resp, "attest", PCRGATE_ERR_NOMEM, NULL);
 		goto done;
 	}
-	if (strcmp(rd.dev.state, "revoked") == 0)
-		verdict_fail(&v, "revoked", "the device is revoked");
-	else if (strcmp(rd.dev.state, "active") != 0)
-		verdict_fail(&v, "activation", "the device's AK never completed credential activation");
+	if (strcmp(rd->dev.state, "revoked") == 0)
+		verdict_fail(v, "revoked", "the device is revoked");
+	else if (strcmp(rd->dev.state, "active") != 0)
+		verdict_fail(v, "activation", "the device's AK never completed credential activation");
 	else
-		evaluate(ev, &rd, qualifying, qlen, &in, &qr, &v, release_name, &ak);
-	memset(&w, 0, sizeof(w));
-	w.dev = &rd.dev;
-	w.nonce = nonce;
-	w.nonce_len = nlen;
-	w.nonce_why = nonce_check(ctx, rd.dev.id, nonce, nlen, &w.nonce_expires);
-	w.attestation_id = attestation_id;
-	w.report = rep;
-	w.qr = &qr;
-	w.v = &v;
-	w.quote_passed = qr.parsed && qr.failed == PCRGATE_QUOTE_CHECK_NONE && in.ak != NULL;
-	w.quote_failed_before_nonce = v.failed_check != NULL && (in.ak == NULL || qr.failed < PCRGATE_QUOTE_CHECK_NONCE);
+		evaluate(ev, rd, qualifying, qlen, &in, &j->qr, v, j->release_name, &j->ak);
+	w->dev = &rd->dev;
+	w->nonce = j->nonce;
+	w->nonce_len = nlen;
+	w->nonce_why = nonce_check(ctx, rd->dev.id, j->nonce, nlen, &w->nonce_expires);
+	w->attestation_id = j->attestation_id;
+	w->report = rep;
+	w->qr = &j->qr;
+	w->v = v;
+	w->quote_passed = j->qr.parsed && j->qr.failed == PCRGATE_QUOTE_CHECK_NONE && in.ak != NULL;
+	w->quote_failed_before_nonce =
+		v->failed_check != NULL && (in.ak == NULL || j->qr.failed < PCRGATE_QUOTE_CHECK_NONCE);
 	/* Prepare the authorization outside the write transaction; it is stored only if the nonce holds. */
-	if (v.pass && rd.have_rollout && ctx->jws_key != NULL &&
-	    (v.release == NULL || strcmp(v.release, rd.rel_name) != 0) && rd.rel_security_version >= v.security_version) {
+	if (v->pass && rd->have_rollout && ctx->jws_key != NULL &&
+	    (v->release == NULL || strcmp(v->release, rd->rel_name) != 0) &&
+	    rd->rel_security_version >= v->security_version) {
 		TPM2B_PUBLIC uk;
 
-		claims = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "device", rd.dev.id, "ak_name", rd.dev.ak_name,
-				   "manifest_digest", rd.rel_digest, "release", rd.rel_name, "version", rd.rel_version,
-				   "security_version", (json_int_t)rd.rel_security_version, "attestation_id",
-				   attestation_id);
-		if (claims == NULL ||
-		    authz_sign(ctx->jws_key, ctx->jws_key_len, claims, time(NULL), ctx->cfg.authorization_ttl, &token, jti,
-			       &ei) != PCRGATE_OK) {
+		j->claims = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "device", rd->dev.id, "ak_name", rd->dev.ak_name,
+				      "manifest_digest", rd->rel_digest, "release", rd->rel_name, "version",
+				      rd->rel_version, "security_version", (json_int_t)rd->rel_security_version,
+				      "attestation_id", j->attestation_id);
+		if (j->claims == NULL || authz_sign(ctx->jws_key, ctx->jws_key_len, j->claims, time(NULL),
+						    ctx->cfg.authorization_ttl, &j->token, j->jti, &ei) != PCRGATE_OK) {
 			api_fail(resp, "authorization", PCRGATE_ERR_CRYPTO, &ei);
 			goto done;
 		}
-		if (rd.content_key_len > 0 &&
-		    (tpmobj_public_unmarshal(rd.dev.update_key_public, rd.dev.update_key_public_len, &uk, &ei) != 0 ||
-		     keywrap_wrap(&uk, rd.content_key, rd.content_key_len, wrapped, sizeof(wrapped), &wlen, &ei) != 0)) {
+		if (rd->content_key_len > 0 &&
+		    (tpmobj_public_unmarshal(rd->dev.update_key_public, rd->dev.update_key_public_len, &uk, &ei) != 0 ||
+		     keywrap_wrap(&uk, rd->content_key, rd->content_key_len, j->wrapped, sizeof(j->wrapped), &j->wlen,
+				  &ei) != 0)) {
 			api_fail(resp, "authorization", PCRGATE_ERR_CRYPTO, &ei);
 			goto done;
 		}
-		w.jti = jti;
-		w.auth_release = rd.rel_name;
-		w.auth_expires = (int64_t)time(NULL) + ctx->cfg.authorization_ttl;
+		w->jti = j->jti;
+		w->auth_release = rd->rel_name;
+		w->auth_expires = (int64_t)time(NULL) + ctx->cfg.authorization_ttl;
 	}
-	if ((r = vstore_run(ctx->store, attest_write_tx, &w, &ei)) != PCRGATE_OK) {
-		api_fail(resp, "attest", r, &ei);
-		goto done;
-	}
-	metrics_verdict(req->metrics, v.pass ? "pass" : v.failed_check);
-	out = json_pack("{s:s,s:s,s:s?,s:O,s:s?}", "attestation_id", attestation_id, "verdict", v.pass ? "pass" : "fail",
-			"failed_check", v.failed_check, "reasons", v.reasons, "release", v.release);
-	if (out != NULL && v.release != NULL)
-		json_object_set_new(out, "security_version", json_integer(v.security_version));
-	if (out != NULL && w.issued) {
-		json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "token", token, "release", rd.rel_name, "version",
-				      rd.rel_version, "security_version", (json_int_t)rd.rel_security_version,
-				      "manifest_digest", rd.rel_digest, "bundle_url", rd.rel_url);
-
-		if (a != NULL && wlen > 0)
-			json_object_set_new(a, "content_key_wrapped", jsonutil_b64(wrapped, wlen));
-		json_object_set_new(out, "authorization", a);
-	}
-	vresp_reason(resp, v.pass ? "pass" : v.failed_check);
-	vresp_json(resp, 200, out);
-	out = NULL;
-done:
-	parsed_release(&ak);
 	pcrgate_evidence_free(&ev);
-	OPENSSL_cleanse(rd.content_key, sizeof(rd.content_key));
-	parsed_release(&rd.policy);
-	free(rd.policy_doc);
-	free(token);
-	json_decref(reportdoc);
-	json_decref(claims);
-	json_decref(v.reasons);
-	json_decref(out);
+	/* The write, and the answer after it, come later: the server's thread goes on meanwhile. */
+	if ((j->later = vreq_later(req, attest_answer, j)) == NULL) {
+		pcrgate_errinfo_clear(&j->ei);
+		j->rc = vstore_run(ctx->store, attest_write_job, j, &j->ei);
+		return attest_answer(j, resp);
+	}
+	pcrgate_errinfo_clear(&ei);
+	if ((r = vstore_submit(ctx->store, attest_write_job, attest_written, j, &ei)) != PCRGATE_OK)
+		attest_written(j, r, &ei);
+	return VHANDLER_LATER;
+done:
+	pcrgate_evidence_free(&ev);
+	attest_job_free(j);
 	return 0;
 }

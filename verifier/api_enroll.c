@@ -246,7 +246,7 @@ int api_enroll(struct vreq *req, struct vresp *resp)
 		return api_fail(resp, "update-key", PCRGATE_ERR_FORMAT, NULL);
 	if (ctx->device_ca != NULL && certified_tls_key(req->json, &ak, resp, tls_raw, sizeof(tls_raw), &tls_len))
 		return 0;
-	if (RAND_bytes(secret, sizeof(secret)) != 1 || api_random_id(enrollment_id) != PCRGATE_OK)
+	if (RAND_bytes(secret, sizeof(secret)) != 1 || api_new_id(enrollment_id) != PCRGATE_OK)
 		return api_fail(resp, "enroll", PCRGATE_ERR_CRYPTO, NULL);
 	if ((r = credential_make(&ek, &cres.ak_name, secret, sizeof(secret), &cred, &ei)) != PCRGATE_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));

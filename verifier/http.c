@@ -76,6 +76,10 @@ struct reqstate {
 	char params[VREQ_MAX_PARAMS][VHTTP_MAX_PARAM];
 	size_t nparams;
 	char actor[VHTTP_MAX_ACTOR]; /* what admin_auth named the token */
+	json_t *json;                /* the parsed body, kept until the request ends */
+	struct MHD_Connection *conn;
+	vanswer later;               /* vreq_later's answer, until it ran */
+	void *later_arg;
 };
 
 /* Per connection: the device its client certificate was accepted for, and that certificate's digest. */
@@ -588,6 +592,22 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	}
 }
 
+/* Answers what a handler (or a later answer) gave: rc as a handler's return. */
+static enum MHD_Result handled(struct MHD_Connection *conn, struct reqstate *st, int rc, struct vresp *resp)
+{
+	if (rc < 0 && resp->status < 400) {
+		pg_err("%s %s: handler failed: %s", st->route->method, st->route->pattern, pcrgate_strerror(rc));
+		vresp_error(resp, 500, NULL, "internal error");
+	} else if (rc == VHANDLER_LATER ||
+		   (resp->status == 0 && resp->json == NULL && resp->body == NULL && !resp->has_file)) {
+		pg_err("%s %s: handler gave no answer", st->route->method, st->route->pattern);
+		vresp_error(resp, 500, NULL, "internal error");
+	} else if (resp->status == 0) {
+		resp->status = 200;
+	}
+	return answer(conn, st, resp, NULL);
+}
+
 /* The last call: the whole body is here. */
 static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate *st, const char *url,
 				   const char *method)
@@ -599,7 +619,6 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 	json_t *body_json = NULL;
 	size_t i;
 	int rc;
-	enum MHD_Result ok;
 
 	if (st->builtin >= 0) {
 		builtin(h, st->builtin, &resp);
@@ -641,19 +660,39 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 	req.app = h->opts.app;
 	req.metrics = h->metrics;
 	req.conn = conn;
+	req.state = st;
+	st->json = body_json;
 	rc = st->route->handler(&req, &resp);
-	if (rc < 0 && resp.status < 400) {
-		pg_err("%s %s: handler failed: %s", method, st->route->pattern, pcrgate_strerror(rc));
-		vresp_error(&resp, 500, NULL, "internal error");
-	} else if (resp.status == 0 && resp.json == NULL && resp.body == NULL && !resp.has_file) {
-		pg_err("%s %s: handler gave no answer", method, st->route->pattern);
-		vresp_error(&resp, 500, NULL, "internal error");
-	} else if (resp.status == 0) {
-		resp.status = 200;
-	}
-	ok = answer(conn, st, &resp, NULL);
-	json_decref(body_json);
-	return ok;
+	if (rc == VHANDLER_LATER && st->later != NULL)
+		return MHD_YES;
+	return handled(conn, st, rc, &resp);
+}
+
+/* A request set aside by vreq_later is back: its answer. */
+static enum MHD_Result on_woken(struct MHD_Connection *conn, struct reqstate *st)
+{
+	struct vresp resp = {0};
+	vanswer fn = st->later;
+
+	st->later = NULL;
+	return handled(conn, st, fn(st->later_arg, &resp), &resp);
+}
+
+struct vlater *vreq_later(struct vreq *req, vanswer fn, void *arg)
+{
+	struct reqstate *st = req->state;
+
+	if (st == NULL || st->later != NULL || fn == NULL)
+		return NULL;
+	st->later = fn;
+	st->later_arg = arg;
+	MHD_suspend_connection(st->conn);
+	return (struct vlater *)st;
+}
+
+void vhttp_wake(struct vlater *later)
+{
+	MHD_resume_connection(((struct reqstate *)later)->conn);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -669,11 +708,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if ((st = calloc(1, sizeof(*st))) == NULL)
 			return MHD_NO;
 		st->h = h;
+		st->conn = conn;
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		*con_cls = st;
 		atomic_fetch_add(&h->inflight, 1);
 		return on_headers(conn, st, url, method);
 	}
+	if (st->later != NULL)
+		return on_woken(conn, st);
 	if (st->answered) {
 		/* Refused from its headers: the rest of the body is dropped unread. */
 		*upload_data_size = 0;
@@ -713,6 +755,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	if (st->later != NULL)
+		st->later(st->later_arg, NULL);
+	json_decref(st->json);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
@@ -809,7 +854,8 @@ int vhttp_start(const struct vhttp_opts *opts, vhttp **out, pcrgate_errinfo *ei)
 	char addr[INET6_ADDRSTRLEN];
 	const char *served;
 	struct MHD_OptionItem o[16];
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	size_t i, n = 0;
 	int listen_fd_taken = 0;
 

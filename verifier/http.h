@@ -55,6 +55,7 @@ struct vreq {
 	void *app;                             /* vhttp_opts.app */
 	struct vmetrics *metrics;              /* the server's metrics (for metrics_verdict) */
 	struct MHD_Connection *conn;           /* private to http.c: use vreq_query */
+	struct reqstate *state;                /* private to http.c */
 };
 
 /* Value of a query-string argument (decoded), or NULL. Borrowed until the handler returns. */
@@ -118,6 +119,23 @@ int vresp_header(struct vresp *resp, const char *name, const char *value);
  * Handlers run on the server's threads, many at once.
  */
 typedef int (*vhandler)(struct vreq *req, struct vresp *resp);
+
+/*
+ * A handler that answers later (its work waits for another thread) calls vreq_later, starts
+ * that work and returns VHANDLER_LATER, leaving resp alone: the connection is set aside
+ * meanwhile, and the server's threads serve other connections. When the work is done, any
+ * thread calls vhttp_wake with what vreq_later gave; then answer(arg, resp) runs on a server
+ * thread and fills resp as a handler would (its return read as a handler's). It runs exactly
+ * once: with resp NULL, only to free arg, when the request ended without an answer. req->json
+ * and the strings in it stay valid until then. A stop waits for such requests too.
+ */
+#define VHANDLER_LATER 1
+typedef int (*vanswer)(void *arg, struct vresp *resp);
+struct vlater;
+/* Only from a handler, once per request; NULL when answering later is not possible (then answer now). */
+struct vlater *vreq_later(struct vreq *req, vanswer answer, void *arg);
+/* Thread-safe; once per vreq_later, also before the handler returned. */
+void vhttp_wake(struct vlater *later);
 
 struct vroute {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */

@@ -20,6 +20,16 @@ struct vconn {
 	int busy;
 };
 
+/* A transaction vstore_submit queued for the writer thread. */
+struct vjob {
+	vstore_txfn fn;
+	vstore_donefn done;
+	void *arg;
+	int rc;
+	pcrgate_errinfo ei;
+	struct vjob *next;
+};
+
 struct vstore {
 	const struct vbackend *be;
 	char *conninfo; /* may hold a password: never logged */
@@ -31,6 +41,13 @@ struct vstore {
 	pthread_mutex_t write_mu; /* held by the one writer of a one_writer backend */
 	void *shared;		  /* the backend's start, when it has one */
 	int schema_version;
+	/* vstore_submit's queue and writer thread (started by the first submit), under q_mu */
+	pthread_mutex_t q_mu;
+	pthread_cond_t q_cv;
+	struct vjob *q_head, *q_tail;
+	pthread_t writer;
+	int writer_started;
+	int writer_stop;
 };
 
 struct vstore_tx {
@@ -207,6 +224,13 @@ void vstore_close(vstore **sp)
 
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
+	/* The writer runs what is queued before it ends. */
+	pthread_mutex_lock(&s->q_mu);
+	s->writer_stop = 1;
+	pthread_cond_signal(&s->q_cv);
+	pthread_mutex_unlock(&s->q_mu);
+	if (s->writer_started)
+		pthread_join(s->writer, NULL);
 	for (size_t i = 0; i < s->nconns; i++)
 		if (s->conns[i].h != NULL)
 			s->be->disconnect(s->conns[i].h);
@@ -221,6 +245,8 @@ void vstore_close(vstore **sp)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->q_mu);
+	pthread_cond_destroy(&s->q_cv);
 	free(s);
 	*sp = NULL;
 }
@@ -238,6 +264,8 @@ int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_mutex_init(&s->q_mu, NULL);
+	pthread_cond_init(&s->q_cv, NULL);
 	if ((r = parse_url(url, &s->be, &s->conninfo, &url_pool, ei)) != 0)
 		goto fail;
 	if ((s->display = display_name(s->be, s->conninfo)) == NULL) {
@@ -318,7 +346,8 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
+/* Runs fn in a transaction on c (NULL: a pooled connection). */
+static int run_on(vstore *s, struct vconn *c, int readonly, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
 {
 	vstore_tx tx = {.s = s};
 	int r = PCRGATE_ERR_INVALID_ARGUMENT;
@@ -328,7 +357,7 @@ static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errin
 	/* Writers queue here before they take a connection, so readers still find one free. */
 	if (!readonly && s->be->one_writer)
 		pthread_mutex_lock(&s->write_mu);
-	tx.c = pool_take(s);
+	tx.c = c != NULL ? c : pool_take(s);
 	for (int attempt = 0; attempt < VSTORE_MAX_ATTEMPTS; attempt++) {
 		int retry = 0;
 
@@ -366,8 +395,14 @@ done:
 	/* The sync waits for the disk: other writers go on meanwhile (it makes their commits durable too). */
 	if (r == 0 && tx.durable && s->be->sync != NULL)
 		r = s->be->sync(tx.c->h, ei);
-	pool_give(s, tx.c);
+	if (c == NULL)
+		pool_give(s, tx.c);
 	return r;
+}
+
+static int run(vstore *s, int readonly, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
+{
+	return run_on(s, NULL, readonly, fn, arg, ei);
 }
 
 void vstore_tx_durable(vstore_tx *tx)
@@ -383,6 +418,122 @@ int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
 int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
 {
 	return run(s, 1, fn, arg, ei);
+}
+
+/*
+ * One attempt at a batch: each job in a savepoint of its own, released when the job's fn
+ * succeeded and rolled back when it failed. A failure the batch cannot go on from (a
+ * savepoint refused, or a job's statement that asks for a retry) fails the attempt.
+ */
+static int batch_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct vjob *j;
+	int r;
+
+	for (j = arg; j != NULL; j = j->next) {
+		pcrgate_errinfo_clear(&j->ei);
+		if ((r = vstore_exec(tx, "SAVEPOINT job", NULL, 0, NULL, NULL, NULL, ei)) != 0)
+			return r;
+		tx->retry = 0;
+		j->rc = j->fn(tx, j->arg, &j->ei);
+		if (j->rc != 0 && tx->retry) {
+			*ei = j->ei;
+			return j->rc;
+		}
+		if ((j->rc != 0 && (r = vstore_exec(tx, "ROLLBACK TO job", NULL, 0, NULL, NULL, NULL, ei)) != 0) ||
+		    (r = vstore_exec(tx, "RELEASE job", NULL, 0, NULL, NULL, NULL, ei)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The writer thread: runs what is queued, a batch at a time, until vstore_close. It has a
+ * connection of its own: the only one whose page cache other connections' commits never
+ * invalidate, since no other one commits on its behalf... (most writes are its own).
+ */
+static void *writer_loop(void *arg)
+{
+	vstore *s = arg;
+	struct vconn own = {0};
+
+	pthread_mutex_lock(&s->q_mu);
+	for (;;) {
+		struct vjob *batch, *j, *last;
+		pcrgate_errinfo ei;
+		size_t n;
+		int r;
+
+		while (s->q_head == NULL && !s->writer_stop)
+			pthread_cond_wait(&s->q_cv, &s->q_mu);
+		if (s->q_head == NULL)
+			break;
+		batch = last = s->q_head;
+		for (n = 1; n < VSTORE_BATCH_MAX && last->next != NULL; n++)
+			last = last->next;
+		s->q_head = last->next;
+		if (s->q_head == NULL)
+			s->q_tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->q_mu);
+
+		pcrgate_errinfo_clear(&ei);
+		r = run_on(s, &own, 0, batch_tx, batch, &ei);
+		for (j = batch; j != NULL; j = batch) {
+			batch = j->next;
+			if (r != 0)
+				j->done(j->arg, r, &ei);
+			else
+				j->done(j->arg, j->rc, j->rc != 0 ? &j->ei : NULL);
+			free(j);
+		}
+		pthread_mutex_lock(&s->q_mu);
+	}
+	pthread_mutex_unlock(&s->q_mu);
+	if (own.h != NULL)
+		s->be->disconnect(own.h);
+	return NULL;
+}
+
+int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrgate_errinfo *ei)
+{
+	struct vjob *j;
+	int r;
+
+	if (s == NULL || fn == NULL || done == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
+					   "vstore_submit: bad arguments");
+	if (!s->be->one_writer) {
+		pcrgate_errinfo jei;
+
+		pcrgate_errinfo_clear(&jei);
+		r = run(s, 0, fn, arg, &jei);
+		done(arg, r, r != 0 ? &jei : NULL);
+		return 0;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+	j->fn = fn;
+	j->done = done;
+	j->arg = arg;
+	pthread_mutex_lock(&s->q_mu);
+	if (!s->writer_started) {
+		if ((r = pthread_create(&s->writer, NULL, writer_loop, s)) != 0) {
+			pthread_mutex_unlock(&s->q_mu);
+			free(j);
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET,
+						   "%s: cannot start the writer thread: %s", s->display, strerror(r));
+		}
+		s->writer_started = 1;
+	}
+	if (s->q_tail != NULL)
+		s->q_tail->next = j;
+	else
+		s->q_head = j;
+	s->q_tail = j;
+	pthread_cond_signal(&s->q_cv);
+	pthread_mutex_unlock(&s->q_mu);
+	return 0;
 }
 
 int vstore_exec(vstore_tx *tx, const char *sql, const struct vparam *params, size_t n, vstore_rowfn row, void *arg,

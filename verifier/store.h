@@ -41,7 +41,10 @@ typedef struct vstore_tx vstore_tx;
  * Passwords in the URL never appear in a log or an error message.
  */
 int vstore_open(const char *url, vstore **out, pcrgate_errinfo *ei);
-/* Closes every pooled connection; NULL-safe, sets *s to NULL. No vstore_run may be running. */
+/*
+ * Closes every pooled connection, after the writer thread ran what was submitted; NULL-safe,
+ * sets *s to NULL. No vstore_run or vstore_submit may be running.
+ */
 void vstore_close(vstore **s);
 /* "sqlite" or "postgresql". */
 const char *vstore_backend(const vstore *s);
@@ -64,6 +67,25 @@ typedef int (*vstore_txfn)(vstore_tx *tx, void *arg, pcrgate_errinfo *ei);
 int vstore_run(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
 /* As vstore_run for a transaction that only reads (PostgreSQL READ ONLY; SQLite takes no write lock). */
 int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
+/*
+ * What vstore_submit reports, on the store's writer thread: rc is fn's result when the batch
+ * committed (0: fn's writes are committed), else the batch's failure; ei says why (NULL when
+ * rc is 0). It must be quick and must not use the store (it holds up the next batch).
+ */
+typedef void (*vstore_donefn)(void *arg, int rc, const pcrgate_errinfo *ei);
+/*
+ * Runs fn in a write transaction later, and reports to done. SQLite: one writer thread runs
+ * the transactions queued meanwhile (at most VSTORE_BATCH_MAX) as one, each in its own
+ * savepoint, so a fn that fails is rolled back alone, and commits them together ("group
+ * commit"): a one-writer database then commits once per batch instead of once per
+ * transaction. fn follows vstore_run's rules (a batch may be run again, so fn may be too);
+ * vstore_tx_durable in one makes the whole batch durable before done is called. PostgreSQL:
+ * fn runs at once in vstore_run on the caller's thread, and done is called before
+ * vstore_submit returns. 0 when done was or will be called; otherwise (no writer thread could
+ * be started) done is never called.
+ */
+int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrgate_errinfo *ei);
+#define VSTORE_BATCH_MAX 64
 /*
  * Asks that tx, once committed, be on disk before vstore_run returns: for a decision whose
  * answer leaves the verifier (an update authorization), which must not be forgotten after a

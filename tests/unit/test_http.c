@@ -97,7 +97,84 @@ static int h_refuse(struct vreq *req, struct vresp *resp)
 	return vresp_error(resp, 422, "nonce", "nonce %s is unknown", "abc");
 }
 
+/*
+ * POST /v1/later {"x": S, "ms": N}: answered later, from another thread after N ms (N 0: woken
+ * before the handler returns). later_freed counts answers that only freed their argument.
+ */
+static atomic_int later_started, later_answered, later_freed;
+
+struct later_job {
+	const char *x; /* in the request's body, which must live until the answer */
+	int ms;
+	struct vlater *later;
+};
+
+static atomic_int later_release; /* a job with ms -1 waits for it */
+
+static void *later_waker(void *p)
+{
+	struct later_job *j = p;
+
+	if (j->ms < 0)
+		while (!atomic_load(&later_release))
+			usleep(1000);
+	else
+		usleep((useconds_t)j->ms * 1000);
+	vhttp_wake(j->later);
+	return NULL;
+}
+
+static int later_answer(void *arg, struct vresp *resp)
+{
+	struct later_job *j = arg;
+	int r = 0;
+
+	if (resp == NULL)
+		atomic_fetch_add(&later_freed, 1);
+	else {
+		atomic_fetch_add(&later_answered, 1);
+		r = vresp_json(resp, 200, json_pack("{s:s}", "later", j->x));
+	}
+	free(j);
+	return r;
+}
+
+static int h_later(struct vreq *req, struct vresp *resp)
+{
+	struct later_job *j = calloc(1, sizeof(*j));
+	pthread_t t;
+
+	assert_non_null(j);
+	j->x = json_string_value(json_object_get(req->json, "x"));
+	j->ms = (int)json_integer_value(json_object_get(req->json, "ms"));
+	if (j->x == NULL) {
+		free(j);
+		return vresp_error(resp, 400, "request", "no x");
+	}
+	assert_non_null(j->later = vreq_later(req, later_answer, j));
+	/* Once per request. */
+	assert_null(vreq_later(req, later_answer, j));
+	atomic_fetch_add(&later_started, 1);
+	if (j->ms == 0) {
+		vhttp_wake(j->later);
+		return VHANDLER_LATER;
+	}
+	assert_int_equal(pthread_create(&t, NULL, later_waker, j), 0);
+	pthread_detach(t);
+	return VHANDLER_LATER;
+}
+
+/* Says it will answer later, but never asked to. */
+static int h_later_wrong(struct vreq *req, struct vresp *resp)
+{
+	(void)req;
+	(void)resp;
+	return VHANDLER_LATER;
+}
+
 static const struct vroute routes[] = {
+	{"POST", "/v1/later", h_later, VROUTE_JSON, 0},
+	{"GET", "/v1/later-wrong", h_later_wrong, 0, 0},
 	{"GET", "/v1/things/{}", h_thing, 0, 0},
 	{"GET", "/v1/things/{}/parts/{}", h_thing, 0, 0},
 	{"POST", "/v1/echo", h_echo, VROUTE_JSON, 256},
@@ -232,6 +309,24 @@ static json_t *reply_json(const struct reply *r)
 
 	assert_non_null(j);
 	return j;
+}
+
+/*
+ * One request on the kept-open handle c: it must be answered with status and have needle in
+ * its headers and body; returns the connections curl opened for it (0 when it reused one).
+ */
+static long request_reusing(CURL *c, const char *scheme, uint16_t port, const char *method, const char *path,
+			    const char *body, long status, const char *needle)
+{
+	struct reply r = request(c, scheme, port, method, path, body, NULL);
+	long connects = -1;
+
+	assert_int_equal(r.status, status);
+	if ((r.headers.p == NULL || strstr(r.headers.p, needle) == NULL) && (r.body.p == NULL || strstr(r.body.p, needle) == NULL))
+		fail_msg("%s %s: no \"%s\" in the answer: %s", method, path, needle, r.body.p);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+	reply_free(&r);
+	return connects;
 }
 
 /* What an answer must carry besides its status; NULL members are not checked. */
@@ -587,6 +682,88 @@ static void test_keep_alive(void **state)
 	vhttp_stop(&h);
 }
 
+struct later_arg {
+	uint16_t port;
+	const char *body;
+	struct reply r;
+};
+
+static void *later_client(void *p)
+{
+	struct later_arg *a = p;
+
+	a->r = request(NULL, "http", a->port, "POST", "/v1/later", a->body, NULL);
+	return NULL;
+}
+
+static void wait_started(int n)
+{
+	for (int i = 0; i < 500 && atomic_load(&later_started) < n; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&later_started), n);
+}
+
+static void *release_later(void *p)
+{
+	(void)p;
+	usleep(100 * 1000);
+	atomic_store(&later_release, 1);
+	return NULL;
+}
+
+/*
+ * Answers made later: the server's one thread serves other requests meanwhile, the answer is
+ * made from the request's body, a keep-alive connection goes on after it, a wake before the
+ * handler returned works, a stop waits for a pending one, and a handler that says "later"
+ * without asking is answered 500.
+ */
+static void test_later(void **state)
+{
+	struct vhttp_opts o = base_opts();
+	struct later_arg a = {.body = "{\"x\": \"first\", \"ms\": -1}"};
+	pcrgate_errinfo ei = {0};
+	vhttp *h = NULL;
+	CURL *c = curl_easy_init();
+	pthread_t t, rel;
+	long total = 0;
+	int i;
+
+	(void)state;
+	atomic_store(&later_release, 0);
+	atomic_store(&later_started, 0);
+	atomic_store(&later_answered, 0);
+	atomic_store(&later_freed, 0);
+	o.threads = 1;
+	assert_int_equal(vhttp_start(&o, &h, &ei), 0);
+	a.port = vhttp_port(h);
+	assert_int_equal(pthread_create(&t, NULL, later_client, &a), 0);
+	wait_started(1);
+	/* While it waits (until released), the one thread answers others, later ones too. */
+	expect_status(a.port, "GET", "/v1/things/a", NULL, NULL, 200, NULL);
+	assert_int_equal(atomic_load(&later_answered), 0);
+	for (i = 0; i < 20; i++)
+		total += request_reusing(c, "http", a.port, "POST", "/v1/later",
+					 i % 2 ? "{\"x\": \"again\", \"ms\": 0}" : "{\"x\": \"again\", \"ms\": 5}", 200,
+					 "\"later\":\"again\"");
+	assert_int_equal(total, 1);
+	assert_int_equal(atomic_load(&later_answered), 20);
+	/* The first is still waiting: a stop lets it finish (released once the stop began, or before). */
+	assert_int_equal(pthread_create(&rel, NULL, release_later, NULL), 0);
+	vhttp_stop(&h);
+	pthread_join(rel, NULL);
+	pthread_join(t, NULL);
+	assert_int_equal(a.r.status, 200);
+	assert_non_null(strstr(a.r.body.p, "\"later\":\"first\""));
+	reply_free(&a.r);
+	assert_int_equal(atomic_load(&later_answered), 21);
+	assert_int_equal(atomic_load(&later_freed), 0);
+	curl_easy_cleanup(c);
+
+	h = start_plain();
+	expect_status(vhttp_port(h), "GET", "/v1/later-wrong", NULL, NULL, 500, &(struct want){.error = "internal error"});
+	vhttp_stop(&h);
+}
+
 struct slow_arg {
 	uint16_t port;
 	struct reply r;
@@ -681,8 +858,7 @@ static void test_https(void **state)
 	char *cert, *key, *other_cert, *other_key;
 	CURL *c;
 	struct curl_blob ca;
-	struct reply r;
-	long connects, total = 0;
+	long total = 0;
 	int i;
 
 	(void)state;
@@ -697,14 +873,9 @@ static void test_https(void **state)
 	ca.len = strlen(cert);
 	ca.flags = CURL_BLOB_COPY;
 	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
-	for (i = 0; i < 20; i++) {
-		r = request(c, "https", vhttp_port(h), "GET", "/healthz", NULL, NULL);
-		assert_int_equal(r.status, 200);
-		assert_non_null(strstr(r.headers.p, "Strict-Transport-Security"));
-		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-		total += connects;
-		reply_free(&r);
-	}
+	for (i = 0; i < 20; i++)
+		total += request_reusing(c, "https", vhttp_port(h), "GET", "/healthz", NULL, 200,
+					 "Strict-Transport-Security");
 	assert_int_equal(total, 1);
 	curl_easy_cleanup(c);
 	vhttp_stop(&h);
@@ -868,7 +1039,8 @@ int main(void)
 		cmocka_unit_test(test_routing),	       cmocka_unit_test(test_json_bodies),
 		cmocka_unit_test(test_body_limits),    cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_health_and_metrics), cmocka_unit_test(test_keep_alive),
-		cmocka_unit_test(test_graceful_stop),  cmocka_unit_test(test_https),
+		cmocka_unit_test(test_graceful_stop),	   cmocka_unit_test(test_later),
+		cmocka_unit_test(test_https),
 		cmocka_unit_test(test_refusals_at_start), cmocka_unit_test(test_config),
 	};
 	int r;

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the verifier's store and audit log: on SQLite (a temporary file) always, and
  * on PostgreSQL when PCRGATE_PG_URL names a database (tests/verifier/with-postgres sets one
- * up). Migrations, typed parameters with hostile values, rollback, one snapshot per read
+ * up). Migrations, typed parameters with hostile values, rollback, transactions submitted to
+ * the writer (each one's own result in a shared batch), one snapshot per read
  * transaction, constraint errors, the audit chain, its append-only table, concurrent appends
  * from several threads, and (SQLite) the WAL kept bounded by the store's checkpointer.
  */
@@ -272,6 +273,127 @@ static void test_rollback(void **state)
 	assert_non_null(strstr(ei.message, "constraint"));
 	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
 	assert_int_equal(cnt.n, 0);
+	vstore_close(&s);
+}
+
+/* vstore_submit: what each job's done was told, and how many were told. */
+#define SUBMIT_JOBS 120
+struct submit_job {
+	char id[64];
+	struct insert_args ins;
+	int twice; /* inserts its device twice: a constraint error */
+	int rc;    /* what done said; 1 until then */
+	char message[256];
+};
+
+struct submit_state {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	struct submit_job jobs[SUBMIT_JOBS];
+};
+
+static struct submit_state submitted = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int submit_body(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct submit_job *j = arg;
+	int r = insert_device(tx, &j->ins, ei);
+
+	if (r == 0 && j->twice)
+		r = insert_device(tx, &j->ins, ei);
+	return r;
+}
+
+static void submit_done(void *arg, int rc, const pcrgate_errinfo *ei)
+{
+	struct submit_job *j = arg;
+
+	pthread_mutex_lock(&submitted.mu);
+	j->rc = rc;
+	snprintf(j->message, sizeof(j->message), "%s", ei != NULL ? ei->message : "");
+	submitted.done++;
+	pthread_cond_broadcast(&submitted.cv);
+	pthread_mutex_unlock(&submitted.mu);
+}
+
+struct submitter {
+	vstore *s;
+	size_t first, step;
+};
+
+static void *submit_some(void *arg)
+{
+	struct submitter *a = arg;
+	pcrgate_errinfo ei = {0};
+
+	for (size_t i = a->first; i < SUBMIT_JOBS; i += a->step)
+		if (vstore_submit(a->s, submit_body, submit_done, &submitted.jobs[i], &ei) != 0) {
+			fprintf(stderr, "vstore_submit: %s\n", ei.message);
+			return (void *)1;
+		}
+	return NULL;
+}
+
+/*
+ * Transactions submitted from several threads at once: each is told its own result, one that
+ * fails (on purpose, or on a constraint) leaves nothing while the others of its batch commit,
+ * and vstore_close runs what is still queued before it returns.
+ */
+static void test_submit(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	struct submitter subs[3];
+	pthread_t t[3];
+	vstore *s = open_store();
+	size_t i;
+	void *ret;
+
+	(void)state;
+	submitted.done = 0;
+	for (i = 0; i < SUBMIT_JOBS; i++) {
+		struct submit_job *j = &submitted.jobs[i];
+
+		key(j->id, sizeof(j->id), "submit", (int)i);
+		j->ins = (struct insert_args){.id = j->id, .fail_after = i % 7 == 3};
+		j->twice = i % 11 == 5;
+		j->rc = 1;
+	}
+	for (i = 0; i < 3; i++) {
+		subs[i] = (struct submitter){s, i, 3};
+		assert_int_equal(pthread_create(&t[i], NULL, submit_some, &subs[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+	/* Half of them wait for the close. */
+	pthread_mutex_lock(&submitted.mu);
+	while (submitted.done < SUBMIT_JOBS / 2)
+		pthread_cond_wait(&submitted.cv, &submitted.mu);
+	pthread_mutex_unlock(&submitted.mu);
+	vstore_close(&s);
+	assert_int_equal(submitted.done, SUBMIT_JOBS);
+	s = open_store();
+	for (i = 0; i < SUBMIT_JOBS; i++) {
+		struct submit_job *j = &submitted.jobs[i];
+		struct count_args cnt = {.id = j->id, .n = -1};
+
+		assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+		if (j->ins.fail_after) {
+			assert_int_equal(j->rc, PCRGATE_ERR_VERIFY);
+			assert_string_equal(j->message, "fail on purpose");
+			assert_int_equal(cnt.n, 0);
+		} else if (j->twice) {
+			assert_int_equal(j->rc, VSTORE_ERR_CONSTRAINT);
+			assert_non_null(strstr(j->message, "constraint"));
+			assert_int_equal(cnt.n, 0);
+		} else {
+			assert_int_equal(j->rc, 0);
+			assert_int_equal(cnt.n, 1);
+		}
+	}
+	assert_int_equal(vstore_submit(s, NULL, submit_done, NULL, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
 	vstore_close(&s);
 }
 
@@ -695,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_migrations_idempotent),
 		cmocka_unit_test(test_params_roundtrip),
 		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_submit),
 		cmocka_unit_test(test_read_snapshot),
 		cmocka_unit_test(test_changes_and_checks),
 		cmocka_unit_test(test_audit_chain),
