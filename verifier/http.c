@@ -58,6 +58,7 @@ struct vhttp {
 	uint16_t port;
 	atomic_int inflight;
 	atomic_int stopping;
+	atomic_int asleep; /* requests set aside by vreq_later and not yet woken */
 };
 
 /* Per request; freed by the completion callback. */
@@ -686,13 +687,19 @@ struct vlater *vreq_later(struct vreq *req, vanswer fn, void *arg)
 		return NULL;
 	st->later = fn;
 	st->later_arg = arg;
+	atomic_fetch_add(&st->h->asleep, 1);
 	MHD_suspend_connection(st->conn);
 	return (struct vlater *)st;
 }
 
 void vhttp_wake(struct vlater *later)
 {
-	MHD_resume_connection(((struct reqstate *)later)->conn);
+	struct reqstate *st = (struct reqstate *)later;
+	struct vhttp *h = st->h;
+
+	/* st may be gone once the connection is resumed. */
+	MHD_resume_connection(st->conn);
+	atomic_fetch_sub(&h->asleep, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -1007,6 +1014,15 @@ void vhttp_stop(vhttp **hp)
 			usleep(10000);
 		if (atomic_load(&h->inflight) > 0)
 			pg_warn("stopping with %d requests still in flight", atomic_load(&h->inflight));
+		/*
+		 * libmicrohttpd cannot stop with a connection set aside: wait for the work of those
+		 * (the store's writer, which ends each attempt), as a handler in the store would be
+		 * waited for.
+		 */
+		if (atomic_load(&h->asleep) > 0)
+			pg_warn("waiting for %d requests whose answers are being made", atomic_load(&h->asleep));
+		while (atomic_load(&h->asleep) > 0)
+			usleep(10000);
 		MHD_stop_daemon(h->mhd);
 	}
 	if (h->listen_fd >= 0)
