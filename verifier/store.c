@@ -448,9 +448,9 @@ static int batch_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 }
 
 /*
- * The writer thread: runs what is queued, a batch at a time, until vstore_close. It has a
- * connection of its own: the only one whose page cache other connections' commits never
- * invalidate, since no other one commits on its behalf... (most writes are its own).
+ * The writer thread: runs what is queued, a batch at a time, until vstore_close, on a
+ * connection of its own (SQLite: whose page cache stays valid, since most commits are its own;
+ * a commit by another connection empties a connection's cache).
  */
 static void *writer_loop(void *arg)
 {
@@ -503,14 +503,6 @@ int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrg
 	if (s == NULL || fn == NULL || done == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
 					   "vstore_submit: bad arguments");
-	if (!s->be->one_writer) {
-		pcrgate_errinfo jei;
-
-		pcrgate_errinfo_clear(&jei);
-		r = run(s, 0, fn, arg, &jei);
-		done(arg, r, r != 0 ? &jei : NULL);
-		return 0;
-	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
 	j->fn = fn;

@@ -74,15 +74,15 @@ int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei);
  */
 typedef void (*vstore_donefn)(void *arg, int rc, const pcrgate_errinfo *ei);
 /*
- * Runs fn in a write transaction later, and reports to done. SQLite: one writer thread runs
- * the transactions queued meanwhile (at most VSTORE_BATCH_MAX) as one, each in its own
- * savepoint, so a fn that fails is rolled back alone, and commits them together ("group
- * commit"): a one-writer database then commits once per batch instead of once per
- * transaction. fn follows vstore_run's rules (a batch may be run again, so fn may be too);
- * vstore_tx_durable in one makes the whole batch durable before done is called. PostgreSQL:
- * fn runs at once in vstore_run on the caller's thread, and done is called before
- * vstore_submit returns. 0 when done was or will be called; otherwise (no writer thread could
- * be started) done is never called.
+ * Runs fn in a write transaction later, and reports to done. The store's writer thread (with
+ * a connection of its own, besides the pool) runs the transactions queued meanwhile (at most
+ * VSTORE_BATCH_MAX) as one, each in its own savepoint, so a fn that fails is rolled back
+ * alone, and commits them together ("group commit"): one commit, and one WAL write of each
+ * page they share, per batch instead of per transaction. fn follows vstore_run's rules (a
+ * batch that meets a serialization failure, deadlock or busy database is run again whole, so
+ * fn may be too); vstore_tx_durable in one makes the whole batch durable before done is
+ * called. 0 when done will be called; otherwise (no writer thread could be started) done is
+ * never called.
  */
 int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrgate_errinfo *ei);
 #define VSTORE_BATCH_MAX 64
