@@ -87,27 +87,42 @@ struct cmd_args {
 };
 
 /* Parses the options of argv[0] that allowed lists (their short letters); returns the index after them, or -1. */
+/* Every command's options; each command allows some of them (parse_cmd). */
+static const struct option cmd_opts[] = {
+	{"json", no_argument, NULL, 'j'},	   {"nonce", required_argument, NULL, 'n'},
+	{"out", required_argument, NULL, 'o'},	   {"policy", required_argument, NULL, 'p'},
+	{"in", required_argument, NULL, 'i'},	   {"help", no_argument, NULL, 'h'},
+	{"force", no_argument, NULL, 'f'},	   {"report", required_argument, NULL, 'r'},
+	{"release", required_argument, NULL, 'R'}, {"outcome", required_argument, NULL, 'O'},
+	{"reason", required_argument, NULL, 'e'},  {"bundle", required_argument, NULL, 'b'},
+	{NULL, 0, NULL, 0},
+};
+
+/*
+ * 1 when a command's arguments (argv[0] the command) ask for help, read as parse_cmd reads
+ * them: "-h" as the value of an option (--reason -h) is that value, not a request for help.
+ */
+static int cmd_wants_help(int argc, char **argv)
+{
+	int c, help = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", cmd_opts, NULL)) != -1)
+		if (c == 'h')
+			help = 1;
+	return help;
+}
+
+/* Reads a command's options (help was answered before: cmd_wants_help). */
 static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},     {"nonce", required_argument, NULL, 'n'},
-		{"out", required_argument, NULL, 'o'}, {"policy", required_argument, NULL, 'p'},
-		{"in", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
-		{"force", no_argument, NULL, 'f'},    {"report", required_argument, NULL, 'r'},
-		{"release", required_argument, NULL, 'R'}, {"outcome", required_argument, NULL, 'O'},
-		{"reason", required_argument, NULL, 'e'}, {"bundle", required_argument, NULL, 'b'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(EXIT_OK);
-		}
+	while ((c = getopt_long(argc, argv, "+h", cmd_opts, NULL)) != -1) {
 		if (c == '?' || c == ':' || strchr(allowed, c) == NULL) {
 			err("%s: unknown option or missing value '%s'", argv[0], argv[optind - 1]);
 			return -1;
@@ -624,7 +639,7 @@ int main(int argc, char **argv)
 	pcrgate_tpm *tpm = NULL;
 	pcrgate_errinfo ei;
 	size_t i;
-	int c, rc;
+	int c, rc, first;
 
 	pcrgate_log_init_from_env();
 	/* tpm2-tss logs every TPM error itself; the agent reports each one, with the command, once. */
@@ -664,11 +679,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* A command's --help needs neither its settings nor the TPM. */
-	for (int k = optind + 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
-		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-			usage(stdout);
-			return EXIT_OK;
-		}
+	first = optind;
+	if (cmd_wants_help(argc - first, argv + first)) {
+		usage(stdout);
+		return EXIT_OK;
 	}
 	pcrgate_errinfo_clear(&ei);
 	if (agent_fault_init(&ei) != PCRGATE_OK || agent_config_resolve(&o, &cfg, &ei) != PCRGATE_OK) {
@@ -679,7 +693,7 @@ int main(int argc, char **argv)
 		report("TPM", &ei);
 		return EXIT_FAIL;
 	}
-	rc = commands[i].run(&cfg, tpm, argc - optind, argv + optind);
+	rc = commands[i].run(&cfg, tpm, argc - first, argv + first);
 	pcrgate_tpm_close(&tpm);
 	return rc;
 }
