@@ -122,24 +122,25 @@ static int load_key_name(const char *name, const char *uri, int want_private, EV
 
 static void usage_sign(FILE *f)
 {
-	fputs("usage: pcrgate policy sign --key KEY --pcrs FILE --security-version V\n"
-	      "         [--counter-index INDEX] [--out FILE]\n"
-	      "\n"
-	      "Signs the PCR policy of a release: PolicyPCR(the PCR values in FILE) AND\n"
-	      "PolicyNV(anti-rollback counter <= V), with policyRef naming the counter. The output\n"
-	      "(JSON) lets a device whose update key is bound to KEY use it in exactly that PCR\n"
-	      "state, until its counter passes V.\n"
-	      "\n"
-	      "  --key KEY              the vendor's policy signing key: a PEM/DER file or an OpenSSL\n"
-	      "                         provider URI (EC P-256/P-384/P-521 or RSA)\n"
-	      "  --pcrs FILE            expected PCR values: 'pcrgate policy predict --manifest M'\n"
-	      "                         output (text or --json), or a tpm2_pcrread/tpm2_quote -o file.\n"
-	      "                         PCR 9 names the slot: a policy over it works in one slot only,\n"
-	      "                         so leave out predict's --as for a release either slot boots\n"
-	      "  --security-version V   the release's security version\n"
-	      "  --counter-index INDEX  the devices' counter (default 0x01500100)\n"
-	      "  --out FILE             write the signed policy there (default: stdout)\n",
-	      f);
+	fprintf(f,
+		"usage: pcrgate policy sign --key KEY --pcrs FILE --security-version V\n"
+		"         [--counter-index INDEX] [--out FILE]\n"
+		"\n"
+		"Signs the PCR policy of a release: PolicyPCR(the PCR values in FILE) AND\n"
+		"PolicyNV(anti-rollback counter <= V), with policyRef naming the counter. The output\n"
+		"(JSON) lets a device whose update key is bound to KEY use it in exactly that PCR\n"
+		"state, until its counter passes V.\n"
+		"\n"
+		"  --key KEY              the vendor's policy signing key: a PEM/DER file or an OpenSSL\n"
+		"                         provider URI (EC P-256/P-384/P-521 or RSA)\n"
+		"  --pcrs FILE            expected PCR values: 'pcrgate policy predict --manifest M'\n"
+		"                         output (text or --json), or a tpm2_pcrread/tpm2_quote -o file.\n"
+		"                         PCR 9 names the slot: a policy over it works in one slot only,\n"
+		"                         so leave out predict's --as for a release either slot boots\n"
+		"  --security-version V   the release's security version\n"
+		"  --counter-index INDEX  the devices' counter (default 0x%08x)\n"
+		"  --out FILE             write the signed policy there (default: stdout)\n",
+		(unsigned)PCRGATE_TPM_DEFAULT_COUNTER_INDEX);
 }
 
 int cmd_policy_sign(int argc, char **argv)
@@ -189,13 +190,14 @@ fail:
 
 static void usage_auth_digest(FILE *f)
 {
-	fputs("usage: pcrgate policy auth-digest --key KEY [--counter-index INDEX] [--json]\n"
-	      "\n"
-	      "Prints the authPolicy a device's update key carries when it is bound to the policy\n"
-	      "key KEY (public part: PEM/DER, a certificate, or a provider URI) and the counter:\n"
-	      "PolicyAuthorize(KEY's TPM name, policyRef \"pcrgate-counter:INDEX\"), INDEX as\n"
-	      "0x and 8 hex digits (default 0x01500100).\n",
-	      f);
+	fprintf(f,
+		"usage: pcrgate policy auth-digest --key KEY [--counter-index INDEX] [--json]\n"
+		"\n"
+		"Prints the authPolicy a device's update key carries when it is bound to the policy\n"
+		"key KEY (public part: PEM/DER, a certificate, or a provider URI) and the counter:\n"
+		"PolicyAuthorize(KEY's TPM name, policyRef \"pcrgate-counter:INDEX\"), INDEX as\n"
+		"0x and 8 hex digits (default 0x%08x).\n",
+		(unsigned)PCRGATE_TPM_DEFAULT_COUNTER_INDEX);
 }
 
 int cmd_policy_auth_digest(int argc, char **argv)
