@@ -177,11 +177,8 @@ int policy_update_nv(TPM2B_DIGEST *digest, const TPM2B_OPERAND *operand, uint16_
 
 void policy_version_operand(uint64_t version, TPM2B_OPERAND *out)
 {
-	int i;
-
 	out->size = 8;
-	for (i = 0; i < 8; i++)
-		out->buffer[i] = (uint8_t)(version >> (56 - 8 * i));
+	pcrgate_store_be(out->buffer, version, 8);
 }
 
 int policy_approved_digest(const TPML_PCR_SELECTION *sel, const TPM2B_DIGEST *pcr_digest, const TPM2B_NAME *nv_name,

@@ -297,13 +297,11 @@ static int chunk_crypt(int encrypt, const uint8_t *key, uint64_t index, uint64_t
 	uint8_t iv[12] = {0}, aad[sizeof(CHUNK_AAD) - 1 + 16];
 	EVP_CIPHER_CTX *ctx = NULL;
 	size_t off = 0, step;
-	int n, ok, i, rc = PCRGATE_ERR_CRYPTO;
+	int n, ok, rc = PCRGATE_ERR_CRYPTO;
 
-	for (i = 0; i < 8; i++) {
-		iv[4 + i] = (uint8_t)(index >> (56 - 8 * i));
-		aad[sizeof(CHUNK_AAD) - 1 + i] = (uint8_t)(index >> (56 - 8 * i));
-		aad[sizeof(CHUNK_AAD) - 1 + 8 + i] = (uint8_t)(count >> (56 - 8 * i));
-	}
+	pcrgate_store_be(iv + 4, index, 8);
+	pcrgate_store_be(aad + sizeof(CHUNK_AAD) - 1, index, 8);
+	pcrgate_store_be(aad + sizeof(CHUNK_AAD) - 1 + 8, count, 8);
 	memcpy(aad, CHUNK_AAD, sizeof(CHUNK_AAD) - 1);
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");

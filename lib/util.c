@@ -151,6 +151,14 @@ int pcrgate_ct_equal(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
+void pcrgate_store_be(uint8_t *out, uint64_t v, size_t n)
+{
+	while (n > 0) {
+		out[--n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
 int pcrgate_date_valid(const char *s, size_t len)
 {
 	static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

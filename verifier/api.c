@@ -110,13 +110,9 @@ int api_new_id(char out[API_ID_HEX])
 {
 	uint8_t b[16];
 	struct timespec now;
-	uint64_t ms;
-	size_t i;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-	for (i = 0; i < API_ID_TIME; i++)
-		b[i] = (uint8_t)(ms >> (8 * (API_ID_TIME - 1 - i)));
+	pcrgate_store_be(b, (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u, API_ID_TIME);
 	if (RAND_bytes(b + API_ID_TIME, sizeof(b) - API_ID_TIME) != 1)
 		return PCRGATE_ERR_CRYPTO;
 	pcrgate_hex_encode(b, sizeof(b), out);

@@ -368,8 +368,7 @@ int api_nonce(struct vreq *req, struct vresp *resp)
 	if (op.status != 0)
 		return vresp_error(resp, op.status, op.check, "%s", op.why);
 	expires_at = (int64_t)time(NULL) + ctx->cfg.nonce_ttl;
-	for (int i = NONCE_EXPIRY - 1, v = 0; i >= 0; i--, v += 8)
-		raw[i] = (uint8_t)((uint64_t)expires_at >> v);
+	pcrgate_store_be(raw, (uint64_t)expires_at, NONCE_EXPIRY);
 	if (RAND_bytes(raw + NONCE_EXPIRY, NONCE_HEAD - NONCE_EXPIRY) != 1 ||
 	    nonce_tag(ctx, op.device_id, raw, raw + NONCE_HEAD) != 0)
 		return api_fail(resp, "nonce", PCRGATE_ERR_CRYPTO, NULL);

@@ -100,6 +100,8 @@ PCRGATE_API int pcrgate_file_write_atomic(const char *path, const uint8_t *data,
 
 /* Constant-time equality of two byte strings of the same length; 1 when equal. */
 PCRGATE_API int pcrgate_ct_equal(const void *a, const void *b, size_t len);
+/* Writes the low n bytes of v (n at most 8) to out, most significant first (big-endian). */
+PCRGATE_API void pcrgate_store_be(uint8_t *out, uint64_t v, size_t n);
 
 /* 1 when the len bytes at s are a date YYYY-MM-DD (year 1970 or later) that the Gregorian calendar has. */
 PCRGATE_API int pcrgate_date_valid(const char *s, size_t len);

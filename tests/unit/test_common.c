@@ -47,6 +47,27 @@ static void test_reader_bounds(void **state)
 	assert_int_equal(v16, 0x0102);
 }
 
+/* pcrgate_store_be writes what reader_u64be reads back, and only its n bytes. */
+static void test_store_be(void **state)
+{
+	uint8_t buf[10];
+	struct reader r;
+	uint64_t v;
+
+	(void)state;
+	memset(buf, 0xee, sizeof(buf));
+	pcrgate_store_be(buf + 1, 0x0102030405060708u, 8);
+	assert_int_equal(buf[0], 0xee);
+	assert_int_equal(buf[9], 0xee);
+	reader_init(&r, buf + 1, 8);
+	assert_int_equal(reader_u64be(&r, &v), 0);
+	assert_true(v == 0x0102030405060708u);
+	/* The low bytes only: 6 of a millisecond time. */
+	memset(buf, 0xee, sizeof(buf));
+	pcrgate_store_be(buf, 0xffff0a0b0c0d0e0fu, 6);
+	assert_memory_equal(buf, "\x0a\x0b\x0c\x0d\x0e\x0f\xee", 7);
+}
+
 static void test_hex(void **state)
 {
 	const uint8_t in[] = {0x00, 0xab, 0xff};
@@ -340,7 +361,7 @@ int main(void)
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_file_create), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
-		cmocka_unit_test(test_base64), cmocka_unit_test(test_date),
+		cmocka_unit_test(test_base64), cmocka_unit_test(test_date), cmocka_unit_test(test_store_be),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
