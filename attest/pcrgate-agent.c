@@ -423,17 +423,16 @@ static const char *known(const char *s)
 static int print_verdict(const struct agent_config *cfg, const json_t *resp, int authorized)
 {
 	const json_t *reasons = json_object_get(resp, "reasons"), *authz = json_object_get(resp, "authorization");
-	const char *verdict = json_string_value(json_object_get(resp, "verdict"));
 	const char *id = json_string_value(json_object_get(resp, "attestation_id"));
-	const char *check = json_string_value(json_object_get(resp, "failed_check"));
+	const char *check = agent_failed_check(resp);
 	const char *code, *detail;
 	char b0[32], b1[32], b2[32];
 	const json_t *r;
 	size_t i;
-	int pass = verdict != NULL && strcmp(verdict, "pass") == 0;
+	int pass = check == NULL;
 
 	printf("verdict: %s", pass ? "pass" : "fail");
-	if (check != NULL)
+	if (!pass)
 		printf(": %s", check);
 	if (id != NULL)
 		printf(" (attestation %s)", id);
