@@ -493,7 +493,7 @@ static int drive(struct point *pt)
 
 	while (pt->running > 0 || pt->joined < pt->ndevs) {
 		double t = now(), edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
-		long wait = pt->deadline < 0 ? 100 : pt->deadline <= t ? 0 : (long)((pt->deadline - t) * 1e3) + 1;
+		long wait;
 		int n;
 
 		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
@@ -512,6 +512,8 @@ static int drive(struct point *pt)
 			pt->cli1 = self_cpu();
 			pt->at_end = 1;
 		}
+		/* After the joins: starting an attestation may have moved curl's deadline. */
+		wait = pt->deadline < 0 ? 100 : pt->deadline <= t ? 0 : (long)((pt->deadline - t) * 1e3) + 1;
 		if (edge > t && (edge - t) * 1e3 < (double)wait)
 			wait = (long)((edge - t) * 1e3) + 1;
 		if ((n = epoll_wait(pt->epfd, evs, MAX_DEVICES, (int)wait)) < 0 && errno != EINTR)
