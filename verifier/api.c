@@ -394,7 +394,8 @@ static int token_create_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	long have = 0;
 	int r;
 
-	if ((r = vstore_exec(tx, "SELECT 1 FROM admin_tokens WHERE name = ? AND revoked = 0", &n, 1, api_count_row,
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK ||
+	    (r = vstore_exec(tx, "SELECT 1 FROM admin_tokens WHERE name = ? AND revoked = 0", &n, 1, api_count_row,
 			     &have, NULL, ei)) != PCRGATE_OK)
 		return r;
 	if (have > 0)
@@ -448,7 +449,8 @@ static int token_revoke_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	struct vparam n = VPARAM_TEXT(op->name);
 	int r;
 
-	if ((r = vstore_exec(tx, "UPDATE admin_tokens SET revoked = 1 WHERE name = ? AND revoked = 0", &n, 1, NULL,
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK ||
+	    (r = vstore_exec(tx, "UPDATE admin_tokens SET revoked = 1 WHERE name = ? AND revoked = 0", &n, 1, NULL,
 			     NULL, &op->changes, ei)) != PCRGATE_OK)
 		return r;
 	if (op->changes == 0)

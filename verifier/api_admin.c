@@ -167,7 +167,8 @@ static int change_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	int r;
 
 	c->changes = 0;
-	if ((r = c->fn(tx, c->arg, &c->changes, ei)) != PCRGATE_OK || c->changes == 0)
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK || (r = c->fn(tx, c->arg, &c->changes, ei)) != PCRGATE_OK ||
+	    c->changes == 0)
 		return r;
 	return audit_append(tx, c->actor, c->action, c->subject, c->detail, ei);
 }

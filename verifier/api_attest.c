@@ -27,6 +27,7 @@
 #include "lib/refpolicy.h"
 #include "pcrgate/evidence.h"
 #include "verifier/api_internal.h"
+#include "verifier/audit.h"
 #include "verifier/keywrap.h"
 #include "verifier/metrics.h"
 
@@ -661,7 +662,8 @@ static int attest_write_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	int r, nonce_ok, as_read;
 
 	w->issued = 0;
-	if ((r = consume_nonce(tx, w, &why, ei)) != PCRGATE_OK)
+	/* The audit head first (audit_lock): a batch holds it across its attestations' devices. */
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK || (r = consume_nonce(tx, w, &why, ei)) != PCRGATE_OK)
 		return r;
 	nonce_ok = why == NULL;
 	/* A bad nonce ranks where the nonce check stands: after the signature, before the PCRs. */

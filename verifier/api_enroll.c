@@ -18,6 +18,7 @@
 #include "attest/jsonutil.h"
 #include "attest/tpmobj.h"
 #include "verifier/api_internal.h"
+#include "verifier/audit.h"
 #include "verifier/credential.h"
 
 #define ACTIVATION_SECRET 32
@@ -42,7 +43,7 @@ static int enroll_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	int r;
 
 	op->refused = 0;
-	if ((r = api_device_load(tx, op->device_id, &dev, ei)) != PCRGATE_OK)
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK || (r = api_device_load(tx, op->device_id, &dev, ei)) != PCRGATE_OK)
 		return r;
 	if (dev.found && strcmp(dev.state, "revoked") == 0) {
 		op->refused = 403;
@@ -366,7 +367,8 @@ static int activate_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 
 	memset(&c, 0, sizeof(c));
 	op->why = NULL;
-	if ((r = vstore_exec(tx, "SELECT device_id, value, expires_at, used FROM challenges "
+	if ((r = audit_lock(tx, ei)) != PCRGATE_OK ||
+	    (r = vstore_exec(tx, "SELECT device_id, value, expires_at, used FROM challenges "
 				 "WHERE id = ? AND purpose = 'activate'",
 			     &id, 1, challenge_row, &c, NULL, ei)) != PCRGATE_OK)
 		return r;

@@ -54,6 +54,18 @@ static int check_field(const char *name, const char *v, pcrgate_errinfo *ei)
 	return 0;
 }
 
+int audit_lock(vstore_tx *tx, pcrgate_errinfo *ei)
+{
+	long changes = 0;
+	int r;
+
+	if ((r = vstore_exec(tx, "UPDATE audit_head SET seq = seq WHERE id = 1", NULL, 0, NULL, NULL, &changes, ei)) !=
+	    0)
+		return r;
+	return changes == 1 ? 0
+			    : pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET, "audit head row is missing");
+}
+
 int audit_append(vstore_tx *tx, const char *actor, const char *action, const char *subject, const json_t *detail,
 		 pcrgate_errinfo *ei)
 {
