@@ -664,8 +664,13 @@ static enum MHD_Result on_complete(struct MHD_Connection *conn, struct reqstate 
 	req.state = st;
 	st->json = body_json;
 	rc = st->route->handler(&req, &resp);
-	if (rc == VHANDLER_LATER && st->later != NULL)
+	if (st->later != NULL) {
+		/* Set aside: whatever the handler returned, the answer is vreq_later's. */
+		if (rc != VHANDLER_LATER)
+			pg_err("%s %s: handler answered after vreq_later", method, st->route->pattern);
+		vresp_clear(&resp);
 		return MHD_YES;
+	}
 	return handled(conn, st, rc, &resp);
 }
 
@@ -674,9 +679,12 @@ static enum MHD_Result on_woken(struct MHD_Connection *conn, struct reqstate *st
 {
 	struct vresp resp = {0};
 	vanswer fn = st->later;
+	enum MHD_Result ok;
 
 	st->later = NULL;
-	return handled(conn, st, fn(st->later_arg, &resp), &resp);
+	ok = handled(conn, st, fn(st->later_arg, &resp), &resp);
+	atomic_fetch_sub(&st->h->asleep, 1);
+	return ok;
 }
 
 struct vlater *vreq_later(struct vreq *req, vanswer fn, void *arg)
@@ -685,21 +693,25 @@ struct vlater *vreq_later(struct vreq *req, vanswer fn, void *arg)
 
 	if (st == NULL || st->later != NULL || fn == NULL)
 		return NULL;
+	/*
+	 * Counted before stopping is read, and a stop sets stopping before it reads the count: either
+	 * the stop waits for this request's answer, or this request is answered now.
+	 */
+	atomic_fetch_add(&st->h->asleep, 1);
+	if (atomic_load(&st->h->stopping)) {
+		atomic_fetch_sub(&st->h->asleep, 1);
+		return NULL;
+	}
 	st->later = fn;
 	st->later_arg = arg;
-	atomic_fetch_add(&st->h->asleep, 1);
 	MHD_suspend_connection(st->conn);
 	return (struct vlater *)st;
 }
 
 void vhttp_wake(struct vlater *later)
 {
-	struct reqstate *st = (struct reqstate *)later;
-	struct vhttp *h = st->h;
-
-	/* st may be gone once the connection is resumed. */
-	MHD_resume_connection(st->conn);
-	atomic_fetch_sub(&h->asleep, 1);
+	/* Nothing of the request may be touched after this: it may be answered and gone at once. */
+	MHD_resume_connection(((struct reqstate *)later)->conn);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -762,8 +774,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
-	if (st->later != NULL)
+	if (st->later != NULL) {
 		st->later(st->later_arg, NULL);
+		atomic_fetch_sub(&h->asleep, 1);
+	}
 	json_decref(st->json);
 	free(st->body);
 	free(st);
@@ -1010,19 +1024,19 @@ void vhttp_stop(vhttp **hp)
 		return;
 	if (h->mhd != NULL) {
 		vhttp_quiesce(h);
-		for (waited = 0; atomic_load(&h->inflight) > 0 && waited < DRAIN_SECONDS * 100; waited++)
-			usleep(10000);
-		if (atomic_load(&h->inflight) > 0)
-			pg_warn("stopping with %d requests still in flight", atomic_load(&h->inflight));
 		/*
-		 * libmicrohttpd cannot stop with a connection set aside: wait for the work of those
-		 * (the store's writer, which ends each attempt), as a handler in the store would be
-		 * waited for.
+		 * Past the drain's time, requests set aside by vreq_later are still waited for:
+		 * libmicrohttpd cannot stop with a connection set aside, and their work (the store's
+		 * writer, which ends each attempt) ends, as a handler in the store would be waited for.
 		 */
-		if (atomic_load(&h->asleep) > 0)
-			pg_warn("waiting for %d requests whose answers are being made", atomic_load(&h->asleep));
-		while (atomic_load(&h->asleep) > 0)
+		for (waited = 0; atomic_load(&h->inflight) > 0; waited++) {
+			if (waited == DRAIN_SECONDS * 100)
+				pg_warn("stopping with %d requests still in flight, %d of them still being answered",
+					atomic_load(&h->inflight), atomic_load(&h->asleep));
+			if (waited >= DRAIN_SECONDS * 100 && atomic_load(&h->asleep) == 0)
+				break;
 			usleep(10000);
+		}
 		MHD_stop_daemon(h->mhd);
 	}
 	if (h->listen_fd >= 0)

@@ -129,10 +129,14 @@ typedef int (*vhandler)(struct vreq *req, struct vresp *resp);
  * once: with resp NULL, only to free arg, when the request ended without an answer. req->json
  * and the strings in it stay valid until then. A stop waits for such requests too.
  */
-#define VHANDLER_LATER 1
+#define VHANDLER_LATER 0x4c415445 /* "LATE": no helper's 0/1 return */
 typedef int (*vanswer)(void *arg, struct vresp *resp);
 struct vlater;
-/* Only from a handler, once per request; NULL when answering later is not possible (then answer now). */
+/*
+ * Only from a handler, once per request; NULL when answering later is not possible (the server
+ * is stopping): then answer now. Once it returned a handle, the handler's return value and
+ * resp are not used: the answer is answer's.
+ */
 struct vlater *vreq_later(struct vreq *req, vanswer answer, void *arg);
 /* Thread-safe; once per vreq_later, also before the handler returned. */
 void vhttp_wake(struct vlater *later);
