@@ -420,19 +420,38 @@ int vstore_run_read(vstore *s, vstore_txfn fn, void *arg, pcrgate_errinfo *ei)
 	return run(s, 1, fn, arg, ei);
 }
 
+/* A statement about savepoints, run as plain SQL (PostgreSQL: never a prepared statement). */
+static int savepoint(vstore_tx *tx, const char *sql, pcrgate_errinfo *ei)
+{
+	int retry = 0;
+	int r = tx->s->be->script(tx->c->h, sql, &retry, ei);
+
+	if (r != 0 && retry)
+		tx->retry = 1;
+	return r;
+}
+
 /*
  * One attempt at a batch: each job in a savepoint of its own, released when the job's fn
- * succeeded and rolled back when it failed. A failure the batch cannot go on from (a
- * savepoint refused, or a job's statement that asks for a retry) fails the attempt.
+ * succeeded and rolled back when it failed (a batch of one needs none: its failure is the
+ * transaction's). A failure the batch cannot go on from (a job's statement that asks for a
+ * retry, a savepoint refused) fails the attempt with the job's error.
  */
 static int batch_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
-	struct vjob *j;
+	struct vjob *j = arg;
+	pcrgate_errinfo sei;
 	int r;
 
-	for (j = arg; j != NULL; j = j->next) {
+	if (j->next == NULL) {
 		pcrgate_errinfo_clear(&j->ei);
-		if ((r = vstore_exec(tx, "SAVEPOINT job", NULL, 0, NULL, NULL, NULL, ei)) != 0)
+		j->rc = j->fn(tx, j->arg, &j->ei);
+		*ei = j->ei;
+		return j->rc;
+	}
+	for (; j != NULL; j = j->next) {
+		pcrgate_errinfo_clear(&j->ei);
+		if ((r = savepoint(tx, "SAVEPOINT job", ei)) != 0)
 			return r;
 		tx->retry = 0;
 		j->rc = j->fn(tx, j->arg, &j->ei);
@@ -440,9 +459,13 @@ static int batch_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 			*ei = j->ei;
 			return j->rc;
 		}
-		if ((j->rc != 0 && (r = vstore_exec(tx, "ROLLBACK TO job", NULL, 0, NULL, NULL, NULL, ei)) != 0) ||
-		    (r = vstore_exec(tx, "RELEASE job", NULL, 0, NULL, NULL, NULL, ei)) != 0)
-			return r;
+		pcrgate_errinfo_clear(&sei);
+		if ((j->rc != 0 && savepoint(tx, "ROLLBACK TO job", &sei) != 0) || savepoint(tx, "RELEASE job", &sei) != 0) {
+			/* The transaction itself failed (SQLite ends it on a full disk, an I/O error): say why first. */
+			pg_warn("%s: a batch's savepoint failed: %s", tx->s->display, sei.message);
+			*ei = j->rc != 0 ? j->ei : sei;
+			return j->rc != 0 ? j->rc : PCRGATE_ERR_IO;
+		}
 	}
 	return 0;
 }
@@ -509,6 +532,12 @@ int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrg
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&s->q_mu);
+	if (s->writer_stop) {
+		pthread_mutex_unlock(&s->q_mu);
+		free(j);
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "%s is closing",
+					   s->display);
+	}
 	if (!s->writer_started) {
 		if ((r = pthread_create(&s->writer, NULL, writer_loop, s)) != 0) {
 			pthread_mutex_unlock(&s->q_mu);

@@ -81,8 +81,8 @@ typedef void (*vstore_donefn)(void *arg, int rc, const pcrgate_errinfo *ei);
  * page they share, per batch instead of per transaction. fn follows vstore_run's rules (a
  * batch that meets a serialization failure, deadlock or busy database is run again whole, so
  * fn may be too); vstore_tx_durable in one makes the whole batch durable before done is
- * called. 0 when done will be called; otherwise (no writer thread could be started) done is
- * never called.
+ * called. 0 when done will be called; otherwise (the store is closing, or no writer thread
+ * could be started) done is never called.
  */
 int vstore_submit(vstore *s, vstore_txfn fn, vstore_donefn done, void *arg, pcrgate_errinfo *ei);
 #define VSTORE_BATCH_MAX 64
