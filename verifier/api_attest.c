@@ -872,6 +872,9 @@ struct attest_job {
 	struct attest_read rd;
 	struct attest_write w;
 	struct verdict v;
+	/* the verdict and quote_passed as judged before the write, which each attempt starts from */
+	struct verdict v0;
+	int quote_passed0, attempts;
 	pcrgate_quote_result qr;
 	struct parsed *ak;
 	json_t *reportdoc, *claims;
@@ -895,12 +898,26 @@ static void attest_job_free(struct attest_job *j)
 	json_decref(j->reportdoc);
 	json_decref(j->claims);
 	json_decref(j->v.reasons);
+	json_decref(j->v0.reasons);
 	free(j);
 }
 
+/*
+ * The write changes the verdict it stores (a used nonce, a device revoked meanwhile); a batch
+ * that is run again starts each attestation from the verdict judged before the write.
+ */
 static int attest_write_job(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
-	return attest_write_tx(tx, &((struct attest_job *)arg)->w, ei);
+	struct attest_job *j = arg;
+
+	if (j->attempts++ > 0) {
+		json_decref(j->v.reasons);
+		j->v = j->v0;
+		if ((j->v.reasons = json_deep_copy(j->v0.reasons)) == NULL)
+			return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOMEM, PCRGATE_NO_OFFSET, "out of memory");
+		j->w.quote_passed = j->quote_passed0;
+	}
+	return attest_write_tx(tx, &j->w, ei);
 }
 
 /* The writer's report (on its thread): the answer is made on the server's. */
@@ -1074,6 +1091,12 @@ int api_attest(struct vreq *req, struct vresp *resp)
 		w->auth_expires = (int64_t)time(NULL) + ctx->cfg.authorization_ttl;
 	}
 	pcrgate_evidence_free(&ev);
+	j->v0 = *v;
+	j->quote_passed0 = w->quote_passed;
+	if ((j->v0.reasons = json_deep_copy(v->reasons)) == NULL) {
+		api_fail(resp, "attest", PCRGATE_ERR_NOMEM, NULL);
+		goto done;
+	}
 	/* The write, and the answer after it, come later: the server's thread goes on meanwhile. */
 	if ((j->later = vreq_later(req, attest_answer, j)) == NULL) {
 		pcrgate_errinfo_clear(&j->ei);
