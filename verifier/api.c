@@ -230,6 +230,18 @@ int api_text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errin
 	return 0;
 }
 
+int api_text_buf_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
+{
+	struct api_text_buf *b = arg;
+
+	(void)ei;
+	if (ncols == 1 && !b->found) {
+		b->found = 1;
+		vcol_text(&cols[0], b->out, b->cap);
+	}
+	return 0;
+}
+
 /* ---- Keys a device enrolls ---- */
 
 /* The AK attributes DESIGN.md requires: a restricted signing key that never left its TPM. */

@@ -209,25 +209,17 @@ struct nonce_op {
 	const char *check, *why;
 };
 
-/* A vstore_rowfn: the one text column into the char[16] arg points to. */
-static int state_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
-{
-	(void)ei;
-	if (ncols == 1)
-		vcol_text(&cols[0], arg, 16);
-	return 0;
-}
-
 /* The device's state only (a nonce needs nothing else of it): "" when there is no such device. */
 static int nonce_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 {
 	struct nonce_op *op = arg;
 	char state[16] = "";
+	struct api_text_buf b = {state, sizeof(state), 0};
 	struct vparam p = VPARAM_TEXT(op->device_id);
 	int r;
 
 	op->status = 0;
-	if ((r = vstore_exec(tx, "SELECT state FROM devices WHERE id = ?", &p, 1, state_row, state, NULL, ei)) !=
+	if ((r = vstore_exec(tx, "SELECT state FROM devices WHERE id = ?", &p, 1, api_text_buf_row, &b, NULL, ei)) !=
 	    PCRGATE_OK)
 		return r;
 	if (state[0] == '\0') {
@@ -396,18 +388,6 @@ struct attest_read {
 	size_t content_key_len;
 };
 
-static int policy_digest_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
-{
-	struct attest_read *rd = arg;
-
-	(void)ei;
-	if (ncols == 1 && !rd->have_policy) {
-		rd->have_policy = 1;
-		vcol_text(&cols[0], rd->policy_digest, sizeof(rd->policy_digest));
-	}
-	return 0;
-}
-
 static int rollout_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei)
 {
 	struct attest_read *rd = arg;
@@ -442,10 +422,12 @@ static int attest_read_tx(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 	{
 		/* The digest first: the document (up to megabytes) only when no parse of it is cached. */
 		struct vparam p = VPARAM_TEXT(rd->policy_name);
+		struct api_text_buf digest = {rd->policy_digest, sizeof(rd->policy_digest), 0};
 
-		if ((r = vstore_exec(tx, "SELECT digest FROM policies WHERE name = ?", &p, 1, policy_digest_row, rd,
+		if ((r = vstore_exec(tx, "SELECT digest FROM policies WHERE name = ?", &p, 1, api_text_buf_row, &digest,
 				     NULL, ei)) != PCRGATE_OK)
 			return r;
+		rd->have_policy = digest.found;
 		if (rd->have_policy && (rd->policy_digest[0] == '\0' ||
 					(rd->policy = cached_policy(rd->policy_name, rd->policy_digest)) == NULL) &&
 		    (r = vstore_exec(tx, "SELECT document FROM policies WHERE name = ?", &p, 1, api_text_row,

@@ -76,6 +76,16 @@ int api_device_tls_issue(struct api_ctx *ctx, vstore_tx *tx, const char *device_
 int api_count_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
 /* A vstore_rowfn keeping the first row's one text column, malloc'd, in the char * that arg points to. */
 int api_text_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
+/*
+ * A vstore_rowfn keeping the first row's one text column in a caller's buffer: arg points to a
+ * struct api_text_buf; found says a row came, out is "" when its text did not fit (vcol_text).
+ */
+struct api_text_buf {
+	char *out;
+	size_t cap;
+	int found;
+};
+int api_text_buf_row(const struct vcol *cols, size_t ncols, void *arg, pcrgate_errinfo *ei);
 
 /*
  * A new row id: 16 bytes as hex, the first API_ID_TIME the milliseconds since the epoch
