@@ -58,7 +58,7 @@ struct vhttp {
 	uint16_t port;
 	atomic_int inflight;
 	atomic_int stopping;
-	atomic_int asleep; /* requests set aside by vreq_later and not yet woken */
+	atomic_int asleep; /* requests set aside by vreq_later whose answer is not made yet */
 };
 
 /* Per request; freed by the completion callback. */
