@@ -34,14 +34,6 @@ static int sha256_parts(uint8_t out[SHA256_SIZE], const void *a, size_t alen, co
 	return ok ? PCRGATE_OK : PCRGATE_ERR_CRYPTO;
 }
 
-static void be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 void policy_counter_public(uint32_t index, int written, TPM2B_NV_PUBLIC *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -79,7 +71,7 @@ int policy_authorize_digest(const TPM2B_NAME *key_name, const TPM2B_NONCE *ref, 
 	int r;
 
 	memset(zero, 0, sizeof(zero));
-	be32(cc, TPM2_CC_PolicyAuthorize);
+	pcrgate_store_be(cc, TPM2_CC_PolicyAuthorize, 4);
 	/* PolicyAuthorize resets the digest, extends it with the key's name, then with policyRef. */
 	if ((r = sha256_parts(d, zero, sizeof(zero), cc, 4, key_name->name, key_name->size, NULL, 0)) != 0 ||
 	    (r = sha256_parts(out->buffer, d, sizeof(d), ref->buffer, ref->size, NULL, 0, NULL, 0)) != 0)
@@ -146,7 +138,7 @@ int policy_update_pcr(TPM2B_DIGEST *digest, const TPML_PCR_SELECTION *sel, const
 	size_t len = 0;
 	int r;
 
-	be32(cc, TPM2_CC_PolicyPCR);
+	pcrgate_store_be(cc, TPM2_CC_PolicyPCR, 4);
 	if (digest->size != SHA256_SIZE ||
 	    Tss2_MU_TPML_PCR_SELECTION_Marshal(sel, buf, sizeof(buf), &len) != TSS2_RC_SUCCESS)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
@@ -163,7 +155,7 @@ int policy_update_nv(TPM2B_DIGEST *digest, const TPM2B_OPERAND *operand, uint16_
 
 	if (digest->size != SHA256_SIZE)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
-	be32(cc, TPM2_CC_PolicyNV);
+	pcrgate_store_be(cc, TPM2_CC_PolicyNV, 4);
 	tail[0] = (uint8_t)(offset >> 8);
 	tail[1] = (uint8_t)offset;
 	tail[2] = (uint8_t)(operation >> 8);

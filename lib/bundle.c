@@ -173,22 +173,13 @@ const uint8_t *pcrgate_bundle_manifest_bytes(const struct pcrgate_bundle *b, siz
 	return b->manifest;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 void bundle_header_encode(const struct pcrgate_bundle_header *h, uint8_t out[PCRGATE_BUNDLE_HEADER_SIZE])
 {
 	memcpy(out, PCRGATE_BUNDLE_MAGIC, 8);
-	put_be32(out + 8, h->format_version);
-	put_be32(out + 12, h->manifest_len);
-	put_be32(out + 16, h->sig_len);
-	put_be32(out + 20, (uint32_t)(h->payload_len >> 32));
-	put_be32(out + 24, (uint32_t)h->payload_len);
+	pcrgate_store_be(out + 8, h->format_version, 4);
+	pcrgate_store_be(out + 12, h->manifest_len, 4);
+	pcrgate_store_be(out + 16, h->sig_len, 4);
+	pcrgate_store_be(out + 20, h->payload_len, 8);
 }
 
 int pcrgate_bundle_head_bytes(const struct pcrgate_bundle *b, uint8_t **out, size_t *len, pcrgate_errinfo *ei)

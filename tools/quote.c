@@ -125,10 +125,7 @@ static int parse_parent(const char *arg, uint8_t *out, size_t *len)
 
 	for (i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
 		if (strcmp(arg, hier[i].name) == 0) {
-			out[0] = (uint8_t)(hier[i].handle >> 24);
-			out[1] = (uint8_t)(hier[i].handle >> 16);
-			out[2] = (uint8_t)(hier[i].handle >> 8);
-			out[3] = (uint8_t)hier[i].handle;
+			pcrgate_store_be(out, hier[i].handle, 4);
 			*len = 4;
 			return 0;
 		}
