@@ -110,7 +110,7 @@ int agent_state_read(const struct agent_config *cfg, const char *name, json_t **
 /* doc to STATE_DIR/NAME atomically (a reader sees the old or the new file), created with mode. */
 int agent_state_write(const struct agent_config *cfg, const char *name, const json_t *doc, unsigned mode,
 		      pcrgate_errinfo *ei);
-/* Removes STATE_DIR/NAME durably; a missing file is fine. */
+/* Removes STATE_DIR/NAME durably (NAME a file directly in STATE_DIR); a missing file is fine. */
 int agent_state_remove(const struct agent_config *cfg, const char *name, pcrgate_errinfo *ei);
 /* Creates the state directory (mode 0700) when missing and takes its lock; *fd to agent_unlock. */
 int agent_lock(const struct agent_config *cfg, int *fd, pcrgate_errinfo *ei);

@@ -86,7 +86,6 @@ struct cmd_args {
 	const char *nonce, *out, *policy, *in, *report, *release, *outcome, *reason, *bundle;
 };
 
-/* Parses the options of argv[0] that allowed lists (their short letters); returns the index after them, or -1. */
 /* Every command's options; each command allows some of them (parse_cmd). */
 static const struct option cmd_opts[] = {
 	{"json", no_argument, NULL, 'j'},	   {"nonce", required_argument, NULL, 'n'},
@@ -114,7 +113,10 @@ static int cmd_wants_help(int argc, char **argv)
 	return help;
 }
 
-/* Reads a command's options (help was answered before: cmd_wants_help). */
+/*
+ * Reads the options of a command (argv[0]) that allowed lists (their short letters) into a; returns
+ * the index of its first operand, or -1. Help was answered before (cmd_wants_help).
+ */
 static int parse_cmd(int argc, char **argv, const char *allowed, struct cmd_args *a)
 {
 	int c;

@@ -171,7 +171,7 @@ static void test_atomic_write(void **state)
 /* pcrgate_file_create: a new file of exactly the mode asked, never over an existing one or through a link. */
 static void test_file_create(void **state)
 {
-	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64], link[64];
+	char dir[] = "/tmp/pcrgate-test-XXXXXX", path[64], link[64], absent[64];
 	pcrgate_errinfo ei;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -191,8 +191,11 @@ static void test_file_create(void **state)
 	free(buf);
 	assert_int_equal(pcrgate_file_create(path, (const uint8_t *)"x", 1, 0644, &ei), PCRGATE_ERR_IO);
 	assert_non_null(strstr(ei.message, "creating"));
-	assert_int_equal(symlink(path, link), 0);
+	/* A dangling link: creating through it would make its target; it is refused and nothing is made. */
+	snprintf(absent, sizeof(absent), "%s/absent", dir);
+	assert_int_equal(symlink(absent, link), 0);
 	assert_int_equal(pcrgate_file_create(link, (const uint8_t *)"x", 1, 0644, &ei), PCRGATE_ERR_IO);
+	assert_int_equal(access(absent, F_OK), -1);
 	assert_int_equal(unlink(link), 0);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
