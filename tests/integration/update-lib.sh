@@ -287,6 +287,8 @@ release_publish() {
 #   stall OFFSET     when B >= OFFSET: with the bytes from A up to OFFSET, and then nothing while
 #                    the connection stays open
 #   norange          never: every request gets the whole file (200), as a server without Range
+#   hold OFFSET      when A >= OFFSET: creates DIR/held and waits until it is gone (a minute at
+#                    most), then as range does
 # and otherwise as range does.
 update_server() {
 	local port_file=$UPDATE_DIR/server.port pid i
@@ -326,6 +328,13 @@ update_server() {
 		            how = mode[0] if a >= offset else "range"
 		        if how == "overlong":
 		            b = len(data) - 1
+		        if how == "hold":
+		            held = os.path.join(root, "held")
+		            open(held, "w").close()
+		            for _ in range(1200):
+		                if not os.path.exists(held):
+		                    break
+		                time.sleep(0.05)
 		        self.send_response(206)
 		        self.send_header("Content-Range", "bytes %d-%d/%d" % (a, b, len(data)))
 		        if how != "endless":
