@@ -399,9 +399,8 @@ recorded "$DEVICE" nonce pcr-digest pcr-selection eventlog clock security-versio
 recorded "$OTHER" qualified-signer
 # ?limit= is digits only, 1 to 1000.
 for bad in %2B5 %205 0 1001 5x; do
-	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" \
-		-H "Authorization: Bearer $(cat "$VERIFIER_DIR/token")" "$VERIFIER_URL/v1/admin/attestations?limit=$bad")
-	[ "$code" = 400 ] || fail "/v1/admin/attestations?limit=$bad: HTTP $code"
+	API_IDENTITY=token api GET "/v1/admin/attestations?limit=$bad"
+	[ "$status" = 400 ] || fail "/v1/admin/attestations?limit=$bad: HTTP $status"
 done
 admin audit export "$SCRATCH/audit.jsonl"
 pcrgate audit verify "$SCRATCH/audit.jsonl" >audit.out 2>&1 || fail "the audit chain does not verify: $(cat audit.out)"
@@ -486,10 +485,9 @@ admin --json attestations --device "$OTHER" --limit 1
 att=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestations"][0]["id"])' "$SCRATCH/admin.out") ||
 	fail "no attestation of $OTHER: $(cat "$SCRATCH/admin.out")"
 sqlite_or_psql "UPDATE attestations SET reasons = 'not json' WHERE id = '$att'"
-code=$(curl -s -o damaged.json -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" \
-	-H "Authorization: Bearer $(cat "$VERIFIER_DIR/token")" "$VERIFIER_URL/v1/admin/attestations?device=$OTHER")
-[ "$code" = 500 ] && grep -q "attestations $att: the stored reasons is not JSON" damaged.json ||
-	fail "a damaged reasons value: HTTP $code $(cat damaged.json)"
+API_IDENTITY=token api GET "/v1/admin/attestations?device=$OTHER"
+[ "$status" = 500 ] && grep -q "attestations $att: the stored reasons is not JSON" "$SCRATCH/resp" ||
+	fail "a damaged reasons value: HTTP $status $(cat "$SCRATCH/resp")"
 sqlite_or_psql "UPDATE attestations SET reasons = '[]' WHERE id = '$att'"
 echo "ok: the admin API answers reasons as JSON, and a damaged one with 500"
 

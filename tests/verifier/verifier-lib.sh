@@ -175,10 +175,12 @@ verifier_setup_plain() {
 # api METHOD PATH [BODY_FILE]: a raw request to the verifier; body in $SCRATCH/resp, status in $status.
 # Device requests (/v1/attest...) go over a device's TLS client identity: by default the
 # enrolled agent's (its certificate, its key in the TPM); API_IDENTITY=none sends none, and
-# API_IDENTITY=PREFIX uses PREFIX.pem with the key file PREFIX.key.
+# API_IDENTITY=PREFIX uses PREFIX.pem with the key file PREFIX.key. Admin requests carry no
+# token unless API_IDENTITY=token (the test's admin token).
 api() {
 	local args=(-s -o "$SCRATCH/resp" -w '%{http_code}' --cacert "$VERIFIER_DIR/tls.pem" -X "$1")
 	case $2:${API_IDENTITY:-} in
+	/v1/admin*:token) args+=(-H "Authorization: Bearer $(cat "$VERIFIER_DIR/token")") ;;
 	/v1/attest*:none | /v1/enroll*:* | /v1/admin*:* | /healthz:* | /metrics:*) ;;
 	/v1/attest*:)
 		status=$("$top_builddir/tests/verifier/device_request" --ca "$VERIFIER_DIR/tls.pem" \
