@@ -111,9 +111,12 @@ int pcrgate_cms_sign(const struct pcrgate_cms_signer_spec *signers, size_t n, co
 		    (r = pcrgate_key_load(signers[i].key, 1, &key, ei)) != PCRGATE_OK)
 			goto fail;
 		if (X509_check_private_key(sk_X509_value(certs, 0), key) != 1) {
+			char shown[256];
+
+			(void)pcrgate_key_uri_shown(signers[i].key, shown, sizeof(shown));
 			r = pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET,
-						"signer %zu: its key (not shown: a URI may carry a PIN) is not the "
-						"key of the certificate %s", i + 1, signers[i].cert);
+						"signer %zu: its key %s is not the key of the certificate %s", i + 1,
+						shown, signers[i].cert);
 			goto fail;
 		}
 		/*

@@ -16,13 +16,13 @@
 
 #include "pcrgate/common.h"
 
-/* uri without its query ("?..."), cut to fit out; *had_query when one was cut off. */
-static void uri_for_messages(const char *uri, char *out, size_t cap, int *had_query)
+int pcrgate_key_uri_shown(const char *uri, char *out, size_t cap)
 {
 	size_t n = strcspn(uri, "?");
+	int had_query = uri[n] != '\0';
 
-	*had_query = uri[n] != '\0';
-	snprintf(out, cap, "%.*s%s", (int)(n < cap ? n : cap - 1), uri, *had_query ? "?..." : "");
+	snprintf(out, cap, "%.*s%s", (int)(n < cap ? n : cap - 1), uri, had_query ? "?..." : "");
+	return had_query;
 }
 
 /* OpenSSL's messages may repeat the URI, query included: only logged when it has none. */
@@ -47,7 +47,7 @@ int pcrgate_key_load(const char *uri, int want_private, EVP_PKEY **out, pcrgate_
 
 	if (uri == NULL || out == NULL)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_INVALID_ARGUMENT, PCRGATE_NO_OFFSET, "no key given");
-	uri_for_messages(uri, shown, sizeof(shown), &had_query);
+	had_query = pcrgate_key_uri_shown(uri, shown, sizeof(shown));
 	st = OSSL_STORE_open(uri, want_private ? UI_get_default_method() : UI_null(), NULL, NULL, NULL);
 	if (st == NULL) {
 		log_store_errors(__func__, shown, had_query);

@@ -69,8 +69,13 @@ serial2=$(openssl x509 -in signer2/cert.pem -noout -serial | cut -d= -f2)
 [ "$serial" != "$serial2" ] || fail "two signers share serial $serial"
 # A root key that is not the root's.
 expect_status 1 "$pcrgate" key signer --root root --root-key signer/key.pem --out signer3
-expect_err "is not the key of root/cert.pem"
+expect_err "--root-key signer/key.pem is not the key of root/cert.pem"
 [ ! -e signer3/key.pem ] || fail "a failed signer command left a key"
+# A key named with a query (a PIN in a pkcs11: URI) is named without it.
+cp signer/key.pem 'signer/key?pin-value=271828' || fail "cannot copy the signer's key"
+expect_status 1 "$pcrgate" key signer --root root --root-key 'signer/key?pin-value=271828' --out signer3
+expect_err "--root-key signer/key?\.\.\. is not the key of root/cert.pem"
+! grep -q 271828 "$SCRATCH/err" || fail "the key's query is shown: $(cat "$SCRATCH/err")"
 
 # The policy key is what `pcrgate policy` loads.
 expect_status 0 "$pcrgate" key policy --out policy.pem --pub policy.pub

@@ -254,9 +254,11 @@ int key_load_root(const char *dir, const char *key_uri, X509 **cert, EVP_PKEY **
 	if (key_load(key_uri != NULL ? key_uri : path, 1, key) != 0)
 		return -1;
 	if (X509_check_private_key(*cert, *key) != 1) {
+		char shown[256];
+
 		ERR_clear_error();
-		/* A key URI is not shown: it may carry a PIN. */
-		cli_error("%s is not the key of %s/cert.pem", key_uri != NULL ? "--root-key" : path, dir);
+		(void)pcrgate_key_uri_shown(key_uri != NULL ? key_uri : path, shown, sizeof(shown));
+		cli_error("%s%s is not the key of %s/cert.pem", key_uri != NULL ? "--root-key " : "", shown, dir);
 		return -1;
 	}
 	return 0;

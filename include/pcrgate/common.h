@@ -116,6 +116,12 @@ struct evp_pkey_st;
 PCRGATE_API int pcrgate_key_load(const char *uri, int want_private, struct evp_pkey_st **out, pcrgate_errinfo *ei);
 
 /*
+ * A key's file name or URI as messages show it: without a URI's query ("?...", which may hold
+ * a PIN), cut to fit out (cap > 0). Returns 1 when a query was cut off, else 0.
+ */
+PCRGATE_API int pcrgate_key_uri_shown(const char *uri, char *out, size_t cap);
+
+/*
  * Replaces path atomically like pcrgate_file_write_atomic, with content streamed by write_fn
  * into the temporary file's descriptor fd (write_fn returns 0 or a negative PCRGATE_ERR_* after
  * setting ei); then fsync, rename over path, fsync of the directory. On failure path is

@@ -68,6 +68,22 @@ static void test_store_be(void **state)
 	assert_memory_equal(buf, "\x0a\x0b\x0c\x0d\x0e\x0f\xee", 7);
 }
 
+/* pcrgate_key_uri_shown: a URI's query (a PIN) never shown; a file name as it is; cut to fit. */
+static void test_key_uri_shown(void **state)
+{
+	char out[64], small[12];
+
+	(void)state;
+	assert_int_equal(pcrgate_key_uri_shown("pkcs11:token=ca;object=root?pin-value=123456", out, sizeof(out)), 1);
+	assert_string_equal(out, "pkcs11:token=ca;object=root?...");
+	assert_int_equal(pcrgate_key_uri_shown("/etc/pcrgate/key.pem", out, sizeof(out)), 0);
+	assert_string_equal(out, "/etc/pcrgate/key.pem");
+	assert_int_equal(pcrgate_key_uri_shown("handle:0x81000001", small, sizeof(small)), 0);
+	assert_string_equal(small, "handle:0x81");
+	assert_int_equal(pcrgate_key_uri_shown("pkcs11:object=a-long-name?pin-value=9", small, sizeof(small)), 1);
+	assert_null(strstr(small, "pin"));
+}
+
 static void test_hex(void **state)
 {
 	const uint8_t in[] = {0x00, 0xab, 0xff};
@@ -364,7 +380,7 @@ int main(void)
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_file_create), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
-		cmocka_unit_test(test_base64), cmocka_unit_test(test_date), cmocka_unit_test(test_store_be),
+		cmocka_unit_test(test_base64), cmocka_unit_test(test_date), cmocka_unit_test(test_store_be), cmocka_unit_test(test_key_uri_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
