@@ -255,6 +255,19 @@ release_build() {
 	update_policy_allow "$dir/slot" "$name" "$version" "$sv"
 }
 
+# release_build_chunks NAME VERSION SECURITY_VERSION: an encrypted full release whose images are
+# the running slot's with 64 KiB more kernel, so that its payload (random bytes: incompressible)
+# has at least three 64 KiB chunks whatever sizes the factory images got; its bundle's layout
+# read (bundle_layout).
+release_build_chunks() {
+	local big=$UPDATE_DIR/big-$1
+	mkdir -p "$big" && cp "$BOOT_DIR/slots/${SLOT:?no slot booted}/"{kernel,initrd,dtb} "$big/" &&
+		head -c 65536 /dev/urandom >>"$big/kernel" || fail "cannot make the images of $1"
+	release_build "$1" "$2" "$3" full --encrypt --base "$big"
+	bundle_layout "$UPDATE_DIR/releases/$1/bundle.pcrb"
+	[ "$PAYLOAD_LEN" -gt $((2 * (65536 + 16))) ] || fail "$1 has fewer than 3 chunks ($PAYLOAD_LEN bytes)"
+}
+
 # release_rebuild NAME FILE: another bundle of release NAME, made as release_build made its own
 # (an encrypted one differs in its key salt and so in every chunk and in its manifest's digest).
 release_rebuild() {
