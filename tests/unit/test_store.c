@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -394,6 +395,163 @@ static void test_submit(void **state)
 		}
 	}
 	assert_int_equal(vstore_submit(s, NULL, submit_done, NULL, &ei), PCRGATE_ERR_INVALID_ARGUMENT);
+	vstore_close(&s);
+}
+
+/* ---- A batch that meets a deadlock is run again whole (PostgreSQL) ---- */
+struct retry_state {
+	atomic_int gate_open, w_running, b_holds, a_holds; /* the steps, in order */
+	char r1[64], r2[64], x[64], y[64];
+	int attempts[4]; /* W, X, A, Y: how often each job's body ran (on the writer thread alone) */
+	int rc[4];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static struct retry_state rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Waits (at most 20 s) for a step. */
+static int wait_step(atomic_int *step)
+{
+	for (int i = 0; i < 2000 && !atomic_load(step); i++)
+		usleep(10000);
+	return atomic_load(step);
+}
+
+static int update_cert(vstore_tx *tx, const char *id, pcrgate_errinfo *ei)
+{
+	const struct vparam p[] = {VPARAM_BLOB("x", 1), VPARAM_TEXT(id)};
+
+	return vstore_exec(tx, "UPDATE devices SET ek_certificate = ? WHERE id = ?", p, 2, NULL, NULL, NULL, ei);
+}
+
+/* W holds the writer until the others are queued and B holds its lock. */
+static int retry_w(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	(void)tx;
+	(void)arg;
+	rs.attempts[0]++;
+	atomic_store(&rs.w_running, 1);
+	return wait_step(&rs.gate_open) ? 0 : pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "no gate");
+}
+
+static int retry_x(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct insert_args ins = {.id = rs.x};
+
+	(void)arg;
+	rs.attempts[1]++;
+	return insert_device(tx, &ins, ei);
+}
+
+/* A locks r1, then waits for r2, which B holds while it waits for r1: a deadlock A detects. */
+static int retry_a(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	int r;
+
+	(void)arg;
+	rs.attempts[2]++;
+	if ((r = vstore_exec(tx, "SET LOCAL deadlock_timeout = '1s'", NULL, 0, NULL, NULL, NULL, ei)) != 0 ||
+	    (r = update_cert(tx, rs.r1, ei)) != 0)
+		return r;
+	atomic_store(&rs.a_holds, 1);
+	return update_cert(tx, rs.r2, ei);
+}
+
+static int retry_y(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct insert_args ins = {.id = rs.y};
+
+	(void)arg;
+	rs.attempts[3]++;
+	return insert_device(tx, &ins, ei);
+}
+
+static void retry_done(void *arg, int rc, const pcrgate_errinfo *ei)
+{
+	(void)ei;
+	pthread_mutex_lock(&rs.mu);
+	rs.rc[(int *)arg - rs.rc] = rc;
+	rs.done++;
+	pthread_cond_broadcast(&rs.cv);
+	pthread_mutex_unlock(&rs.mu);
+}
+
+/* B: locks r2, and once A holds r1, asks for r1 (it never detects the deadlock itself). */
+static int retry_b_body(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	int r;
+
+	(void)arg;
+	if ((r = vstore_exec(tx, "SET LOCAL deadlock_timeout = '60s'", NULL, 0, NULL, NULL, NULL, ei)) != 0 ||
+	    (r = update_cert(tx, rs.r2, ei)) != 0)
+		return r;
+	atomic_store(&rs.b_holds, 1);
+	if (!wait_step(&rs.a_holds))
+		return pcrgate_errinfo_set(ei, PCRGATE_ERR_IO, PCRGATE_NO_OFFSET, "A never held r1");
+	usleep(100000);
+	return update_cert(tx, rs.r1, ei);
+}
+
+static void *retry_b(void *arg)
+{
+	pcrgate_errinfo ei = {0};
+
+	return vstore_run(arg, retry_b_body, NULL, &ei) == 0 ? NULL : (void *)1;
+}
+
+/*
+ * On PostgreSQL, a batch whose job meets a deadlock is rolled back and run again whole: the
+ * job before it in the batch runs twice and its row is there once, the job after it runs once
+ * (the first attempt stopped at the deadlock), and every job is told it committed.
+ */
+static void test_submit_retry(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	vstore *s = open_store();
+	struct insert_args ins = {0};
+	struct count_args cnt = {0};
+	vstore_txfn fns[4] = {retry_w, retry_x, retry_a, retry_y};
+	pthread_t b;
+	void *ret;
+
+	(void)state;
+	assert_string_equal(vstore_backend(s), "postgresql");
+	key(rs.r1, sizeof(rs.r1), "retry-r1", 0);
+	key(rs.r2, sizeof(rs.r2), "retry-r2", 0);
+	key(rs.x, sizeof(rs.x), "retry-x", 0);
+	key(rs.y, sizeof(rs.y), "retry-y", 0);
+	ins.id = rs.r1;
+	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), 0);
+	ins.id = rs.r2;
+	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), 0);
+	/* W alone first; X, A and Y queue behind it, to be one batch. */
+	assert_int_equal(vstore_submit(s, fns[0], retry_done, &rs.rc[0], &ei), 0);
+	assert_true(wait_step(&rs.w_running));
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(vstore_submit(s, fns[i], retry_done, &rs.rc[i], &ei), 0);
+	assert_int_equal(pthread_create(&b, NULL, retry_b, s), 0);
+	assert_true(wait_step(&rs.b_holds));
+	atomic_store(&rs.gate_open, 1);
+	assert_int_equal(pthread_join(b, &ret), 0);
+	assert_null(ret);
+	pthread_mutex_lock(&rs.mu);
+	while (rs.done < 4)
+		pthread_cond_wait(&rs.cv, &rs.mu);
+	pthread_mutex_unlock(&rs.mu);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rs.rc[i], 0);
+	assert_int_equal(rs.attempts[0], 1);
+	assert_int_equal(rs.attempts[1], 2);
+	assert_int_equal(rs.attempts[2], 2);
+	assert_int_equal(rs.attempts[3], 1);
+	cnt.id = rs.x;
+	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+	assert_int_equal(cnt.n, 1);
+	cnt.id = rs.y;
+	assert_int_equal(vstore_run_read(s, count_device, &cnt, &ei), 0);
+	assert_int_equal(cnt.n, 1);
 	vstore_close(&s);
 }
 
@@ -827,13 +985,18 @@ int main(void)
 	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test(test_wal_checkpointed),
 	};
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test(test_submit_retry),
+	};
 	int failed;
 
 	run_id = (unsigned)getpid() ^ (unsigned)time(NULL);
 	failed = cmocka_run_group_tests_name("store-common", common, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store-sqlite", store, sqlite_setup, sqlite_teardown);
 	failed += cmocka_run_group_tests_name("store-sqlite-wal", sqlite_only, sqlite_setup, sqlite_teardown);
-	if (getenv("PCRGATE_PG_URL") != NULL && getenv("PCRGATE_PG_URL")[0] != '\0')
+	if (getenv("PCRGATE_PG_URL") != NULL && getenv("PCRGATE_PG_URL")[0] != '\0') {
 		failed += cmocka_run_group_tests_name("store-postgresql", store, pg_setup, NULL);
+		failed += cmocka_run_group_tests_name("store-postgresql-only", pg_only, pg_setup, NULL);
+	}
 	return failed;
 }

@@ -1,4 +1,5 @@
 #!/bin/bash
 # The store's unit test again, on a private PostgreSQL server (tests/verifier/with-postgres):
-# migrations, typed parameters, rollback, the audit chain and concurrent appends on libpq.
+# migrations, typed parameters, rollback, the audit chain and concurrent appends on libpq, and
+# (PostgreSQL only) a batch of submitted transactions run again whole after a deadlock.
 exec "$top_srcdir/tests/verifier/with-postgres" "$top_builddir/tests/unit/test_store"
