@@ -31,9 +31,14 @@ int objspecs(const struct agent_config *cfg, struct objspec *specs, size_t *coun
 	int r;
 
 	/* The vendor's key comes first: a configuration error must stop provisioning before it changes anything. */
-	if ((r = pcrgate_key_load(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK)
-		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "policy_key %s: no public key to bind the update "
-					   "key to", cfg->policy_key);
+	if ((r = pcrgate_key_load(cfg->policy_key, 0, &pkey, ei)) != PCRGATE_OK) {
+		char why[sizeof(ei->message)];
+
+		/* The loader's message names the key as it may be shown (a URI without its query). */
+		snprintf(why, sizeof(why), "%s", ei != NULL ? ei->message : "");
+		return pcrgate_errinfo_set(ei, r, PCRGATE_NO_OFFSET, "policy_key: %s: no public key to bind the update "
+					   "key to", why);
+	}
 	r = tpmobj_from_evp(pkey, &vendor, ei);
 	EVP_PKEY_free(pkey);
 	if (r != PCRGATE_OK)

@@ -111,6 +111,7 @@ static int load_tpm_identity(httpclient *c, const char *cert_file, const char *u
 {
 	OSSL_STORE_CTX *st = NULL;
 	OSSL_STORE_INFO *info;
+	char shown[256];
 	FILE *f;
 
 	if (tcti == NULL)
@@ -150,15 +151,16 @@ static int load_tpm_identity(httpclient *c, const char *cert_file, const char *u
 		}
 		OSSL_STORE_close(st);
 	}
+	(void)pcrgate_key_uri_shown(uri, shown, sizeof(shown));
 	if (c->key == NULL) {
-		pcrgate_log_openssl("OSSL_STORE_open", uri);
+		pcrgate_log_openssl("OSSL_STORE_open", shown);
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_NOT_FOUND, PCRGATE_NO_OFFSET,
-					   "no TLS client key at %s in the TPM", uri);
+					   "no TLS client key at %s in the TPM", shown);
 	}
 	if (X509_check_private_key(c->cert, c->key) != 1) {
 		ERR_clear_error();
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_VERIFY, PCRGATE_NO_OFFSET,
-					   "%s is not the certificate of the TPM key %s", cert_file, uri);
+					   "%s is not the certificate of the TPM key %s", cert_file, shown);
 	}
 	return PCRGATE_OK;
 }

@@ -257,8 +257,10 @@ int key_load_root(const char *dir, const char *key_uri, X509 **cert, EVP_PKEY **
 		char shown[256];
 
 		ERR_clear_error();
-		(void)pcrgate_key_uri_shown(key_uri != NULL ? key_uri : path, shown, sizeof(shown));
-		cli_error("%s%s is not the key of %s/cert.pem", key_uri != NULL ? "--root-key " : "", shown, dir);
+		if (key_uri != NULL)
+			(void)pcrgate_key_uri_shown(key_uri, shown, sizeof(shown));
+		cli_error("%s%s is not the key of %s/cert.pem", key_uri != NULL ? "--root-key " : "",
+			  key_uri != NULL ? shown : path, dir);
 		return -1;
 	}
 	return 0;
