@@ -52,8 +52,7 @@ int policy_counter_name(uint32_t index, int written, TPM2B_NAME *out)
 	policy_counter_public(index, written, &pub);
 	if (Tss2_MU_TPMS_NV_PUBLIC_Marshal(&pub.nvPublic, buf, sizeof(buf), &len) != TSS2_RC_SUCCESS)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
-	out->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	out->name[1] = (uint8_t)TPM2_ALG_SHA256;
+	pcrgate_store_be(out->name, TPM2_ALG_SHA256, 2);
 	out->size = 2 + SHA256_SIZE;
 	return sha256_parts(out->name + 2, buf, len, NULL, 0, NULL, 0, NULL, 0);
 }
@@ -156,10 +155,8 @@ int policy_update_nv(TPM2B_DIGEST *digest, const TPM2B_OPERAND *operand, uint16_
 	if (digest->size != SHA256_SIZE)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	pcrgate_store_be(cc, TPM2_CC_PolicyNV, 4);
-	tail[0] = (uint8_t)(offset >> 8);
-	tail[1] = (uint8_t)offset;
-	tail[2] = (uint8_t)(operation >> 8);
-	tail[3] = (uint8_t)operation;
+	pcrgate_store_be(tail, offset, 2);
+	pcrgate_store_be(tail + 2, operation, 2);
 	/* args = H(operandB.buffer || offset || operation); then H(old || CC || args || nvIndex's name). */
 	if ((r = sha256_parts(args, operand->buffer, operand->size, tail, 4, NULL, 0, NULL, 0)) != 0)
 		return r;

@@ -198,8 +198,7 @@ int tpmobj_name(const TPMT_PUBLIC *pub, TPM2B_NAME *name)
 
 	if (dsize == 0 || Tss2_MU_TPMT_PUBLIC_Marshal(pub, buf, sizeof(buf), &len) != TSS2_RC_SUCCESS)
 		return PCRGATE_ERR_INVALID_ARGUMENT;
-	name->name[0] = (uint8_t)(pub->nameAlg >> 8);
-	name->name[1] = (uint8_t)pub->nameAlg;
+	pcrgate_store_be(name->name, pub->nameAlg, 2);
 	if (pcrgate_digest(pub->nameAlg, buf, len, name->name + 2) != 0)
 		return PCRGATE_ERR_CRYPTO;
 	name->size = (UINT16)(2 + dsize);
@@ -215,8 +214,7 @@ int tpmobj_qualified_name(uint16_t name_alg, const TPM2B_NAME *parent_qn, const 
 		return PCRGATE_ERR_INVALID_ARGUMENT;
 	memcpy(buf, parent_qn->name, parent_qn->size);
 	memcpy(buf + parent_qn->size, name->name, name->size);
-	out->name[0] = (uint8_t)(name_alg >> 8);
-	out->name[1] = (uint8_t)name_alg;
+	pcrgate_store_be(out->name, name_alg, 2);
 	if (pcrgate_digest(name_alg, buf, (size_t)parent_qn->size + name->size, out->name + 2) != 0)
 		return PCRGATE_ERR_CRYPTO;
 	out->size = (UINT16)(2 + dsize);

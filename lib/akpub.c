@@ -305,8 +305,7 @@ static int tpm_name(const TPMT_PUBLIC *pub, uint8_t *name, size_t *name_len, pcr
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_FORMAT, PCRGATE_NO_OFFSET,
 					   "cannot marshal the public area for its name (%s)",
 					   Tss2_RC_Decode(rc));
-	name[0] = (uint8_t)(pub->nameAlg >> 8);
-	name[1] = (uint8_t)pub->nameAlg;
+	pcrgate_store_be(name, pub->nameAlg, 2);
 	if (pcrgate_digest(pub->nameAlg, buf, off, name + 2) != 0)
 		return pcrgate_errinfo_set(ei, PCRGATE_ERR_CRYPTO, PCRGATE_NO_OFFSET,
 					   "cannot hash the public area");

@@ -292,8 +292,7 @@ int credential_make(const TPM2B_PUBLIC *ek, const TPM2B_NAME *ak_name, const uin
 		r = crypto_fail("integrity HMAC", ei);
 		goto fail;
 	}
-	id.credential[0] = (uint8_t)(hlen >> 8);
-	id.credential[1] = (uint8_t)hlen;
+	pcrgate_store_be(id.credential, hlen, 2);
 	memcpy(id.credential + off + hlen, ident, identlen);
 	id.size = (UINT16)(off + hlen + identlen);
 	off = 0;
