@@ -380,7 +380,8 @@ int main(void)
 		cmocka_unit_test(test_alg_and_extend), cmocka_unit_test(test_pcrs),
 		cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_file_create), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_read_refuses_fifo), cmocka_unit_test(test_hex_no_partial_output),
-		cmocka_unit_test(test_base64), cmocka_unit_test(test_date), cmocka_unit_test(test_store_be), cmocka_unit_test(test_key_uri_shown),
+		cmocka_unit_test(test_base64), cmocka_unit_test(test_date), cmocka_unit_test(test_store_be),
+		cmocka_unit_test(test_key_uri_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
