@@ -24,14 +24,6 @@
 #define AUDIT_EXPORT_MAX 10000
 
 /*
- * Appends one entry (seq = head + 1, at = now) inside tx. Appends serialize across threads
- * and processes: the head row is updated first, which holds a row lock until tx ends on
- * PostgreSQL; SQLite writers are serialized by the store. A transaction that appends takes
- * that lock with audit_lock before it writes anything else. actor, action: required;
- * subject: may be NULL (stored as ""); detail: a JSON object or NULL ({}), borrowed, of plain
- * values (no reals).
- */
-/*
  * Takes the audit head's row lock (PostgreSQL; a no-op write on SQLite, whose writers the
  * store serializes) for the rest of tx. Every transaction that appends to the audit log calls
  * it first, so all of them lock the head before any other row: a batch of attestations
@@ -39,6 +31,14 @@
  * device first and then waited for the head would deadlock with it.
  */
 int audit_lock(vstore_tx *tx, pcrgate_errinfo *ei);
+/*
+ * Appends one entry (seq = head + 1, at = now) inside tx. Appends serialize across threads
+ * and processes: the head row is updated first, which holds a row lock until tx ends on
+ * PostgreSQL; SQLite writers are serialized by the store. A transaction that appends takes
+ * that lock with audit_lock before it writes anything else. actor, action: required;
+ * subject: may be NULL (stored as ""); detail: a JSON object or NULL ({}), borrowed, of plain
+ * values (no reals).
+ */
 int audit_append(vstore_tx *tx, const char *actor, const char *action, const char *subject, const json_t *detail,
 		 pcrgate_errinfo *ei);
 
