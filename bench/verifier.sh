@@ -3,14 +3,17 @@
 # loopback with a fresh SQLite store, then with a private PostgreSQL server
 # (tests/verifier/with-postgres), imports simulated devices through the admin API and drives
 # them with bench/verifier_load: attestations per second end to end with keep-alive, p50 and
-# p99 latency, for 1, 16 and 64 devices at once; beside the in-process verification rate of the
-# same evidence and raw OpenSSL ECDSA P-256, measured in the same run. Prints figures, never
-# fails on them (bench/README.md explains each).
+# p99 latency, for 1, 16 and 64 devices at once as fast as they are answered, then the 64
+# devices offering 2,000 attestations/s between them (the target rate: the p99 target is judged
+# there); beside the in-process verification rate of the same evidence and raw OpenSSL ECDSA
+# P-256, measured in the same run. Prints figures, never fails on them (bench/README.md explains
+# each).
 #
 # Options: --seconds S (each point, default 5), --warmup S (default 1), --devices N,N,...
 # (default 1,16,64), --backends "sqlite postgresql" (default both), --threads N (the verifier's
 # thread pool, default 2: one per core of the 2-core machine it was tuned on), --pool N (the store's connection pool, pool=N in the store URL;
-# default the verifier's own), --quick (0.5 s points; also PCRGATE_BENCH_QUICK=1), --json.
+# default the verifier's own), --paced R,R,... (the rates the most devices offer at the paced
+# points, default 2000; 0 for none), --quick (0.5 s points; also PCRGATE_BENCH_QUICK=1), --json.
 # Run from the build directory, or with top_srcdir and top_builddir set (make bench does).
 set -u
 
@@ -23,7 +26,7 @@ LOAD=$top_builddir/bench/verifier_load
 
 # Said in the output: device requests are authenticated by their quotes alone here (see below).
 client_certs="off (simulated devices have no TLS identity)"
-seconds=5 warmup=1 devices=1,16,64 backends="sqlite postgresql" threads=2 pool= json=0 local_seconds=1 child=
+seconds=5 warmup=1 devices=1,16,64 backends="sqlite postgresql" threads=2 pool= paced=2000 json=0 local_seconds=1 child=
 [ "${PCRGATE_BENCH_QUICK:-0}" = 1 ] && seconds=0.5 warmup=0.3 local_seconds=0.2
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--backends) backends=$2 && shift ;;
 	--threads) threads=$2 && shift ;;
 	--pool) pool=$2 && shift ;;
+	--paced) paced=$2 && shift ;;
 	--quick) seconds=0.5 warmup=0.3 local_seconds=0.2 ;;
 	--json) json=1 ;;
 	--pg-child) child=$2 && shift ;; # internal: the PostgreSQL part, run under with-postgres
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[ "$paced" = 0 ] && paced=
 
 die() {
 	echo "$me: $*" >&2
@@ -116,7 +121,7 @@ run_backend() {
 	[ "$json" = 1 ] && fmt=(--json)
 	"$LOAD" load --url "https://127.0.0.1:$port" --cacert "$dir/tls.pem" --token-file "$dir/token" \
 		--devices "$devices" --seconds "$seconds" --warmup "$warmup" --server-pid "$pid" --label "$label" \
-		"${fmt[@]}" >"$out" 2>"$dir/load.err"
+		${paced:+--paced "$paced"} "${fmt[@]}" >"$out" 2>"$dir/load.err"
 	rc=$?
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
@@ -156,7 +161,8 @@ if [ "$json" = 0 ]; then
 	echo
 	"$LOAD" local --seconds "$local_seconds" || die "the in-process figures failed"
 	echo
-	echo "end to end (targets: >= 2000 attestations/s with SQLite at 64 devices, p99 < 25 ms):"
+	echo "end to end (targets with SQLite at 64 devices: >= 2000 attestations/s as fast as they are answered;"
+	echo "p99 < 25 ms when they offer 2000/s, each device on a timer of its own, latency from when each was due):"
 else
 	"$LOAD" local --seconds "$local_seconds" --json >"$work/local.json" || die "the in-process figures failed"
 fi
@@ -169,7 +175,7 @@ for backend in $backends; do
 		status=1 ;;
 	postgresql)
 		"$top_srcdir/tests/verifier/with-postgres" "$BASH" "$0" --pg-child "$out" --seconds "$seconds" \
-			--warmup "$warmup" --devices "$devices" --threads "$threads" ${pool:+--pool "$pool"} \
+			--warmup "$warmup" --devices "$devices" --threads "$threads" ${pool:+--pool "$pool"} --paced "${paced:-0}" \
 			$([ "$json" = 1 ] && echo --json) </dev/null >"$work/with-postgres.out"
 		rc=$?
 		# with-postgres says why it skipped on stdout, which --json keeps to the document.
@@ -188,10 +194,10 @@ for backend in $backends; do
 done
 
 if [ "$json" = 1 ]; then
-	printf '{"benchmark":"verifier","config":{"seconds":%s,"warmup":%s,"devices":[%s],"verifier_threads":%s,"cores":%s,' \
-		"$seconds" "$warmup" "$devices" "$threads" "$(nproc)"
+	printf '{"benchmark":"verifier","config":{"seconds":%s,"warmup":%s,"devices":[%s],"paced":[%s],"verifier_threads":%s,"cores":%s,' \
+		"$seconds" "$warmup" "$devices" "$paced" "$threads" "$(nproc)"
 	printf '"client_certificates":"%s"},' "$client_certs"
-	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25},'
+	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25,"p99_at_offered_per_s":2000},'
 	printf '"local":%s' "$(cat "$work/local.json")"
 	# A backend that failed printed nothing: null, and the exit status says it failed.
 	for backend in $backends; do

@@ -1,15 +1,17 @@
 /*
  * bench/verifier_load: the verifier benchmark's load generator and its in-process references.
  *
- *   verifier_load load --url URL --cacert PEM --token-file F [--devices 1,16,64] [--seconds S]
- *                      [--warmup S] [--server-pid PID] [--label NAME] [--json]
+ *   verifier_load load --url URL --cacert PEM --token-file F [--devices 1,16,64] [--paced R,...]
+ *                      [--seconds S] [--warmup S] [--server-pid PID] [--label NAME] [--json]
  *     imports as many simulated devices as the largest count through the admin API, uploads
  *     their reference policy as "default", then for each count runs that many devices, each
  *     with one keep-alive HTTPS connection, all driven by one thread (curl multi over epoll),
  *     attesting as fast as the verifier answers (POST /v1/attest/nonce, then POST
  *     /v1/attest): attestations per second, p50 and p99 latency, the CPU the verifier and this
  *     program used per attestation, every non-pass verdict, and the connections opened in
- *     the measured window (0 with keep-alive).
+ *     the measured window (0 with keep-alive). Then, for each R, the most devices together
+ *     offer R attestations/s, each on a timer of its own (paced points): the same figures,
+ *     the latency counted from when each attestation was due.
  *   verifier_load local [--seconds S] [--json]
  *     the same evidence verified in this process: pcrgate_evidence_parse, pcrgate_quote_verify
  *     and the reference policy's evaluation, on one thread and on every core, beside raw
@@ -50,11 +52,14 @@
 #define TARGET_P99_MS 25.0
 #define TARGET_DEVICES 64
 #define TARGET_LABEL "sqlite"
+#define SUSTAINED 0.98 /* a paced point got the rate offered when it completed this much of it */
 
 struct opts {
 	const char *url, *cacert, *token_file, *label;
 	size_t devices[MAX_POINTS], npoints;
 	double seconds, warmup;
+	double paced[MAX_POINTS]; /* the rates offered at the paced points (at the most devices) */
+	size_t npaced;
 	long server_pid;
 	int json;
 };
@@ -233,7 +238,9 @@ struct device_run {
 	char nonce_body[VDEV_ID_MAX + 32]; /* built once */
 	char *attest_body;
 	enum step step;
-	double t0, tn; /* the attestation's start, the nonce's answer */
+	double t0, tn; /* the attestation's start (paced: when it was due), the nonce's answer */
+	double due;    /* paced: when its next attestation is due */
+	int waiting;   /* paced: idle until due */
 	size_t errors_in_row;
 	size_t counted; /* attestations of this device in the window */
 	int done;
@@ -262,6 +269,7 @@ struct point {
 	struct device_run *devs;
 	size_t ndevs, joined;
 	double begin;
+	double interval; /* paced: between two attestations of one device; 0 = as fast as answered */
 	char first_fail[512];
 };
 
@@ -323,14 +331,31 @@ static int send_step(struct point *pt, struct device_run *d, enum step step, con
 	return 0;
 }
 
-/* A new attestation, unless the point is over or the device gave up. */
+/*
+ * A new attestation, unless the point is over or the device gave up. Paced, a device whose
+ * next attestation is not yet due waits for it (drive starts it then); one that is late
+ * starts at once, and its latency counts from when it was due, so the time it spent waiting
+ * for its previous answer is not left out of the figures.
+ */
 static void start_attestation(struct point *pt, struct device_run *d)
 {
-	if (d->done || now() >= pt->end || d->errors_in_row >= MAX_ERRORS) {
+	double t = now();
+
+	if (d->done || t >= pt->end || d->errors_in_row >= MAX_ERRORS) {
 		d->done = 1;
+		d->waiting = 0;
 		return;
 	}
-	d->t0 = now();
+	d->waiting = 0;
+	d->t0 = t;
+	if (pt->interval > 0) {
+		if (t < d->due) {
+			d->waiting = 1;
+			return;
+		}
+		d->t0 = d->due;
+		d->due += pt->interval;
+	}
 	if (send_step(pt, d, STEP_NONCE, d->nonce_body) != 0) {
 		note(pt, "POST /v1/attest/nonce", "", "cannot queue the request");
 		d->done = 1;
@@ -491,15 +516,31 @@ static int drive(struct point *pt)
 	struct epoll_event evs[MAX_DEVICES];
 	int still = 0;
 
-	while (pt->running > 0 || pt->joined < pt->ndevs) {
+	for (;;) {
 		double t = now(), edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
-		long wait;
+		size_t waiting = 0;
+		struct timespec ts;
+		double wait;
 		int n;
 
 		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
 			start_attestation(pt, &pt->devs[pt->joined++]);
 		if (pt->joined < pt->ndevs && (edge < 0 || pt->begin + STAGGER_S * (double)pt->joined < edge))
 			edge = pt->begin + STAGGER_S * (double)pt->joined;
+		/* Paced devices whose attestation fell due; the next one due is an edge too. */
+		for (size_t i = 0; i < pt->joined; i++) {
+			struct device_run *d = &pt->devs[i];
+
+			if (d->waiting && d->due <= t)
+				start_attestation(pt, d);
+			if (d->waiting) {
+				waiting++;
+				if (edge < 0 || d->due < edge)
+					edge = d->due;
+			}
+		}
+		if (pt->running == 0 && waiting == 0 && pt->joined == pt->ndevs)
+			break;
 
 		/* Both processes' CPU time at the edges of the window, read as the loop passes them. */
 		if (!pt->at_start && t >= pt->start) {
@@ -512,11 +553,16 @@ static int drive(struct point *pt)
 			pt->cli1 = self_cpu();
 			pt->at_end = 1;
 		}
-		/* After the joins: starting an attestation may have moved curl's deadline. */
-		wait = pt->deadline < 0 ? 100 : pt->deadline <= t ? 0 : (long)((pt->deadline - t) * 1e3) + 1;
-		if (edge > t && (edge - t) * 1e3 < (double)wait)
-			wait = (long)((edge - t) * 1e3) + 1;
-		if ((n = epoll_wait(pt->epfd, evs, MAX_DEVICES, (int)wait)) < 0 && errno != EINTR)
+		/*
+		 * After the joins: starting an attestation may have moved curl's deadline. The wait is
+		 * to the nanosecond, so that a paced attestation is not sent late by this loop.
+		 */
+		wait = pt->deadline < 0 ? 0.1 : fmax(0, pt->deadline - t);
+		if (edge > t && edge - t < wait)
+			wait = edge - t;
+		ts.tv_sec = (time_t)wait;
+		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+		if ((n = epoll_pwait2(pt->epfd, evs, MAX_DEVICES, &ts, NULL)) < 0 && errno != EINTR)
 			return -1;
 		/* Each answer is taken up as it comes, not after the whole epoll round. */
 		for (int i = 0; i < n; i++) {
@@ -537,8 +583,11 @@ static int drive(struct point *pt)
 }
 
 /* One device's handle: its own keep-alive connection, the verifier's CA the only one trusted. */
-static int device_init(struct device_run *d, const struct opts *o, struct vdevice *dev, const struct vboot *b)
+static int device_init(struct device_run *d, const struct opts *o, struct vdevice *dev, const struct vboot *b,
+		       size_t idx)
 {
+	char source[32];
+
 	memset(d, 0, sizeof(*d));
 	d->dev = dev;
 	d->b = b;
@@ -554,6 +603,14 @@ static int device_init(struct device_run *d, const struct opts *o, struct vdevic
 	curl_easy_setopt(d->curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
+	/*
+	 * Each device from an address of its own in 127/8, as a fleet's devices are: curl reuses a
+	 * connection only for the source it was opened from, so a device always has its own
+	 * connection (one pool for all would lend an idle device's connection to a busy one, open
+	 * new ones when many are due at once, and put most requests on one of the server's workers).
+	 */
+	snprintf(source, sizeof(source), "host!127.1.%zu.%zu", idx / 200, idx % 200 + 1);
+	curl_easy_setopt(d->curl, CURLOPT_INTERFACE, source);
 	return 0;
 }
 
@@ -565,13 +622,20 @@ static void device_free(struct device_run *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* One point: n devices at once. Fills obj; returns -1 when a device could not attest at all. */
-static int run_point(const struct opts *o, const struct vboot *b, struct vdevice *devs, size_t n, json_t *obj)
+/*
+ * One point: n devices at once, as fast as they are answered (rate 0) or together offering
+ * rate attestations/s: each device one every n / rate seconds, from a phase of its own drawn
+ * at random, as devices on timers started at unrelated times would. Fills obj; returns -1
+ * when a device could not attest at all.
+ */
+static int run_point(const struct opts *o, const struct vboot *b, struct vdevice *devs, size_t n, double rate_in,
+		     json_t *obj)
 {
 	struct device_run *d = calloc(n, sizeof(*d));
 	struct point pt;
 	double t, *all = NULL, rate, p50 = 0, p99 = 0;
 	size_t i, made = 0, total;
+	enum { NO_TARGET, RATE_TARGET, P99_TARGET } target;
 	int r = -1, met;
 
 	memset(&pt, 0, sizeof(pt));
@@ -590,7 +654,7 @@ static int run_point(const struct opts *o, const struct vboot *b, struct vdevice
 	curl_multi_setopt(pt.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
 	curl_multi_setopt(pt.multi, CURLMOPT_MAXCONNECTS, (long)n);
 	for (made = 0; made < n; made++)
-		if (device_init(&d[made], o, &devs[made], b) != 0)
+		if (device_init(&d[made], o, &devs[made], b, made) != 0)
 			goto done;
 	t = now();
 	pt.start = t + o->warmup;
@@ -598,6 +662,17 @@ static int run_point(const struct opts *o, const struct vboot *b, struct vdevice
 	pt.devs = d;
 	pt.ndevs = n;
 	pt.begin = t;
+	if (rate_in > 0) {
+		unsigned short seed[3] = {0x7063, 0x7267, (unsigned short)n};
+
+		pt.interval = (double)n / rate_in;
+		/* The first attestation due at or after the device's join, in the device's phase. */
+		for (i = 0; i < n; i++) {
+			double join = t + STAGGER_S * (double)i, due = t + pt.interval * erand48(seed);
+
+			d[i].due = due + pt.interval * ceil(fmax(0, join - due) / pt.interval);
+		}
+	}
 	if (drive(&pt) != 0) {
 		fprintf(stderr, "verifier_load: the event loop failed: %s\n", strerror(errno));
 		goto done;
@@ -637,25 +712,42 @@ static int run_point(const struct opts *o, const struct vboot *b, struct vdevice
 	json_object_set_new(obj, "loadgen_cpu_cores", json_real((pt.cli1 - pt.cli0) / o->seconds));
 	json_object_set_new(obj, "loadgen_cpu_us_per_attestation",
 			    json_real(1e6 * (pt.cli1 - pt.cli0) / (double)total));
-	met = strcmp(o->label, TARGET_LABEL) == 0 && n == TARGET_DEVICES;
-	if (met) {
+	/*
+	 * The targets: the rate as fast as the devices are answered; p99 with the devices offering
+	 * the target rate, which they must also get (a verifier that falls behind makes each
+	 * attestation later than the last, which the latencies from when each was due show).
+	 */
+	target = NO_TARGET;
+	if (strcmp(o->label, TARGET_LABEL) == 0 && n == TARGET_DEVICES)
+		target = rate_in == 0 ? RATE_TARGET : rate_in == TARGET_RATE ? P99_TARGET : NO_TARGET;
+	met = target == RATE_TARGET ? rate >= TARGET_RATE
+				    : 1e3 * p99 < TARGET_P99_MS && rate >= SUSTAINED * rate_in;
+	if (rate_in > 0)
+		json_object_set_new(obj, "offered_per_s", json_real(rate_in));
+	if (target == RATE_TARGET)
 		json_object_set_new(obj, "target_per_s_min", json_real(TARGET_RATE));
+	if (target == P99_TARGET)
 		json_object_set_new(obj, "target_p99_ms_max", json_real(TARGET_P99_MS));
-		json_object_set_new(obj, "meets_target", json_boolean(rate >= TARGET_RATE && 1e3 * p99 < TARGET_P99_MS));
-	}
+	if (target != NO_TARGET)
+		json_object_set_new(obj, "meets_target", json_boolean(met));
 	if (!o->json) {
-		printf("  %-10s %4zu devices %9.0f att/s  p50 %7.2f ms  p99 %7.2f ms  (nonce %5.2f + attest %5.2f ms)"
+		char offered[32] = "as answered";
+
+		if (rate_in > 0)
+			snprintf(offered, sizeof(offered), "%.0f/s offered", rate_in);
+		printf("  %-10s %4zu devices %-16s %6.0f att/s  p50 %7.2f ms  p99 %7.2f ms  (nonce %5.2f + attest %5.2f ms)"
 		       "  cpu: verifier %4.2f, loadgen %4.2f cores (%.0f + %.0f us/att)  non-pass %zu  errors %zu"
 		       "  new connections %ld",
-		       o->label, n, rate, 1e3 * p50, 1e3 * p99, 1e3 * pt.nonce_s / (double)total,
+		       o->label, n, offered, rate, 1e3 * p50, 1e3 * p99, 1e3 * pt.nonce_s / (double)total,
 		       1e3 * pt.attest_s / (double)total,
 		       pt.srv0 >= 0 && pt.srv1 >= 0 ? (pt.srv1 - pt.srv0) / o->seconds : NAN,
 		       (pt.cli1 - pt.cli0) / o->seconds,
 		       pt.srv0 >= 0 && pt.srv1 >= 0 ? 1e6 * (pt.srv1 - pt.srv0) / (double)total : NAN,
 		       1e6 * (pt.cli1 - pt.cli0) / (double)total, pt.fails, pt.errors, pt.connects);
-		if (met)
-			printf("  [target >= %.0f/s, p99 < %.0f ms: %s]", TARGET_RATE, TARGET_P99_MS,
-			       rate >= TARGET_RATE && 1e3 * p99 < TARGET_P99_MS ? "met" : "NOT met");
+		if (target == RATE_TARGET)
+			printf("  [target >= %.0f/s: %s]", TARGET_RATE, met ? "met" : "NOT met");
+		if (target == P99_TARGET)
+			printf("  [target p99 < %.0f ms at %.0f/s: %s]", TARGET_P99_MS, TARGET_RATE, met ? "met" : "NOT met");
 		printf("\n");
 		if (pt.first_fail[0] != '\0')
 			printf("    first problem: %s\n", pt.first_fail);
@@ -702,7 +794,16 @@ static int cmd_load(const struct opts *o)
 		goto done;
 	for (i = 0; i < o->npoints; i++) {
 		json_t *p = json_object();
-		if (run_point(o, &b, devs, o->devices[i], p) != 0) {
+		if (run_point(o, &b, devs, o->devices[i], 0, p) != 0) {
+			json_decref(p);
+			goto done;
+		}
+		json_array_append_new(points, p);
+	}
+	for (i = 0; i < o->npaced; i++) {
+		json_t *p = json_object();
+
+		if (run_point(o, &b, devs, max, o->paced[i], p) != 0) {
 			json_decref(p);
 			goto done;
 		}
@@ -735,10 +836,13 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: verifier_load load --url URL --cacert PEM --token-file FILE [--devices N,N,...]\n"
-		"                     [--seconds S] [--warmup S] [--server-pid PID] [--label NAME] [--json]\n"
+		"                     [--paced R,R,...] [--seconds S] [--warmup S] [--server-pid PID] [--label NAME]\n"
+		"                     [--json]\n"
 		"       verifier_load local [--seconds S] [--json]\n"
 		"  load   import simulated devices and attest against the verifier at URL, N devices at once\n"
-		"         for each N (default 1,16,64), S seconds each (default 5) after a warm-up (default 1)\n"
+		"         for each N (default 1,16,64), as fast as they are answered, then the most devices\n"
+		"         together offering R attestations/s for each R; S seconds each (default 5) after a\n"
+		"         warm-up (default 1)\n"
 		"  local  the same evidence verified in this process, and raw OpenSSL ECDSA P-256 (default 1 s)\n");
 }
 
@@ -755,18 +859,19 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-static int parse_devices(const char *s, struct opts *o)
+/* A comma-separated list of up to MAX_POINTS numbers from min to max (whole numbers if whole). */
+static int parse_list(const char *s, double min, double max, int whole, double *out, size_t *n)
 {
 	char *end;
-	unsigned long v;
+	double v;
 
-	o->npoints = 0;
+	*n = 0;
 	for (;;) {
 		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno != 0 || end == s || v < 1 || v > MAX_DEVICES || o->npoints == MAX_POINTS)
+		v = strtod(s, &end);
+		if (errno != 0 || end == s || !(v >= min && v <= max) || (whole && v != floor(v)) || *n == MAX_POINTS)
 			return -1;
-		o->devices[o->npoints++] = v;
+		out[(*n)++] = v;
 		if (*end == '\0')
 			return 0;
 		if (*end != ',')
@@ -804,8 +909,14 @@ int main(int argc, char **argv)
 			ok = parse_seconds(v, &o.seconds) == 0;
 		else if (!local && strcmp(a, "--warmup") == 0)
 			ok = parse_seconds(v, &o.warmup) == 0;
-		else if (!local && strcmp(a, "--devices") == 0)
-			ok = parse_devices(v, &o) == 0;
+		else if (!local && strcmp(a, "--devices") == 0) {
+			double counts[MAX_POINTS];
+
+			if ((ok = parse_list(v, 1, MAX_DEVICES, 1, counts, &o.npoints) == 0))
+				for (size_t k = 0; k < o.npoints; k++)
+					o.devices[k] = (size_t)counts[k];
+		} else if (!local && strcmp(a, "--paced") == 0)
+			ok = parse_list(v, 1, 1e6, 0, o.paced, &o.npaced) == 0;
 		else if (!local && strcmp(a, "--url") == 0)
 			o.url = v;
 		else if (!local && strcmp(a, "--cacert") == 0)

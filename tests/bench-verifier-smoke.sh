@@ -17,8 +17,8 @@ if [ "$(id -u)" = 0 ]; then
 	chmod o+x "$SCRATCH" || fail "cannot open $SCRATCH to the verifier's user"
 fi
 
-TMPDIR=$SCRATCH "$BASH" "$top_srcdir/bench/verifier.sh" --devices 1 --seconds 0.5 --warmup 0.2 --backends sqlite \
-	--quick --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" || fail "bench/verifier.sh failed: $(cat "$SCRATCH/err")"
+TMPDIR=$SCRATCH "$BASH" "$top_srcdir/bench/verifier.sh" --devices 1 --paced 200 --seconds 0.5 --warmup 0.2 \
+	--backends sqlite --quick --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" || fail "bench/verifier.sh failed: $(cat "$SCRATCH/err")"
 
 python3 - "$SCRATCH/out.json" <<'PY' || fail "bench/verifier.sh --json: unexpected output: $(cat "$SCRATCH/out.json")"
 import json
@@ -40,13 +40,17 @@ positive(doc["targets"]["attestations_per_s_min"], "targets")
 for fig in ("pipeline", "openssl_ecdsa_p256"):
     for key in ("per_s_one_thread", "per_s_all_cores", "per_s_per_core", "us"):
         positive(doc["local"][fig][key], "local.%s.%s" % (fig, key))
+assert doc["config"]["paced"] == [200], doc["config"]
 points = doc["sqlite"]["points"]
-assert len(points) == 1 and points[0]["devices"] == 1, points
-p = points[0]
-for key in ("attestations", "attestations_per_s", "p50_ms", "p99_ms"):
-    positive(p[key], "sqlite." + key)
-# Correctness, not speed: every simulated device's attestation passed, and no request failed.
-if p["non_pass"] != 0 or p["errors"] != 0:
-    sys.exit("non-pass verdicts or errors: %r" % p)
-print("ok: bench/verifier.sh --json has every figure; %d attestations, all pass" % p["attestations"])
+# One point as fast as answered, then one paced (one device offering 200 attestations/s).
+assert len(points) == 2 and [p["devices"] for p in points] == [1, 1], points
+assert "offered_per_s" not in points[0] and points[1]["offered_per_s"] == 200, points
+for p in points:
+    for key in ("attestations", "attestations_per_s", "p50_ms", "p99_ms"):
+        positive(p[key], "sqlite." + key)
+    # Correctness, not speed: every simulated device's attestation passed, and no request failed.
+    if p["non_pass"] != 0 or p["errors"] != 0:
+        sys.exit("non-pass verdicts or errors: %r" % p)
+print("ok: bench/verifier.sh --json has every figure; %d + %d attestations, all pass"
+      % (points[0]["attestations"], points[1]["attestations"]))
 PY
