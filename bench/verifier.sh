@@ -3,9 +3,9 @@
 # loopback with a fresh SQLite store, then with a private PostgreSQL server
 # (tests/verifier/with-postgres), imports simulated devices through the admin API and drives
 # them with bench/verifier_load: attestations per second end to end with keep-alive, p50 and
-# p99 latency, for 1, 16 and 64 devices at once as fast as they are answered, then the 64
-# devices offering 2,000 attestations/s between them (the target rate: the p99 target is judged
-# there); beside the in-process verification rate of the same evidence and raw OpenSSL ECDSA
+# p99 latency, for 1, 16 and 64 devices at once as fast as they are answered, then the most of
+# them (64 by default) offering 2,000 attestations/s between them (the target rate: the p99
+# target is judged there); beside the in-process verification rate of the same evidence and raw OpenSSL ECDSA
 # P-256, measured in the same run. Prints figures, never fails on them (bench/README.md explains
 # each).
 #
@@ -197,7 +197,7 @@ if [ "$json" = 1 ]; then
 	printf '{"benchmark":"verifier","config":{"seconds":%s,"warmup":%s,"devices":[%s],"paced":[%s],"verifier_threads":%s,"cores":%s,' \
 		"$seconds" "$warmup" "$devices" "$paced" "$threads" "$(nproc)"
 	printf '"client_certificates":"%s"},' "$client_certs"
-	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25,"p99_at_offered_per_s":2000},'
+	printf '"targets":{"backend":"sqlite","devices":64,"attestations_per_s_min":2000,"p99_ms_max":25,"p99_at_offered_per_s":2000,"paced_answered_min":0.98},'
 	printf '"local":%s' "$(cat "$work/local.json")"
 	# A backend that failed printed nothing: null, and the exit status says it failed.
 	for backend in $backends; do

@@ -103,27 +103,37 @@ struct http {
 	char err[CURL_ERROR_SIZE];
 };
 
-/* A connection kept alive across requests, trusting only the verifier's CA. */
+/* A handle whose connection is kept alive across requests, trusting only the verifier's CA. */
+static CURL *curl_new(const struct opts *o, struct curl_slist *headers, struct buf *resp)
+{
+	CURL *c = curl_easy_init();
+
+	if (c == NULL)
+		return NULL;
+	curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	return c;
+}
+
+/* The admin API's connection. */
 static int http_init(struct http *h, const struct opts *o, const char *token)
 {
 	char auth[sizeof("Authorization: Bearer ") + 256];
 
 	memset(h, 0, sizeof(*h));
-	if ((h->curl = curl_easy_init()) == NULL)
-		return -1;
 	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		h->headers = curl_slist_append(h->headers, auth);
 	}
-	curl_easy_setopt(h->curl, CURLOPT_CAINFO, o->cacert);
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->resp);
+	if ((h->curl = curl_new(o, h->headers, &h->resp)) == NULL)
+		return -1;
 	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->err);
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 30L);
 	return h->headers != NULL ? 0 : -1;
 }
 
@@ -238,7 +248,10 @@ struct device_run {
 	char nonce_body[VDEV_ID_MAX + 32]; /* built once */
 	char *attest_body;
 	enum step step;
-	double t0, tn; /* the attestation's start (paced: when it was due), the nonce's answer */
+	double t0;     /* the attestation's start (paced: when it was due) */
+	double sent;   /* when its nonce request went out */
+	double tn;     /* the nonce request's time, from sent to its answer */
+	double tnonce; /* when the nonce's answer came */
 	double due;    /* paced: when its next attestation is due */
 	int waiting;   /* paced: idle until due */
 	size_t errors_in_row;
@@ -341,13 +354,12 @@ static void start_attestation(struct point *pt, struct device_run *d)
 {
 	double t = now();
 
-	if (d->done || t >= pt->end || d->errors_in_row >= MAX_ERRORS) {
+	d->waiting = 0;
+	if (d->done || t >= pt->end || d->errors_in_row >= MAX_ERRORS || (pt->interval > 0 && d->due >= pt->end)) {
 		d->done = 1;
-		d->waiting = 0;
 		return;
 	}
-	d->waiting = 0;
-	d->t0 = t;
+	d->t0 = d->sent = t;
 	if (pt->interval > 0) {
 		if (t < d->due) {
 			d->waiting = 1;
@@ -400,7 +412,8 @@ static void answered(struct point *pt, struct device_run *d, CURLcode rc)
 			failed(pt, d, "POST /v1/attest/nonce", st, text);
 			goto next;
 		}
-		d->tn = t - d->t0;
+		d->tn = t - d->sent;
+		d->tnonce = t;
 		free(d->attest_body);
 		d->attest_body = NULL;
 		/* What the device does between its two requests: quote, sign, evidence JSON. */
@@ -447,7 +460,7 @@ static void answered(struct point *pt, struct device_run *d, CURLcode rc)
 			pt->lat[pt->n++] = t - d->t0;
 			d->counted++;
 			pt->nonce_s += d->tn;
-			pt->attest_s += t - d->t0 - d->tn;
+			pt->attest_s += t - d->tnonce;
 			if (!pass)
 				pt->fails++;
 		}
@@ -510,6 +523,27 @@ static void reap(struct point *pt)
 	}
 }
 
+/*
+ * epoll_wait for up to wait seconds, given in nanoseconds (epoll_pwait2), so that a paced
+ * attestation is not sent up to a millisecond late; in whole milliseconds, rounded up, where
+ * the kernel or a sandbox does not offer epoll_pwait2.
+ */
+static int wait_events(int epfd, struct epoll_event *evs, int max, double wait)
+{
+	static int no_pwait2;
+	struct timespec ts;
+	int n;
+
+	if (!no_pwait2) {
+		ts.tv_sec = (time_t)wait;
+		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+		if ((n = epoll_pwait2(epfd, evs, max, &ts, NULL)) >= 0 || (errno != ENOSYS && errno != EPERM))
+			return n;
+		no_pwait2 = 1;
+	}
+	return epoll_wait(epfd, evs, max, (int)ceil(wait * 1e3));
+}
+
 /* Runs the event loop until every device is done; -1 when epoll or curl fail. */
 static int drive(struct point *pt)
 {
@@ -517,32 +551,14 @@ static int drive(struct point *pt)
 	int still = 0;
 
 	for (;;) {
-		double t = now(), edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
+		double t = now(), edge, wait;
 		size_t waiting = 0;
-		struct timespec ts;
-		double wait;
 		int n;
 
-		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
-			start_attestation(pt, &pt->devs[pt->joined++]);
-		if (pt->joined < pt->ndevs && (edge < 0 || pt->begin + STAGGER_S * (double)pt->joined < edge))
-			edge = pt->begin + STAGGER_S * (double)pt->joined;
-		/* Paced devices whose attestation fell due; the next one due is an edge too. */
-		for (size_t i = 0; i < pt->joined; i++) {
-			struct device_run *d = &pt->devs[i];
-
-			if (d->waiting && d->due <= t)
-				start_attestation(pt, d);
-			if (d->waiting) {
-				waiting++;
-				if (edge < 0 || d->due < edge)
-					edge = d->due;
-			}
-		}
-		if (pt->running == 0 && waiting == 0 && pt->joined == pt->ndevs)
-			break;
-
-		/* Both processes' CPU time at the edges of the window, read as the loop passes them. */
+		/*
+		 * Both processes' CPU time at the edges of the window, read as the loop passes them,
+		 * first: an edge passed is never one to wait for.
+		 */
 		if (!pt->at_start && t >= pt->start) {
 			pt->srv0 = proc_cpu(pt->o->server_pid);
 			pt->cli0 = self_cpu();
@@ -553,16 +569,36 @@ static int drive(struct point *pt)
 			pt->cli1 = self_cpu();
 			pt->at_end = 1;
 		}
+		edge = !pt->at_start ? pt->start : !pt->at_end ? pt->end : -1;
+		while (pt->joined < pt->ndevs && t >= pt->begin + STAGGER_S * (double)pt->joined)
+			start_attestation(pt, &pt->devs[pt->joined++]);
+		if (pt->joined < pt->ndevs && (edge < 0 || pt->begin + STAGGER_S * (double)pt->joined < edge))
+			edge = pt->begin + STAGGER_S * (double)pt->joined;
+		/* Paced devices whose attestation fell due. */
+		for (size_t i = 0; i < pt->joined; i++)
+			if (pt->devs[i].waiting && pt->devs[i].due <= t)
+				start_attestation(pt, &pt->devs[i]);
+		/* A request curl finished as it was sent (it could not connect): taken up now. */
+		reap(pt);
+		/* The next attestation due is an edge too. */
+		for (size_t i = 0; i < pt->joined; i++) {
+			if (pt->devs[i].waiting) {
+				waiting++;
+				if (edge < 0 || pt->devs[i].due < edge)
+					edge = pt->devs[i].due;
+			}
+		}
+		if (pt->running == 0 && waiting == 0 && pt->joined == pt->ndevs)
+			break;
 		/*
-		 * After the joins: starting an attestation may have moved curl's deadline. The wait is
-		 * to the nanosecond, so that a paced attestation is not sent late by this loop.
+		 * Starting an attestation may have moved curl's deadline. The time is read again, as
+		 * the work above took some.
 		 */
+		t = now();
 		wait = pt->deadline < 0 ? 0.1 : fmax(0, pt->deadline - t);
-		if (edge > t && edge - t < wait)
-			wait = edge - t;
-		ts.tv_sec = (time_t)wait;
-		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-		if ((n = epoll_pwait2(pt->epfd, evs, MAX_DEVICES, &ts, NULL)) < 0 && errno != EINTR)
+		if (edge >= 0 && edge - t < wait)
+			wait = fmax(0, edge - t);
+		if ((n = wait_events(pt->epfd, evs, MAX_DEVICES, wait)) < 0 && errno != EINTR)
 			return -1;
 		/* Each answer is taken up as it comes, not after the whole epoll round. */
 		for (int i = 0; i < n; i++) {
@@ -586,31 +622,27 @@ static int drive(struct point *pt)
 static int device_init(struct device_run *d, const struct opts *o, struct vdevice *dev, const struct vboot *b,
 		       size_t idx)
 {
-	char source[32];
+	char source[48];
 
 	memset(d, 0, sizeof(*d));
 	d->dev = dev;
 	d->b = b;
 	snprintf(d->nonce_body, sizeof(d->nonce_body), "{\"device_id\":\"%s\"}", dev->id);
-	if ((d->curl = curl_easy_init()) == NULL)
+	if ((d->curl = curl_new(o, json_headers, &d->resp)) == NULL)
 		return -1;
-	curl_easy_setopt(d->curl, CURLOPT_CAINFO, o->cacert);
-	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, json_headers);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &d->resp);
 	curl_easy_setopt(d->curl, CURLOPT_PRIVATE, d);
-	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(d->curl, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
 	/*
-	 * Each device from an address of its own in 127/8, as a fleet's devices are: curl reuses a
-	 * connection only for the source it was opened from, so a device always has its own
-	 * connection (one pool for all would lend an idle device's connection to a busy one, open
-	 * new ones when many are due at once, and put most requests on one of the server's workers).
+	 * Against a verifier on IPv4 loopback, each device from an address of its own in 127/8, as
+	 * a fleet's devices are: curl reuses a connection only for the source it was opened from,
+	 * so a device always has its own connection (one pool for all would lend an idle device's
+	 * connection to a busy one, open new ones when many are due at once, and put most requests
+	 * on one of the server's workers). Elsewhere the devices share the pool.
 	 */
-	snprintf(source, sizeof(source), "host!127.1.%zu.%zu", idx / 200, idx % 200 + 1);
-	curl_easy_setopt(d->curl, CURLOPT_INTERFACE, source);
+	if (strncmp(o->url, "https://127.", 12) == 0 || strncmp(o->url, "http://127.", 11) == 0) {
+		snprintf(source, sizeof(source), "host!127.1.%zu.%zu", idx / 200, idx % 200 + 1);
+		curl_easy_setopt(d->curl, CURLOPT_INTERFACE, source);
+	}
 	return 0;
 }
 
@@ -792,18 +824,12 @@ static int cmd_load(const struct opts *o)
 		goto done;
 	if ((json_headers = curl_slist_append(NULL, "Content-Type: application/json")) == NULL)
 		goto done;
-	for (i = 0; i < o->npoints; i++) {
-		json_t *p = json_object();
-		if (run_point(o, &b, devs, o->devices[i], 0, p) != 0) {
-			json_decref(p);
-			goto done;
-		}
-		json_array_append_new(points, p);
-	}
-	for (i = 0; i < o->npaced; i++) {
+	/* The points as fast as answered, then the paced ones at the most devices. */
+	for (i = 0; i < o->npoints + o->npaced; i++) {
 		json_t *p = json_object();
 
-		if (run_point(o, &b, devs, max, o->paced[i], p) != 0) {
+		if (i < o->npoints ? run_point(o, &b, devs, o->devices[i], 0, p) != 0
+				   : run_point(o, &b, devs, max, o->paced[i - o->npoints], p) != 0) {
 			json_decref(p);
 			goto done;
 		}

@@ -17,8 +17,8 @@ if [ "$(id -u)" = 0 ]; then
 	chmod o+x "$SCRATCH" || fail "cannot open $SCRATCH to the verifier's user"
 fi
 
-TMPDIR=$SCRATCH "$BASH" "$top_srcdir/bench/verifier.sh" --devices 1 --paced 200 --seconds 0.5 --warmup 0.2 \
-	--backends sqlite --quick --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" || fail "bench/verifier.sh failed: $(cat "$SCRATCH/err")"
+TMPDIR=$SCRATCH "$BASH" "$top_srcdir/bench/verifier.sh" --quick --devices 1 --paced 200 --seconds 0.5 \
+	--warmup 0.2 --backends sqlite --json >"$SCRATCH/out.json" 2>"$SCRATCH/err" || fail "bench/verifier.sh failed: $(cat "$SCRATCH/err")"
 
 python3 - "$SCRATCH/out.json" <<'PY' || fail "bench/verifier.sh --json: unexpected output: $(cat "$SCRATCH/out.json")"
 import json

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -20,18 +21,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The offset; errno as it was (a missing file is an offset of 0, not an error of the caller's). */
 static long offset_seconds(void)
 {
 	const char *path = getenv("PCRGATE_TEST_CLOCK_FILE");
 	char buf[32];
 	long n, v = 0, sign = 1;
 	long fd;
-	int i = 0;
+	int i = 0, saved = errno;
 
-	if (!path || (fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = syscall(SYS_read, (int)fd, buf, sizeof(buf) - 1);
-	syscall(SYS_close, (int)fd);
+	fd = path != NULL ? syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC) : -1;
+	n = fd >= 0 ? syscall(SYS_read, (int)fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		syscall(SYS_close, (int)fd);
+	errno = saved;
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -49,7 +52,8 @@ static int is_realtime(clockid_t id)
 	return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE;
 }
 
-int clock_gettime(clockid_t id, struct timespec *ts)
+/* The shifted clock, called directly by the three below (not back through an interposer). */
+static int shifted(clockid_t id, struct timespec *ts)
 {
 	long r = syscall(SYS_clock_gettime, id, ts);
 
@@ -58,22 +62,29 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 	return (int)r;
 }
 
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	return shifted(id, ts);
+}
+
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
+	struct timezone *z = tz;
 	struct timespec ts;
 
-	(void)tz;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+	if (shifted(CLOCK_REALTIME, &ts) != 0)
 		return -1;
 	tv->tv_sec = ts.tv_sec;
 	tv->tv_usec = ts.tv_nsec / 1000;
+	if (z != NULL)
+		z->tz_minuteswest = z->tz_dsttime = 0;
 	return 0;
 }
 
 time_t time(time_t *t)
 {
 	struct timespec ts;
-	time_t now = clock_gettime(CLOCK_REALTIME, &ts) == 0 ? ts.tv_sec : (time_t)-1;
+	time_t now = shifted(CLOCK_REALTIME, &ts) == 0 ? ts.tv_sec : (time_t)-1;
 
 	if (t)
 		*t = now;
