@@ -5,9 +5,9 @@
 # them with bench/verifier_load: attestations per second end to end with keep-alive, p50 and
 # p99 latency, for 1, 16 and 64 devices at once as fast as they are answered, then the most of
 # them (64 by default) offering 2,000 attestations/s between them (the target rate: the p99
-# target is judged there); beside the in-process verification rate of the same evidence and raw OpenSSL ECDSA
-# P-256, measured in the same run. Prints figures, never fails on them (bench/README.md explains
-# each).
+# target is judged there); beside the in-process verification rate of the same evidence and
+# raw OpenSSL ECDSA P-256, measured in the same run. Prints figures, never fails on them
+# (bench/README.md explains each).
 #
 # Options: --seconds S (each point, default 5), --warmup S (default 1), --devices N,N,...
 # (default 1,16,64), --backends "sqlite postgresql" (default both), --threads N (the verifier's
@@ -175,7 +175,8 @@ for backend in $backends; do
 		status=1 ;;
 	postgresql)
 		"$top_srcdir/tests/verifier/with-postgres" "$BASH" "$0" --pg-child "$out" --seconds "$seconds" \
-			--warmup "$warmup" --devices "$devices" --threads "$threads" ${pool:+--pool "$pool"} --paced "${paced:-0}" \
+			--warmup "$warmup" --devices "$devices" --threads "$threads" ${pool:+--pool "$pool"} \
+			--paced "${paced:-0}" \
 			$([ "$json" = 1 ] && echo --json) </dev/null >"$work/with-postgres.out"
 		rc=$?
 		# with-postgres says why it skipped on stdout, which --json keeps to the document.
