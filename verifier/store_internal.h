@@ -59,6 +59,13 @@ struct vbackend {
  */
 #define VSTORE_SQLITE_CHECKPOINT_PAGES 8192
 
+/*
+ * SQLite: WAL pages at which a commit checkpoints in its own connection before its request
+ * goes on: the WAL's bound when the checkpointer falls behind (writers faster than its copy
+ * and syncs, or its last pass kept waiting for the writers' mutex).
+ */
+#define VSTORE_SQLITE_WAL_MAX_PAGES (2 * VSTORE_SQLITE_CHECKPOINT_PAGES)
+
 extern const struct vbackend vstore_sqlite_backend;
 extern const struct vbackend vstore_pg_backend;
 

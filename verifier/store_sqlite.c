@@ -30,6 +30,11 @@
  * would chase them forever and the WAL would grow without end. So a round is a passive
  * checkpoint of the bulk, then a second one under the store's write mutex for what was
  * committed meanwhile, after which the next writer restarts the WAL.
+ *
+ * Writers can outrun the thread (its copy and syncs take tens of milliseconds, and the
+ * writers' mutex is not fair to its last pass): a commit that finds the WAL at
+ * VSTORE_SQLITE_WAL_MAX_PAGES checkpoints in its own connection, with the mutex held, so the
+ * WAL stays bounded whatever the thread manages.
  */
 struct checkpointer {
 	char *path;
@@ -39,6 +44,14 @@ struct checkpointer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int pending, stopping;
+	int stopped; /* a checkpoint or sync failed: none may let the WAL start over again */
+};
+
+enum ckpt_result {
+	CKPT_ALL,    /* the whole WAL is in the database */
+	CKPT_PART,   /* a reader still on older pages kept some back */
+	CKPT_BUSY,   /* another connection's checkpoint was running */
+	CKPT_FAILED, /* an error, logged; checkpoints stopped */
 };
 
 struct cached {
@@ -71,12 +84,25 @@ static int map_error(struct sconn *c, int rc, const char *what, int *retry, pcrg
 				   sqlite3_errmsg(c->db));
 }
 
+static int ckpt_stopped(struct checkpointer *k)
+{
+	int stopped;
+
+	pthread_mutex_lock(&k->mu);
+	stopped = k->stopped;
+	pthread_mutex_unlock(&k->mu);
+	return stopped;
+}
+
 static void sq_disconnect(void *h)
 {
 	struct sconn *c = h;
 
 	if (c == NULL)
 		return;
+	/* The last connection to close would checkpoint and remove the WAL. */
+	if (c->ckpt != NULL && ckpt_stopped(c->ckpt))
+		sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 	for (size_t i = 0; i < STMT_CACHE; i++) {
 		sqlite3_finalize(c->cache[i].st);
 		free(c->cache[i].sql);
@@ -113,21 +139,31 @@ static int sq_script(void *h, const char *sql, int *retry, pcrgate_errinfo *ei)
 	return 0;
 }
 
-/* sqlite3_wal_hook: runs after each commit, under the store's write lock, so it only signals. */
+static enum ckpt_result checkpoint(struct checkpointer *k, sqlite3 *db);
+
+/*
+ * sqlite3_wal_hook: runs after each commit, under the store's write lock. It signals the
+ * checkpointer; only at the WAL's bound does the commit checkpoint itself. That waits for a
+ * pass of the checkpointer's that is running (at most SQLITE_BUSY_MS), but not for a reader
+ * on older pages: until that reader ends, the WAL grows past the bound.
+ */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct checkpointer *k = arg;
 
-	(void)db;
 	(void)name;
-	if (pages >= VSTORE_SQLITE_CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&k->mu);
-		if (!k->pending) {
-			k->pending = 1;
-			pthread_cond_signal(&k->cv);
-		}
-		pthread_mutex_unlock(&k->mu);
+	if (pages < VSTORE_SQLITE_CHECKPOINT_PAGES)
+		return SQLITE_OK;
+	pthread_mutex_lock(&k->mu);
+	if (!k->pending) {
+		k->pending = 1;
+		pthread_cond_signal(&k->cv);
 	}
+	pthread_mutex_unlock(&k->mu);
+	if (pages < VSTORE_SQLITE_WAL_MAX_PAGES || ckpt_stopped(k))
+		return SQLITE_OK;
+	for (int waited = 0; checkpoint(k, db) == CKPT_BUSY && waited < SQLITE_BUSY_MS; waited++)
+		sqlite3_sleep(1);
 	return SQLITE_OK;
 }
 
@@ -189,24 +225,43 @@ static int sync_file(sqlite3 *db, int op)
 	return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 }
 
-/* One passive checkpoint; 0 when it copied the whole WAL into the database. */
-static int checkpoint(struct checkpointer *k, sqlite3 *db)
+/*
+ * After a failed checkpoint or sync of the database. The failure may be the only report of a
+ * lost write (Linux tells a writeback error once per open file), and pages copied by earlier
+ * passes are not copied again: no pass may let the WAL start over after it. The WAL, which
+ * still holds every commit, grows until the verifier is restarted.
+ */
+static void stop_checkpoints(struct checkpointer *k, const char *what, const char *why)
+{
+	pthread_mutex_lock(&k->mu);
+	if (!k->stopped)
+		pg_err("%s: %s: %s; checkpoints stop (the WAL keeps every commit and grows): check the disk, "
+		       "then restart the verifier",
+		       k->display, what, why);
+	k->stopped = 1;
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* One passive checkpoint; a failure stops checkpoints. */
+static enum ckpt_result checkpoint(struct checkpointer *k, sqlite3 *db)
 {
 	int log = 0, done = 0;
 	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 
 	if (rc != SQLITE_OK) {
-		if ((rc & 0xff) != SQLITE_BUSY)
-			pg_warn("%s: checkpoint failed: %s", k->display, sqlite3_errmsg(db));
-		return -1;
+		if ((rc & 0xff) == SQLITE_BUSY)
+			return CKPT_BUSY;
+		stop_checkpoints(k, "checkpoint failed", sqlite3_errmsg(db));
+		return CKPT_FAILED;
 	}
-	return done == log ? 0 : -1;
+	return done == log ? CKPT_ALL : CKPT_PART;
 }
 
 static void *checkpoint_loop(void *arg)
 {
 	struct checkpointer *k = arg;
 	sqlite3 *db = NULL;
+	enum ckpt_result res;
 	int rc;
 
 	for (;;) {
@@ -214,7 +269,7 @@ static void *checkpoint_loop(void *arg)
 		while (!k->pending && !k->stopping)
 			pthread_cond_wait(&k->cv, &k->mu);
 		k->pending = 0;
-		if (k->stopping) {
+		if (k->stopping || k->stopped) {
 			pthread_mutex_unlock(&k->mu);
 			break;
 		}
@@ -238,7 +293,12 @@ static void *checkpoint_loop(void *arg)
 		 * leave the locked pass little to copy. A reader still on old pages keeps them: let
 		 * it finish rather than spin on it.
 		 */
-		if (checkpoint(k, db) != 0 || checkpoint(k, db) != 0) {
+		res = checkpoint(k, db);
+		if (res == CKPT_ALL)
+			res = checkpoint(k, db);
+		if (res == CKPT_FAILED)
+			break;
+		if (res != CKPT_ALL) {
 			sqlite3_sleep(5);
 			continue;
 		}
@@ -248,16 +308,8 @@ static void *checkpoint_loop(void *arg)
 		 * pass only the few pages it copies itself to sync (a round copies tens of MiB, whose
 		 * sync took about 10 ms during which no request could commit).
 		 */
-		/*
-		 * A failed sync may be the only report of a lost write (Linux tells a writeback error
-		 * once per open file), and pages copied by earlier passes are not copied again: no
-		 * pass may let the WAL start over after it. Checkpoints stop; the WAL, which still
-		 * holds every commit, grows until the verifier is restarted.
-		 */
 		if ((rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK) {
-			pg_err("%s: cannot sync the database: %s; checkpoints stop (the WAL keeps every commit and "
-			       "grows): check the disk, then restart the verifier",
-			       k->display, sqlite3_errstr(rc));
+			stop_checkpoints(k, "cannot sync the database", sqlite3_errstr(rc));
 			break;
 		}
 		pthread_mutex_lock(k->write_mu);
@@ -268,6 +320,8 @@ static void *checkpoint_loop(void *arg)
 		pthread_mutex_unlock(&k->mu);
 		pthread_mutex_unlock(k->write_mu);
 	}
+	if (db != NULL && ckpt_stopped(k))
+		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 	sqlite3_close(db);
 	return NULL;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "verifier/audit.h"
 #include "verifier/store.h"
@@ -900,7 +901,6 @@ static void test_audit_concurrent(void **state)
 	vstore_close(&other);
 }
 
-/* The column readers row callbacks share: text and blobs that fit, and what they do when not. */
 /* The WAL file's size, and its header's checkpoint sequence number: SQLite moves it on as the WAL starts over. */
 static void wal_state(const char *path, uint32_t *seq, off_t *size)
 {
@@ -918,7 +918,7 @@ static void wal_state(const char *path, uint32_t *seq, off_t *size)
 
 struct blob_args {
 	const char *id;
-	const uint8_t *blob;
+	uint8_t *blob;
 	size_t len;
 };
 
@@ -931,48 +931,324 @@ static int write_blob(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
 }
 
 /*
- * SQLite: commits that grow the WAL past VSTORE_SQLITE_CHECKPOINT_PAGES set the store's
- * checkpointer off, and a later commit starts the WAL over (its checkpoint sequence moves on),
- * so the WAL file stays bounded while writers keep committing. Each commit rewrites one row's
+ * Commits b's blob filled with i's low byte (so a new value each time: SQLite writes no page for
+ * an unchanged one, and a commit without pages does not restart the WAL), then reads the WAL's
+ * state.
+ */
+static void commit_blob(vstore *s, struct blob_args *b, unsigned i, const char *wal, uint32_t *seq, off_t *size)
+{
+	pcrgate_errinfo ei = {0};
+
+	memset(b->blob, (int)(i & 0xff), b->len);
+	if (vstore_run(s, write_blob, b, &ei) != 0)
+		fail_msg("commit %u: %s", i, ei.message);
+	wal_state(wal, seq, size);
+}
+
+/* A new store with a device whose certificate takes 256 KiB blobs, and its WAL's path and state. */
+struct wal_fixture {
+	vstore *s;
+	char id[64], wal[300];
+	struct blob_args b;
+	uint32_t seq0;
+	off_t size;
+};
+
+static void wal_fixture_open(struct wal_fixture *f, const char *what)
+{
+	pcrgate_errinfo ei = {0};
+	struct insert_args ins = {.id = f->id};
+
+	f->b = (struct blob_args){f->id, malloc(256 * 1024), 256 * 1024};
+	assert_non_null(f->b.blob);
+	key(f->id, sizeof(f->id), what, 1);
+	snprintf(f->wal, sizeof(f->wal), "%s/verifier.db-wal", tmpdir);
+	f->s = open_store();
+	assert_int_equal(vstore_run(f->s, insert_device, &ins, &ei), 0);
+	wal_state(f->wal, &f->seq0, &f->size);
+}
+
+/* The size of a WAL of n frames: a 32-byte header, then each page (4 KiB) after 24 bytes of its own. */
+static off_t wal_bytes(off_t n)
+{
+	return 32 + n * (4096 + 24);
+}
+
+/*
+ * SQLite's WAL stays bounded while writers keep committing. Each commit rewrites one row's
  * large blob, so the database stays small and the WAL is what grows.
+ *
+ * First the checkpointer: once commits grow the WAL past VSTORE_SQLITE_CHECKPOINT_PAGES, its
+ * round lets a later commit start the WAL over (its checkpoint sequence moves on). Small
+ * commits 10 ms apart keep coming meanwhile; they leave its last pass the writers' mutex, and
+ * the WAL far from the bound, so the checkpointer alone restarts it.
+ *
+ * Then writers as fast as the machine commits, which can outrun the checkpointer (before the
+ * bound, 4 of 30 runs here left the WAL past three thresholds): over three times the bound
+ * written, the WAL starts over again and again and never passes VSTORE_SQLITE_WAL_MAX_PAGES by
+ * more than the one commit that reached it.
  */
 static void test_wal_checkpointed(void **state)
 {
-	const off_t threshold = (off_t)VSTORE_SQLITE_CHECKPOINT_PAGES * 4096;
-	const size_t chunk = 256 * 1024;
-	uint8_t *blob = malloc(chunk);
-	pcrgate_errinfo ei = {0};
-	char id[64], wal[300];
-	struct insert_args ins = {.id = id};
-	struct blob_args b = {id, blob, chunk};
-	uint32_t seq0, seq;
-	off_t size = 0, biggest = 0, written = 0;
-	vstore *s = open_store();
+	struct wal_fixture f;
+	uint8_t byte = 0;
+	struct blob_args small = {f.id, &byte, 1};
+	uint32_t seq, last;
+	off_t before, one_commit = 0, biggest = 0, written = 0;
+	unsigned restarts = 0, i;
 
 	(void)state;
-	assert_non_null(blob);
-	key(id, sizeof(id), "wal", 1);
-	snprintf(wal, sizeof(wal), "%s/verifier.db-wal", tmpdir);
-	assert_int_equal(vstore_run(s, insert_device, &ins, &ei), 0);
-	wal_state(wal, &seq0, &size);
-	seq = seq0;
-	/* Without checkpoints the WAL would pass four thresholds here; one round must come long before. */
-	for (unsigned i = 0; seq == seq0 && written < 4 * threshold; i++) {
-		memset(blob, (int)(i & 0xff), chunk);
-		if (vstore_run(s, write_blob, &b, &ei) != 0)
-			fail_msg("commit %u: %s", i, ei.message);
-		written += (off_t)chunk;
-		wal_state(wal, &seq, &size);
-		if (size > biggest)
-			biggest = size;
+	wal_fixture_open(&f, "wal");
+	seq = f.seq0;
+	for (i = 0; seq == f.seq0 && f.size <= wal_bytes(VSTORE_SQLITE_CHECKPOINT_PAGES); i++) {
+		before = f.size;
+		commit_blob(f.s, &f.b, i, f.wal, &seq, &f.size);
+		if (f.size - before > one_commit)
+			one_commit = f.size - before;
 	}
-	assert_true(seq != seq0);
-	assert_true(biggest > threshold);
-	assert_true(biggest < 3 * threshold);
-	vstore_close(&s);
-	free(blob);
+	for (i = 0; seq == f.seq0 && i < 2000; i++) {
+		usleep(10000);
+		commit_blob(f.s, &small, i, f.wal, &seq, &f.size);
+	}
+	if (seq == f.seq0)
+		fail_msg("the checkpointer never let the WAL start over (%lld bytes)", (long long)f.size);
+	assert_true(f.size < wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES));
+
+	last = seq;
+	for (i = 0; written < 3 * wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES); i++) {
+		commit_blob(f.s, &f.b, i, f.wal, &seq, &f.size);
+		written += (off_t)f.b.len;
+		if (seq != last)
+			restarts++;
+		last = seq;
+		if (f.size > biggest)
+			biggest = f.size;
+	}
+	print_message("%u restarts, the WAL at most %lld bytes (bound %lld, one commit %lld)\n", restarts,
+		      (long long)biggest, (long long)wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES), (long long)one_commit);
+	assert_true(restarts >= 2);
+	assert_true(biggest <= wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES) + one_commit);
+	vstore_close(&f.s);
+	free(f.b.blob);
 }
 
+/* ---- Fault injection: an SQLite VFS whose syncs of a database file fail on demand ---- */
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's file, right after this struct */
+	int main_db;
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+static atomic_int fail_db_sync;
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+
+static int ff_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+
+static int ff_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+
+static int ff_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+
+static int ff_sync(sqlite3_file *f, int flags)
+{
+	if (((struct fault_file *)f)->main_db && atomic_load(&fail_db_sync))
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+
+static int ff_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int ff_lock(sqlite3_file *f, int level)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), level);
+}
+
+static int ff_unlock(sqlite3_file *f, int level)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), level);
+}
+
+static int ff_check_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int ff_file_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int ff_sector_size(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int ff_device_characteristics(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int ff_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **out)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), region, size, extend, out);
+}
+
+static int ff_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+
+static void ff_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int ff_shm_unmap(sqlite3_file *f, int delete_flag)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), delete_flag);
+}
+
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
+{
+	return REAL(f)->pMethods->xFetch(REAL(f), off, n, out);
+}
+
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods ff_methods = {
+	.iVersion = 3,
+	.xClose = ff_close,
+	.xRead = ff_read,
+	.xWrite = ff_write,
+	.xTruncate = ff_truncate,
+	.xSync = ff_sync,
+	.xFileSize = ff_file_size,
+	.xLock = ff_lock,
+	.xUnlock = ff_unlock,
+	.xCheckReservedLock = ff_check_reserved,
+	.xFileControl = ff_file_control,
+	.xSectorSize = ff_sector_size,
+	.xDeviceCharacteristics = ff_device_characteristics,
+	.xShmMap = ff_shm_map,
+	.xShmLock = ff_shm_lock,
+	.xShmBarrier = ff_shm_barrier,
+	.xShmUnmap = ff_shm_unmap,
+	.xFetch = ff_fetch,
+	.xUnfetch = ff_unfetch,
+};
+
+static int ff_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+	struct fault_file *p = (struct fault_file *)f;
+	int rc;
+
+	(void)vfs;
+	p->real = (sqlite3_file *)(p + 1);
+	p->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+	rc = real_vfs->xOpen(real_vfs, name, p->real, flags, out);
+	p->base.pMethods = p->real->pMethods != NULL ? &ff_methods : NULL;
+	return rc;
+}
+
+/* Makes the fault VFS SQLite's default (on), or the default VFS again (off). */
+static void fault_vfs_default(int on)
+{
+	if (on) {
+		real_vfs = sqlite3_vfs_find(NULL);
+		assert_non_null(real_vfs);
+		fault_vfs = *real_vfs;
+		fault_vfs.zName = "pcrgate-test-fault";
+		fault_vfs.szOsFile = (int)sizeof(struct fault_file) + real_vfs->szOsFile;
+		fault_vfs.xOpen = ff_open;
+		fault_vfs.pNext = NULL;
+		assert_int_equal(sqlite3_vfs_register(&fault_vfs, 1), SQLITE_OK);
+	} else {
+		assert_int_equal(sqlite3_vfs_register(real_vfs, 1), SQLITE_OK);
+		assert_int_equal(sqlite3_vfs_unregister(&fault_vfs), SQLITE_OK);
+	}
+}
+
+struct same_blob_args {
+	const char *id;
+	const uint8_t *blob;
+	size_t len;
+	int64_t n;
+};
+
+static int count_same_blob(vstore_tx *tx, void *arg, pcrgate_errinfo *ei)
+{
+	struct same_blob_args *a = arg;
+	const struct vparam p[] = {VPARAM_TEXT(a->id), VPARAM_BLOB(a->blob, a->len)};
+
+	return vstore_exec(tx, "SELECT COUNT(*) FROM devices WHERE id = ? AND ek_certificate = ?", p, 2, count_rows,
+			   &a->n, NULL, ei);
+}
+
+/*
+ * SQLite, when a sync of the database file fails (the fault VFS): checkpoints stop, and stay
+ * stopped once syncs work again (Linux reports a lost write once, so a later sync that works
+ * proves nothing), and no checkpoint lets the WAL start over: the WAL grows past its bound with
+ * every commit in it. Closing the store leaves the WAL; opening it again finds the last commit.
+ */
+static void test_wal_sync_fails(void **state)
+{
+	pcrgate_errinfo ei = {0};
+	struct wal_fixture f;
+	struct same_blob_args same = {f.id, NULL, 0, -1};
+	uint32_t seq;
+	struct stat st;
+	unsigned i;
+
+	(void)state;
+	fault_vfs_default(1);
+	wal_fixture_open(&f, "walsync");
+	atomic_store(&fail_db_sync, 1);
+	/* Past the bound, where a commit checkpoints itself if checkpoints have not stopped before. */
+	for (i = 0; f.size <= wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES + 256); i++) {
+		commit_blob(f.s, &f.b, i, f.wal, &seq, &f.size);
+		assert_true(seq == f.seq0);
+	}
+	atomic_store(&fail_db_sync, 0);
+	for (; f.size <= wal_bytes(VSTORE_SQLITE_WAL_MAX_PAGES * 3 / 2); i++) {
+		commit_blob(f.s, &f.b, i, f.wal, &seq, &f.size);
+		assert_true(seq == f.seq0);
+	}
+	vstore_close(&f.s);
+	assert_int_equal(stat(f.wal, &st), 0);
+	assert_true(st.st_size == f.size);
+	f.s = open_store();
+	same.blob = f.b.blob;
+	same.len = f.b.len;
+	assert_int_equal(vstore_run_read(f.s, count_same_blob, &same, &ei), 0);
+	assert_int_equal(same.n, 1);
+	vstore_close(&f.s);
+	fault_vfs_default(0);
+	free(f.b.blob);
+}
+
+/* The column readers row callbacks share: text and blobs that fit, and what they do when not. */
 static void test_column_readers(void **state)
 {
 	const struct vcol text = {.type = VP_TEXT, .text = "abc", .len = 3};
@@ -1016,6 +1292,7 @@ int main(void)
 	};
 	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test(test_wal_checkpointed),
+		cmocka_unit_test(test_wal_sync_fails),
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_submit_retry),
