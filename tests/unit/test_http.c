@@ -399,7 +399,7 @@ static void expect_status(uint16_t port, const char *method, const char *path, c
 /* How a raw exchange ended: a server that stalls must not pass for one that hung up. */
 enum raw_end {
 	RAW_CLOSED,  /* the server closed or reset the connection */
-	RAW_TIMEOUT, /* nothing came for 5 s while the connection stayed open */
+	RAW_TIMEOUT, /* nothing came for 30 s while the connection stayed open */
 	RAW_FULL,    /* RAW_CAP bytes came back before either */
 };
 
@@ -411,7 +411,7 @@ static char *raw_exchange(uint16_t port, const char *const *parts, size_t nparts
 			  enum raw_end *end)
 {
 	struct sockaddr_in sa = {0};
-	struct timeval tv = {5, 0};
+	struct timeval tv = {30, 0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	char *out = calloc(1, RAW_CAP + 1);
 	size_t i, n = 0;
@@ -715,7 +715,7 @@ static void *later_client(void *p)
 
 static void wait_started(int n)
 {
-	for (int i = 0; i < 500 && atomic_load(&later_started) < n; i++)
+	for (int i = 0; i < 3000 && atomic_load(&later_started) < n; i++)
 		usleep(10000);
 	assert_int_equal(atomic_load(&later_started), n);
 }
@@ -807,7 +807,7 @@ static void test_graceful_stop(void **state)
 	(void)state;
 	atomic_store(&slow_entered, 0);
 	assert_int_equal(pthread_create(&t, NULL, slow_client, &a), 0);
-	for (i = 0; i < 500 && !atomic_load(&slow_entered); i++)
+	for (i = 0; i < 3000 && !atomic_load(&slow_entered); i++)
 		usleep(10000);
 	assert_true(atomic_load(&slow_entered));
 	vhttp_stop(&h);
