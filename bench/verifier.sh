@@ -86,10 +86,10 @@ run_backend() {
 	*\?*) db="$db&pool=$pool" ;;
 	*) db="$db?pool=$pool" ;;
 	esac
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	{
 		echo "listen_address = 127.0.0.1"
-		echo "port = $port"
+		# A port the kernel picks as the verifier starts; its log names it.
+		echo "port = 0"
 		echo "tls_cert = $dir/tls.pem"
 		echo "tls_key = $dir/tls.key"
 		echo "database = $db"
@@ -114,8 +114,9 @@ run_backend() {
 	pid=$!
 	for ((i = 0; ; i++)); do
 		kill -0 "$pid" 2>/dev/null || die "pcrgate-verifierd exited: $(cat "$dir/log")"
-		curl -sf --cacert "$dir/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-		[ "$i" -lt 250 ] || { kill "$pid"; die "pcrgate-verifierd did not answer: $(cat "$dir/log")"; }
+		port=$(sed -n 's/.*port = 0: listening on .* port \([0-9]*\),.*/\1/p' "$dir/log")
+		[ -n "$port" ] && curl -sf --cacert "$dir/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+		[ "$i" -lt 750 ] || { kill "$pid"; die "pcrgate-verifierd did not answer: $(cat "$dir/log")"; }
 		sleep 0.04
 	done
 	[ "$json" = 1 ] && fmt=(--json)

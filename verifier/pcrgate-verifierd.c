@@ -237,6 +237,10 @@ static int serve(const struct vconfig *cfg)
 		goto done;
 	}
 	free_secret(&key, key_len);
+	/* At the default log level too: nothing else tells where to connect. */
+	if (cfg->port == 0)
+		pg_warn("port = 0: listening on %s port %u, which the kernel picked (devices need a fixed port)",
+			cfg->listen_address, vhttp_port(h));
 	pg_info("pcrgate-verifierd %s ready", PACKAGE_VERSION);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)

@@ -52,7 +52,7 @@ struct key {
 
 static const struct key keys[] = {
 	S("listen_address", listen_address),
-	{"port", K_NUM, 0, 0, 1, 65535, "a TCP port"},
+	{"port", K_NUM, 0, 0, 0, 65535, "a TCP port"},
 	S("tls_cert", tls_cert),
 	S("tls_key", tls_key),
 	B("plain_http", plain_http),

@@ -50,7 +50,7 @@ verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -d
 	-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
 {
 	echo "listen_address = 127.0.0.1"
-	echo "port = $(verifier_free_port)"
+	echo "port = 0"
 	echo "tls_cert = $VERIFIER_DIR/tls.pem"
 	echo "tls_key = $VERIFIER_DIR/tls.key"
 	echo "database = sqlite:$VERIFIER_DIR/verifier.db"

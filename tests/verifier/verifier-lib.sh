@@ -19,12 +19,8 @@ verifier_openssl() {
 	openssl "$@" >>"$VERIFIER_DIR/openssl.log" 2>&1 || fail "openssl $1 failed (see $VERIFIER_DIR/openssl.log)"
 }
 
-# A TCP port nobody listens on now.
-verifier_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# The lines every config has: verifier_config_common PORT DB
+# The lines every config has: verifier_config_common PORT DB (PORT 0: one the kernel picks when
+# the verifier starts, so no other test can take it first; verifier_start finds it in the log).
 verifier_config_common() {
 	echo "listen_address = 127.0.0.1"
 	echo "port = $1"
@@ -56,7 +52,7 @@ verifier_config() {
 # TPM-related keys and without device client certificates.
 verifier_config_plain() {
 	{
-		verifier_config_common "$(verifier_free_port)" "$2"
+		verifier_config_common 0 "$2"
 		echo "device_client_certs = no"
 		[ -z "${3:-}" ] || printf '%s\n' "$3"
 	} >"$1"
@@ -87,16 +83,19 @@ verifier_token() {
 }
 
 # verifier_start CONF LOG: starts one verifier and waits until /healthz answers; its URL in $REPLY.
+# With port = 0 in CONF, the port is the one its log names ("port = 0: listening on ... port N,").
 verifier_start() {
-	local conf=$1 log=$2 port pid i
-	port=$(sed -n 's/^port = //p' "$conf")
+	local conf=$1 log=$2 conf_port port pid i
+	conf_port=$(sed -n 's/^port = //p' "$conf")
 	"$VERIFIERD" --config "$conf" serve >"$log" 2>&1 &
 	pid=$!
 	VERIFIER_PIDS="$VERIFIER_PIDS $pid"
 	VERIFIER_LOGS="$VERIFIER_LOGS $log"
-	for ((i = 0; i < 250; i++)); do
+	port=$conf_port
+	for ((i = 0; i < 750; i++)); do
 		kill -0 "$pid" 2>/dev/null || fail "pcrgate-verifierd exited: $(cat "$log")"
-		if curl -sf --cacert "$VERIFIER_DIR/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+		[ "$conf_port" != 0 ] || port=$(sed -n 's/.*port = 0: listening on .* port \([0-9]*\),.*/\1/p' "$log")
+		if [ -n "$port" ] && curl -sf --cacert "$VERIFIER_DIR/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
 			REPLY=https://127.0.0.1:$port
 			return 0
 		fi
@@ -152,7 +151,7 @@ verifier_setup() {
 		cp -r "${PCRGATE_SWTPM_EK_CA_DIR:?run under with-swtpm with PCRGATE_SWTPM_EK_CA=1}" "$VERIFIER_DIR/ek-ca" ||
 		fail "cannot copy the verifier's trust anchors"
 	verifier_hand_over
-	verifier_config "$VERIFIER_DIR/verifier.conf" "$(verifier_free_port)" "$1" "${2:-}"
+	verifier_config "$VERIFIER_DIR/verifier.conf" 0 "$1" "${2:-}"
 	verifier_serve
 	{
 		echo "verifier_url = $VERIFIER_URL"
