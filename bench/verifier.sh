@@ -110,7 +110,8 @@ run_backend() {
 		die "pcrgate-verifierd token create failed: $(cat "$dir/token.out")"
 	grep -Eo '[0-9a-f]{64}' "$dir/token.out" | head -n 1 >"$dir/token"
 	[ -s "$dir/token" ] || die "no token in: $(cat "$dir/token.out")"
-	"$VERIFIERD" --config "$dir/verifier.conf" serve >"$dir/log" 2>&1 &
+	: >"$dir/log"
+	"$VERIFIERD" --config "$dir/verifier.conf" serve >>"$dir/log" 2>&1 &
 	pid=$!
 	for ((i = 0; ; i++)); do
 		kill -0 "$pid" 2>/dev/null || die "pcrgate-verifierd exited: $(cat "$dir/log")"

@@ -5,7 +5,8 @@
  * writers of several connections queue, and foreign keys on. Prepared statements are kept
  * per connection, keyed by their SQL text, since the verifier runs the same few statements
  * thousands of times a second. Checkpoints (copying the WAL into the database, the only
- * place NORMAL syncs the disk) run on a thread of their own, never in a committing request.
+ * place NORMAL syncs the disk) run on a thread of their own, and in a committing request only
+ * when that thread has fallen so far behind that the WAL reached its bound.
  */
 #include "config.h"
 
@@ -23,8 +24,9 @@
 
 /*
  * The store's checkpointer: commits signal it when the WAL has grown past
- * VSTORE_SQLITE_CHECKPOINT_PAGES, and it checkpoints on a connection of its own, so no
- * request waits for the syncs of a checkpoint while holding the write lock. A passive checkpoint takes no lock writers or
+ * VSTORE_SQLITE_CHECKPOINT_PAGES, and it checkpoints on a connection of its own, so requests
+ * do not wait for the syncs of a checkpoint while holding the write lock (but for its short
+ * last pass, and at the WAL's bound, below). A passive checkpoint takes no lock writers or
  * readers wait for, but the WAL starts over from its beginning only when a write begins
  * after a checkpoint copied all of it; with writers committing throughout, the checkpointer
  * would chase them forever and the WAL would grow without end. So a round is a passive
@@ -44,14 +46,21 @@ struct checkpointer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int pending, stopping;
+	/*
+	 * Held by each checkpoint and sync of the process, with the check of stopped before it and
+	 * the setting of stopped after a failure: once one failed, no other runs. Taken after the
+	 * store's write mutex (the locked pass, a commit at the bound) and before mu.
+	 */
+	pthread_mutex_t ckpt_mu;
 	int stopped; /* a checkpoint or sync failed: none may let the WAL start over again */
 };
 
 enum ckpt_result {
 	CKPT_ALL,    /* the whole WAL is in the database */
-	CKPT_PART,   /* a reader still on older pages kept some back */
-	CKPT_BUSY,   /* another connection's checkpoint was running */
-	CKPT_FAILED, /* an error, logged; checkpoints stopped */
+	CKPT_PART,   /* not all: a reader still on older pages kept some back, or an error that
+			writes nothing (logged) */
+	CKPT_BUSY,   /* another process's checkpoint was running */
+	CKPT_FAILED, /* an I/O error, logged; checkpoints stopped */
 };
 
 struct cached {
@@ -144,8 +153,9 @@ static enum ckpt_result checkpoint(struct checkpointer *k, sqlite3 *db);
 /*
  * sqlite3_wal_hook: runs after each commit, under the store's write lock. It signals the
  * checkpointer; only at the WAL's bound does the commit checkpoint itself. That waits for a
- * pass of the checkpointer's that is running (at most SQLITE_BUSY_MS), but not for a reader
- * on older pages: until that reader ends, the WAL grows past the bound.
+ * pass or sync of the checkpointer's that is running (ckpt_mu), and for another process's
+ * checkpoint (SQLITE_BUSY_MS tries 1 ms apart), but not for a reader on older pages: until
+ * that reader ends, the WAL grows past the bound.
  */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -242,19 +252,50 @@ static void stop_checkpoints(struct checkpointer *k, const char *what, const cha
 	pthread_mutex_unlock(&k->mu);
 }
 
-/* One passive checkpoint; a failure stops checkpoints. */
+/* An error of a checkpoint or sync that may have lost a write. */
+static int io_failure(int rc)
+{
+	int prim = rc & 0xff;
+
+	return prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB;
+}
+
+/* One passive checkpoint, unless checkpoints have stopped; an I/O error stops them. */
 static enum ckpt_result checkpoint(struct checkpointer *k, sqlite3 *db)
 {
+	enum ckpt_result res = CKPT_FAILED;
 	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	int rc;
 
-	if (rc != SQLITE_OK) {
-		if ((rc & 0xff) == SQLITE_BUSY)
-			return CKPT_BUSY;
+	pthread_mutex_lock(&k->ckpt_mu);
+	if (ckpt_stopped(k))
+		goto done;
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK)
+		res = done == log ? CKPT_ALL : CKPT_PART;
+	else if ((rc & 0xff) == SQLITE_BUSY)
+		res = CKPT_BUSY;
+	else if (io_failure(rc))
 		stop_checkpoints(k, "checkpoint failed", sqlite3_errmsg(db));
-		return CKPT_FAILED;
+	else {
+		pg_warn("%s: checkpoint failed: %s", k->display, sqlite3_errmsg(db));
+		res = CKPT_PART;
 	}
-	return done == log ? CKPT_ALL : CKPT_PART;
+done:
+	pthread_mutex_unlock(&k->ckpt_mu);
+	return res;
+}
+
+/* Syncs the database file, unless checkpoints have stopped; a failure stops them. */
+static int sync_database(struct checkpointer *k, sqlite3 *db)
+{
+	int rc = SQLITE_IOERR;
+
+	pthread_mutex_lock(&k->ckpt_mu);
+	if (!ckpt_stopped(k) && (rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK)
+		stop_checkpoints(k, "cannot sync the database", sqlite3_errstr(rc));
+	pthread_mutex_unlock(&k->ckpt_mu);
+	return rc;
 }
 
 static void *checkpoint_loop(void *arg)
@@ -262,7 +303,6 @@ static void *checkpoint_loop(void *arg)
 	struct checkpointer *k = arg;
 	sqlite3 *db = NULL;
 	enum ckpt_result res;
-	int rc;
 
 	for (;;) {
 		pthread_mutex_lock(&k->mu);
@@ -308,10 +348,8 @@ static void *checkpoint_loop(void *arg)
 		 * pass only the few pages it copies itself to sync (a round copies tens of MiB, whose
 		 * sync took about 10 ms during which no request could commit).
 		 */
-		if ((rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK) {
-			stop_checkpoints(k, "cannot sync the database", sqlite3_errstr(rc));
+		if (sync_database(k, db) != SQLITE_OK)
 			break;
-		}
 		pthread_mutex_lock(k->write_mu);
 		checkpoint(k, db);
 		/* Commits signalled during the round: the next writer starts the WAL over, no round is due. */
@@ -343,9 +381,11 @@ static int sq_start(const char *path, const char *display, pthread_mutex_t *writ
 	k->display = display;
 	k->write_mu = write_mu;
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->ckpt_mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	if (pthread_create(&k->thread, NULL, checkpoint_loop, k) != 0) {
 		pthread_mutex_destroy(&k->mu);
+		pthread_mutex_destroy(&k->ckpt_mu);
 		pthread_cond_destroy(&k->cv);
 		free(k->path);
 		free(k);
@@ -367,6 +407,7 @@ static void sq_stop(void *shared)
 	pthread_mutex_unlock(&k->mu);
 	pthread_join(k->thread, NULL);
 	pthread_mutex_destroy(&k->mu);
+	pthread_mutex_destroy(&k->ckpt_mu);
 	pthread_cond_destroy(&k->cv);
 	free(k->path);
 	free(k);

@@ -87,7 +87,8 @@ verifier_token() {
 verifier_start() {
 	local conf=$1 log=$2 conf_port port pid i
 	conf_port=$(sed -n 's/^port = //p' "$conf")
-	"$VERIFIERD" --config "$conf" serve >"$log" 2>&1 &
+	: >"$log"
+	"$VERIFIERD" --config "$conf" serve >>"$log" 2>&1 &
 	pid=$!
 	VERIFIER_PIDS="$VERIFIER_PIDS $pid"
 	VERIFIER_LOGS="$VERIFIER_LOGS $log"
