@@ -49,10 +49,10 @@ struct checkpointer {
 	/*
 	 * Held by each checkpoint and sync of the process, with the check of stopped before it and
 	 * the setting of stopped after a failure: once one failed, no other runs. Taken after the
-	 * store's write mutex (the locked pass, a commit at the bound) and before mu.
+	 * store's write mutex (the locked pass, a commit at the bound).
 	 */
 	pthread_mutex_t ckpt_mu;
-	int stopped; /* a checkpoint or sync failed: none may let the WAL start over again */
+	int stopped; /* under ckpt_mu: a checkpoint or sync failed, none may let the WAL start over */
 };
 
 enum ckpt_result {
@@ -60,7 +60,7 @@ enum ckpt_result {
 	CKPT_PART,   /* not all: a reader still on older pages kept some back, or an error that
 			writes nothing (logged) */
 	CKPT_BUSY,   /* another process's checkpoint was running */
-	CKPT_FAILED, /* an I/O error, logged; checkpoints stopped */
+	CKPT_FAILED, /* an I/O error (logged), now or before: checkpoints have stopped */
 };
 
 struct cached {
@@ -97,9 +97,9 @@ static int ckpt_stopped(struct checkpointer *k)
 {
 	int stopped;
 
-	pthread_mutex_lock(&k->mu);
+	pthread_mutex_lock(&k->ckpt_mu);
 	stopped = k->stopped;
-	pthread_mutex_unlock(&k->mu);
+	pthread_mutex_unlock(&k->ckpt_mu);
 	return stopped;
 }
 
@@ -170,7 +170,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 		pthread_cond_signal(&k->cv);
 	}
 	pthread_mutex_unlock(&k->mu);
-	if (pages < VSTORE_SQLITE_WAL_MAX_PAGES || ckpt_stopped(k))
+	if (pages < VSTORE_SQLITE_WAL_MAX_PAGES)
 		return SQLITE_OK;
 	for (int waited = 0; checkpoint(k, db) == CKPT_BUSY && waited < SQLITE_BUSY_MS; waited++)
 		sqlite3_sleep(1);
@@ -236,20 +236,17 @@ static int sync_file(sqlite3 *db, int op)
 }
 
 /*
- * After a failed checkpoint or sync of the database. The failure may be the only report of a
- * lost write (Linux tells a writeback error once per open file), and pages copied by earlier
- * passes are not copied again: no pass may let the WAL start over after it. The WAL, which
- * still holds every commit, grows until the verifier is restarted.
+ * After a failed checkpoint or sync of the database, with ckpt_mu held. The failure may be the
+ * only report of a lost write (Linux tells a writeback error once per open file), and pages
+ * copied by earlier passes are not copied again: no pass may let the WAL start over after it.
+ * The WAL, which still holds every commit, grows until the verifier is restarted.
  */
 static void stop_checkpoints(struct checkpointer *k, const char *what, const char *why)
 {
-	pthread_mutex_lock(&k->mu);
-	if (!k->stopped)
-		pg_err("%s: %s: %s; checkpoints stop (the WAL keeps every commit and grows): check the disk, "
-		       "then restart the verifier",
-		       k->display, what, why);
+	pg_err("%s: %s: %s; checkpoints stop (the WAL keeps every commit and grows): check the disk, then "
+	       "restart the verifier",
+	       k->display, what, why);
 	k->stopped = 1;
-	pthread_mutex_unlock(&k->mu);
 }
 
 /* An error of a checkpoint or sync that may have lost a write. */
@@ -268,7 +265,7 @@ static enum ckpt_result checkpoint(struct checkpointer *k, sqlite3 *db)
 	int rc;
 
 	pthread_mutex_lock(&k->ckpt_mu);
-	if (ckpt_stopped(k))
+	if (k->stopped)
 		goto done;
 	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 	if (rc == SQLITE_OK)
@@ -292,7 +289,7 @@ static int sync_database(struct checkpointer *k, sqlite3 *db)
 	int rc = SQLITE_IOERR;
 
 	pthread_mutex_lock(&k->ckpt_mu);
-	if (!ckpt_stopped(k) && (rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK)
+	if (!k->stopped && (rc = sync_file(db, SQLITE_FCNTL_FILE_POINTER)) != SQLITE_OK)
 		stop_checkpoints(k, "cannot sync the database", sqlite3_errstr(rc));
 	pthread_mutex_unlock(&k->ckpt_mu);
 	return rc;
@@ -309,7 +306,7 @@ static void *checkpoint_loop(void *arg)
 		while (!k->pending && !k->stopping)
 			pthread_cond_wait(&k->cv, &k->mu);
 		k->pending = 0;
-		if (k->stopping || k->stopped) {
+		if (k->stopping) {
 			pthread_mutex_unlock(&k->mu);
 			break;
 		}

@@ -980,8 +980,8 @@ static off_t wal_bytes(off_t n)
  *
  * First the checkpointer: once commits grow the WAL past VSTORE_SQLITE_CHECKPOINT_PAGES, its
  * round lets a later commit start the WAL over (its checkpoint sequence moves on). Small
- * commits 10 ms apart keep coming meanwhile (for at most a minute); they leave its last pass the writers' mutex, and
- * the WAL far from the bound, so the checkpointer alone restarts it.
+ * commits 10 ms apart keep coming meanwhile (for at most a minute); they leave its last pass
+ * the writers' mutex, and the WAL far from the bound, so the checkpointer alone restarts it.
  *
  * Then writers as fast as the machine commits, which can outrun the checkpointer (before the
  * bound, 4 of 30 runs here left the WAL past three thresholds): over twice the bound written,

@@ -43,31 +43,7 @@ m = struct.unpack(">I", b[12:16])[0]
 print(hashlib.sha256(b[28:28 + m]).hexdigest())' r.pcrb) || fail "cannot hash the manifest"
 
 # The verifier: HTTPS on loopback, an admin token.
-VERIFIER_DIR=$SCRATCH/verifier
-mkdir -p "$VERIFIER_DIR"
-verifier_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj /CN=pcrgate-verifier -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$VERIFIER_DIR/tls.key" -out "$VERIFIER_DIR/tls.pem"
-{
-	echo "listen_address = 127.0.0.1"
-	echo "port = 0"
-	echo "tls_cert = $VERIFIER_DIR/tls.pem"
-	echo "tls_key = $VERIFIER_DIR/tls.key"
-	echo "database = sqlite:$VERIFIER_DIR/verifier.db"
-	echo "device_client_certs = no"
-	[ "$(id -u)" = 0 ] && echo "user = nobody"
-} >"$VERIFIER_DIR/verifier.conf"
-if [ "$(id -u)" = 0 ]; then
-	chmod o+x "$SCRATCH" && chown -R nobody "$VERIFIER_DIR" || fail "cannot hand $VERIFIER_DIR to nobody"
-fi
-"$VERIFIERD" --config "$VERIFIER_DIR/verifier.conf" token create test >"$VERIFIER_DIR/token.out" 2>&1 ||
-	fail "pcrgate-verifierd token create failed: $(cat "$VERIFIER_DIR/token.out")"
-grep -Eo '[0-9a-f]{64}' "$VERIFIER_DIR/token.out" | head -n 1 >"$VERIFIER_DIR/token"
-chmod 600 "$VERIFIER_DIR/token"
-trap 'verifier_stop_all lenient; rm -rf "$SCRATCH"' EXIT
-verifier_start "$VERIFIER_DIR/verifier.conf" "$VERIFIER_DIR/log"
-export PCRGATE_ADMIN_URL=$REPLY PCRGATE_ADMIN_CACERT=$VERIFIER_DIR/tls.pem
-export PCRGATE_ADMIN_TOKEN_FILE=$VERIFIER_DIR/token
+verifier_setup_plain "sqlite:$SCRATCH/verifier/verifier.db"
 
 # The release, its fields from the bundle.
 put=(--bundle-url https://updates.example/r.pcrb --content-key-file content.key)

@@ -421,7 +421,7 @@ sqlite_or_psql "UPDATE devices SET state = 'active' WHERE id = '$DEVICE'"
 pcrgate policy from-eventlog "$BOOT_LOG" --name gw --pcrs 8 --release-name v1.1 --release-version 1.1 \
 	--security-version 1 --out policy11.json >draft.out 2>&1 || fail "from-eventlog failed: $(cat draft.out)"
 admin policy put default policy11.json
-verifier_config "$VERIFIER_DIR/second.conf" 0 "$DB"
+verifier_config "$VERIFIER_DIR/second.conf" "$DB"
 verifier_start "$VERIFIER_DIR/second.conf" "$VERIFIER_DIR/second.log"
 SECOND=$REPLY
 API_URL=$SECOND nonce
@@ -435,10 +435,10 @@ echo "ok: two verifiers on one store serve one device: nonce from one, evidence 
 
 # A third verifier with the shortest nonce_ttl: the first's nonces (300 s) are beyond it; its
 # own expire (waited for on SQLite only: the check is the same on both stores).
-VERIFIER_NONCE_TTL=1 verifier_config "$VERIFIER_DIR/third.conf" 0 "$DB"
+VERIFIER_NONCE_TTL=1 verifier_config "$VERIFIER_DIR/third.conf" "$DB"
 out=$("$VERIFIERD" --config "$VERIFIER_DIR/third.conf" --check-config 2>&1) && fail "--check-config passed nonce_ttl = 1"
 grep -q "nonce_ttl: '1' is not seconds (10 to 86400)" <<<"$out" || fail "nonce_ttl = 1: $out"
-VERIFIER_NONCE_TTL=10 verifier_config "$VERIFIER_DIR/third.conf" 0 "$DB"
+VERIFIER_NONCE_TTL=10 verifier_config "$VERIFIER_DIR/third.conf" "$DB"
 verifier_start "$VERIFIER_DIR/third.conf" "$VERIFIER_DIR/third.log"
 THIRD=$REPLY
 nonce

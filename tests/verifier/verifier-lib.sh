@@ -19,22 +19,23 @@ verifier_openssl() {
 	openssl "$@" >>"$VERIFIER_DIR/openssl.log" 2>&1 || fail "openssl $1 failed (see $VERIFIER_DIR/openssl.log)"
 }
 
-# The lines every config has: verifier_config_common PORT DB (PORT 0: one the kernel picks when
-# the verifier starts, so no other test can take it first; verifier_start finds it in the log).
+# The lines every config has: verifier_config_common DB. The port is 0, one the kernel picks
+# when the verifier starts (so no other test can take it first); verifier_start finds it in
+# the log.
 verifier_config_common() {
 	echo "listen_address = 127.0.0.1"
-	echo "port = $1"
+	echo "port = 0"
 	echo "tls_cert = $VERIFIER_DIR/tls.pem"
 	echo "tls_key = $VERIFIER_DIR/tls.key"
-	echo "database = $2"
+	echo "database = $1"
 	# As root the daemon serves only after dropping to an unprivileged user.
 	[ "$(id -u)" != 0 ] || echo "user = nobody"
 }
 
-# verifier_config FILE PORT DB [EXTRA_LINES]: a config for one verifier process.
+# verifier_config FILE DB [EXTRA_LINES]: a config for one verifier process.
 verifier_config() {
 	{
-		verifier_config_common "$2" "$3"
+		verifier_config_common "$2"
 		echo "threads = 4"
 		echo "jws_key = $VERIFIER_DIR/jws.key"
 		echo "policy_key = $VERIFIER_DIR/vendor.pem"
@@ -44,7 +45,7 @@ verifier_config() {
 		echo "device_ca_key = $VERIFIER_DIR/device-ca.key"
 		echo "nonce_ttl = ${VERIFIER_NONCE_TTL:-300}"
 		echo "authorization_ttl = 600"
-		[ -z "${4:-}" ] || printf '%s\n' "$4"
+		[ -z "${3:-}" ] || printf '%s\n' "$3"
 	} >"$1"
 }
 
@@ -52,7 +53,7 @@ verifier_config() {
 # TPM-related keys and without device client certificates.
 verifier_config_plain() {
 	{
-		verifier_config_common 0 "$2"
+		verifier_config_common "$2"
 		echo "device_client_certs = no"
 		[ -z "${3:-}" ] || printf '%s\n' "$3"
 	} >"$1"
@@ -82,20 +83,18 @@ verifier_token() {
 	chmod 600 "$VERIFIER_DIR/token"
 }
 
-# verifier_start CONF LOG: starts one verifier and waits until /healthz answers; its URL in $REPLY.
-# With port = 0 in CONF, the port is the one its log names ("port = 0: listening on ... port N,").
+# verifier_start CONF LOG: starts one verifier (CONF has port = 0) and waits until /healthz
+# answers on the port its log names ("port = 0: listening on ... port N,"); its URL in $REPLY.
 verifier_start() {
-	local conf=$1 log=$2 conf_port port pid i
-	conf_port=$(sed -n 's/^port = //p' "$conf")
+	local conf=$1 log=$2 port= pid i
 	: >"$log"
 	"$VERIFIERD" --config "$conf" serve >>"$log" 2>&1 &
 	pid=$!
 	VERIFIER_PIDS="$VERIFIER_PIDS $pid"
 	VERIFIER_LOGS="$VERIFIER_LOGS $log"
-	port=$conf_port
 	for ((i = 0; i < 750; i++)); do
 		kill -0 "$pid" 2>/dev/null || fail "pcrgate-verifierd exited: $(cat "$log")"
-		[ "$conf_port" != 0 ] || port=$(sed -n 's/.*port = 0: listening on .* port \([0-9]*\),.*/\1/p' "$log")
+		port=$(sed -n 's/.*port = 0: listening on .* port \([0-9]*\),.*/\1/p' "$log")
 		if [ -n "$port" ] && curl -sf --cacert "$VERIFIER_DIR/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
 			REPLY=https://127.0.0.1:$port
 			return 0
@@ -152,7 +151,7 @@ verifier_setup() {
 		cp -r "${PCRGATE_SWTPM_EK_CA_DIR:?run under with-swtpm with PCRGATE_SWTPM_EK_CA=1}" "$VERIFIER_DIR/ek-ca" ||
 		fail "cannot copy the verifier's trust anchors"
 	verifier_hand_over
-	verifier_config "$VERIFIER_DIR/verifier.conf" 0 "$1" "${2:-}"
+	verifier_config "$VERIFIER_DIR/verifier.conf" "$1" "${2:-}"
 	verifier_serve
 	{
 		echo "verifier_url = $VERIFIER_URL"
